@@ -1,0 +1,353 @@
+//! Validating encoder: each packet's layout is written once, run first against a counter that
+//! checks every sender rule, then against the output buffer.
+
+use super::decode::MAX_PACKET_SIZE;
+use super::error::EncodeError;
+use super::packet::*;
+use super::properties::{Properties, PropertyContext};
+use super::types::{PacketType, ProtocolVersion, QoS, ReasonCode};
+use super::wire::{var_int_len, Counter, Sink, MAX_VAR_INT};
+use crate::topic::{parse_shared, validate_topic_filter, validate_topic_name};
+use alloc::vec::Vec;
+
+impl Packet<'_> {
+    /// Appends the encoded packet to `out` and returns its size.
+    ///
+    /// `version` selects the 3.1.1 or 5.0 layout (CONNECT uses its own `protocol` field). Every
+    /// rule the specification sets for the sender is checked first; on error nothing is written.
+    pub fn encode(
+        &self,
+        version: ProtocolVersion,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, EncodeError> {
+        self.encode_limited(version, MAX_PACKET_SIZE, out)
+    }
+
+    /// Like [`Packet::encode`], refusing a packet larger than `max_packet_size` bytes (the
+    /// peer's MQTT 5.0 Maximum Packet Size).
+    pub fn encode_limited(
+        &self,
+        version: ProtocolVersion,
+        max_packet_size: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, EncodeError> {
+        let (first, remaining, size) = self.measure(version, max_packet_size)?;
+        out.reserve(size);
+        out.push(first);
+        out.put_var_int(remaining as u32)?;
+        self.body(version, out)?;
+        Ok(size)
+    }
+
+    /// The size the encoded packet would have, after checking it as [`Packet::encode`] does.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        Ok(self.measure(version, MAX_PACKET_SIZE)?.2)
+    }
+
+    fn measure(
+        &self,
+        version: ProtocolVersion,
+        max: u32,
+    ) -> Result<(u8, usize, usize), EncodeError> {
+        let mut c = Counter(0);
+        let first = self.body(version, &mut c)?;
+        let remaining = c.0;
+        let size = if remaining > MAX_VAR_INT as usize {
+            usize::MAX
+        } else {
+            1 + var_int_len(remaining as u32) + remaining
+        };
+        if size > max as usize {
+            return Err(EncodeError::PacketTooLarge { size, max });
+        }
+        Ok((first, remaining, size))
+    }
+
+    /// Writes the variable header and payload; returns the first byte of the fixed header.
+    fn body<S: Sink>(&self, v: ProtocolVersion, s: &mut S) -> Result<u8, EncodeError> {
+        let t = self.packet_type();
+        let first = (t as u8) << 4 | t.required_flags();
+        match self {
+            Packet::Connect(c) => connect(c, s)?,
+            Packet::ConnAck(c) => connack(c, v, s)?,
+            Packet::Publish(p) => return publish(p, v, s),
+            Packet::PubAck(r) => pub_resp(r, v, t, PropertyContext::PubAck, s)?,
+            Packet::PubRec(r) => pub_resp(r, v, t, PropertyContext::PubRec, s)?,
+            Packet::PubRel(r) => pub_resp(r, v, t, PropertyContext::PubRel, s)?,
+            Packet::PubComp(r) => pub_resp(r, v, t, PropertyContext::PubComp, s)?,
+            Packet::Subscribe(p) => subscribe(p, v, s)?,
+            Packet::SubAck(p) => suback(p, v, s)?,
+            Packet::Unsubscribe(p) => unsubscribe(p, v, s)?,
+            Packet::UnsubAck(p) => unsuback(p, v, s)?,
+            Packet::PingReq | Packet::PingResp => {}
+            Packet::Disconnect(d) => reason_and_props(
+                d.reason_code,
+                &d.properties,
+                v,
+                t,
+                PropertyContext::Disconnect,
+                s,
+            )?,
+            Packet::Auth(a) => {
+                if S::CHECK && !v.is_v5() {
+                    return Err(EncodeError::NotInVersion {
+                        packet: t,
+                        version: v,
+                    });
+                }
+                reason_and_props(a.reason_code, &a.properties, v, t, PropertyContext::Auth, s)?
+            }
+        }
+        Ok(first)
+    }
+}
+
+fn props<S: Sink>(
+    p: &Properties<'_>,
+    v: ProtocolVersion,
+    ctx: PropertyContext,
+    s: &mut S,
+) -> Result<(), EncodeError> {
+    if v.is_v5() {
+        p.encode(ctx, s)
+    } else if S::CHECK {
+        p.require_empty(ctx)
+    } else {
+        Ok(())
+    }
+}
+
+fn nonzero_id<S: Sink>(id: u16, t: PacketType, s: &mut S) -> Result<(), EncodeError> {
+    if S::CHECK && id == 0 {
+        return Err(EncodeError::ZeroPacketId(t));
+    }
+    s.put_u16(id);
+    Ok(())
+}
+
+fn check_reason<S: Sink>(
+    code: ReasonCode,
+    v: ProtocolVersion,
+    t: PacketType,
+) -> Result<(), EncodeError> {
+    let ok = if v.is_v5() {
+        code.allowed_in(t)
+    } else {
+        code == ReasonCode::SUCCESS
+    };
+    if S::CHECK && !ok {
+        return Err(EncodeError::InvalidReasonCode {
+            packet: t,
+            code: code.0,
+        });
+    }
+    Ok(())
+}
+
+fn connect<S: Sink>(c: &Connect<'_>, s: &mut S) -> Result<(), EncodeError> {
+    let v = c.protocol;
+    if S::CHECK && !v.is_v5() {
+        if c.password.is_some() && c.username.is_none() {
+            return Err(EncodeError::PasswordWithoutUsername);
+        }
+        if c.client_id.is_empty() && !c.clean_start {
+            return Err(EncodeError::EmptyClientIdWithoutCleanSession);
+        }
+    }
+    s.put_str("MQTT")?;
+    s.put_u8(v.level());
+    let mut flags = (c.clean_start as u8) << 1;
+    if let Some(w) = &c.will {
+        flags |= 0b100 | (w.qos as u8) << 3 | (w.retain as u8) << 5;
+    }
+    if c.password.is_some() {
+        flags |= 0b100_0000;
+    }
+    if c.username.is_some() {
+        flags |= 0b1000_0000;
+    }
+    s.put_u8(flags);
+    s.put_u16(c.keep_alive);
+    props(&c.properties, v, PropertyContext::Connect, s)?;
+    s.put_str(c.client_id)?;
+    if let Some(w) = &c.will {
+        props(&w.properties, v, PropertyContext::Will, s)?;
+        if S::CHECK {
+            validate_topic_name(w.topic).map_err(EncodeError::InvalidTopicName)?;
+        }
+        s.put_str(w.topic)?;
+        s.put_binary(w.payload)?;
+    }
+    if let Some(u) = c.username {
+        s.put_str(u)?;
+    }
+    if let Some(p) = c.password {
+        s.put_binary(p)?;
+    }
+    Ok(())
+}
+
+fn connack<S: Sink>(c: &ConnAck<'_>, v: ProtocolVersion, s: &mut S) -> Result<(), EncodeError> {
+    if S::CHECK {
+        let ok = if v.is_v5() {
+            c.reason_code.allowed_in(PacketType::ConnAck)
+        } else {
+            c.reason_code.0 <= 5
+        };
+        if !ok {
+            return Err(EncodeError::InvalidReasonCode {
+                packet: PacketType::ConnAck,
+                code: c.reason_code.0,
+            });
+        }
+        if c.session_present && c.reason_code.0 != 0 {
+            return Err(EncodeError::SessionPresentOnRefusal);
+        }
+    }
+    s.put_u8(c.session_present as u8);
+    s.put_u8(c.reason_code.0);
+    props(&c.properties, v, PropertyContext::ConnAck, s)
+}
+
+fn publish<S: Sink>(p: &Publish<'_>, v: ProtocolVersion, s: &mut S) -> Result<u8, EncodeError> {
+    if S::CHECK {
+        if p.topic.is_empty() {
+            if !v.is_v5() || p.properties.topic_alias.is_none() {
+                return Err(EncodeError::InvalidTopicName(
+                    crate::topic::TopicError::Empty,
+                ));
+            }
+        } else {
+            validate_topic_name(p.topic).map_err(EncodeError::InvalidTopicName)?;
+        }
+    }
+    s.put_str(p.topic)?;
+    if p.qos != QoS::AtMostOnce {
+        nonzero_id(p.packet_id, PacketType::Publish, s)?;
+    }
+    props(&p.properties, v, PropertyContext::Publish, s)?;
+    s.put_slice(p.payload);
+    let dup = p.dup && p.qos != QoS::AtMostOnce;
+    Ok(0x30 | (dup as u8) << 3 | (p.qos as u8) << 1 | p.retain as u8)
+}
+
+fn pub_resp<S: Sink>(
+    r: &PubResp<'_>,
+    v: ProtocolVersion,
+    t: PacketType,
+    ctx: PropertyContext,
+    s: &mut S,
+) -> Result<(), EncodeError> {
+    nonzero_id(r.packet_id, t, s)?;
+    reason_and_props(r.reason_code, &r.properties, v, t, ctx, s)
+}
+
+/// The tail shared by PUBACK…PUBCOMP, DISCONNECT and AUTH: in v5 the reason code and the
+/// properties, each left out when it holds nothing (Success, no properties); in 3.1.1 nothing.
+fn reason_and_props<S: Sink>(
+    code: ReasonCode,
+    p: &Properties<'_>,
+    v: ProtocolVersion,
+    t: PacketType,
+    ctx: PropertyContext,
+    s: &mut S,
+) -> Result<(), EncodeError> {
+    check_reason::<S>(code, v, t)?;
+    if !v.is_v5() {
+        return props(p, v, ctx, s);
+    }
+    let no_props = p.is_empty();
+    if code == ReasonCode::SUCCESS && no_props {
+        return Ok(());
+    }
+    s.put_u8(code.0);
+    if no_props {
+        return Ok(());
+    }
+    p.encode(ctx, s)
+}
+
+fn subscribe<S: Sink>(p: &Subscribe<'_>, v: ProtocolVersion, s: &mut S) -> Result<(), EncodeError> {
+    if S::CHECK && p.subscriptions.is_empty() {
+        return Err(EncodeError::EmptySubscribe);
+    }
+    nonzero_id(p.packet_id, PacketType::Subscribe, s)?;
+    props(&p.properties, v, PropertyContext::Subscribe, s)?;
+    for sub in p.subscriptions.iter() {
+        if S::CHECK {
+            validate_topic_filter(sub.filter).map_err(EncodeError::InvalidTopicFilter)?;
+            if v.is_v5() && sub.options.no_local && matches!(parse_shared(sub.filter), Ok(Some(_)))
+            {
+                return Err(EncodeError::NoLocalOnSharedSubscription);
+            }
+        }
+        s.put_str(sub.filter)?;
+        if v.is_v5() {
+            s.put_u8(sub.options.to_byte());
+        } else {
+            s.put_u8(sub.options.qos as u8);
+        }
+    }
+    Ok(())
+}
+
+fn suback<S: Sink>(p: &SubAck<'_>, v: ProtocolVersion, s: &mut S) -> Result<(), EncodeError> {
+    nonzero_id(p.packet_id, PacketType::SubAck, s)?;
+    props(&p.properties, v, PropertyContext::SubAck, s)?;
+    if S::CHECK && p.reason_codes.is_empty() {
+        return Err(EncodeError::EmptyReasonCodes(PacketType::SubAck));
+    }
+    for code in p.reason_codes.iter() {
+        if S::CHECK {
+            let ok = if v.is_v5() {
+                code.allowed_in(PacketType::SubAck)
+            } else {
+                matches!(code.0, 0 | 1 | 2 | 0x80)
+            };
+            if !ok {
+                return Err(EncodeError::InvalidReasonCode {
+                    packet: PacketType::SubAck,
+                    code: code.0,
+                });
+            }
+        }
+        s.put_u8(code.0);
+    }
+    Ok(())
+}
+
+fn unsubscribe<S: Sink>(
+    p: &Unsubscribe<'_>,
+    v: ProtocolVersion,
+    s: &mut S,
+) -> Result<(), EncodeError> {
+    if S::CHECK && p.filters.is_empty() {
+        return Err(EncodeError::EmptyUnsubscribe);
+    }
+    nonzero_id(p.packet_id, PacketType::Unsubscribe, s)?;
+    props(&p.properties, v, PropertyContext::Unsubscribe, s)?;
+    for f in p.filters.iter() {
+        if S::CHECK {
+            validate_topic_filter(f).map_err(EncodeError::InvalidTopicFilter)?;
+        }
+        s.put_str(f)?;
+    }
+    Ok(())
+}
+
+fn unsuback<S: Sink>(p: &UnsubAck<'_>, v: ProtocolVersion, s: &mut S) -> Result<(), EncodeError> {
+    nonzero_id(p.packet_id, PacketType::UnsubAck, s)?;
+    if !v.is_v5() {
+        // MQTT 3.1.1 UNSUBACK is the packet identifier alone.
+        return props(&p.properties, v, PropertyContext::UnsubAck, s);
+    }
+    props(&p.properties, v, PropertyContext::UnsubAck, s)?;
+    if S::CHECK && p.reason_codes.is_empty() {
+        return Err(EncodeError::EmptyReasonCodes(PacketType::UnsubAck));
+    }
+    for code in p.reason_codes.iter() {
+        check_reason::<S>(code, v, PacketType::UnsubAck)?;
+        s.put_u8(code.0);
+    }
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! # wasmqtt
+//!
+//! An MQTT 3.1.1 and 5.0 client whose one protocol core runs everywhere WebAssembly runs.
+//!
+//! The core is sans-I/O: it never touches sockets, clocks or an async runtime. Bytes and time
+//! go in; bytes, deadlines and events come out. Drivers (the WASI component, the browser build,
+//! the native driver) are thin loops around it.
+//!
+//! - [`codec`]: every MQTT 3.1.1 and 5.0 control packet, encode and decode, zero-copy.
+//! - [`topic`]: topic name and filter validation and matching.
+//!
+//! The core modules use only `core` and `alloc`; the test command builds the library with
+//! `--no-default-features` as a `no_std` rlib for both wasm targets to keep it that way.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod codec;
+pub mod topic;
