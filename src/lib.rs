@@ -8,6 +8,7 @@
 //!
 //! - [`codec`]: every MQTT 3.1.1 and 5.0 control packet, encode and decode, zero-copy.
 //! - [`topic`]: topic name and filter validation and matching.
+//! - [`session`]: the client protocol as a deterministic state machine.
 //!
 //! The core modules use only `core` and `alloc`; the test command builds the library with
 //! `--no-default-features` as a `no_std` rlib for both wasm targets to keep it that way.
@@ -18,4 +19,5 @@
 extern crate alloc;
 
 pub mod codec;
+pub mod session;
 pub mod topic;

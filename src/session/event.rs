@@ -1,0 +1,228 @@
+//! What the session tells the application, and its errors.
+
+use super::message::ReceivedMessage;
+use crate::codec::{DecodeError, EncodeError, ReasonCode};
+use crate::topic::TopicError;
+use alloc::string::String;
+use alloc::vec::Vec;
+use thiserror::Error;
+
+/// Identifies one publish from [`super::Session::publish`] to its completion event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PublishId(pub u64);
+
+/// Identifies one subscribe or unsubscribe request to its completion event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+/// What the broker said when it accepted the connection (v5 CONNACK properties).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConnectionInfo {
+    /// Whether the broker resumed a session.
+    pub session_present: bool,
+    /// v5: client identifier the broker assigned.
+    pub assigned_client_id: Option<String>,
+    /// The keep-alive in force (the broker's if it imposed one).
+    pub keep_alive: u16,
+    /// Outbound window in force: min(our max_inflight, the broker's receive maximum).
+    pub inflight_window: u16,
+    /// v5: the broker's maximum packet size.
+    pub max_packet_size: Option<u32>,
+    /// v5: the broker's topic alias maximum.
+    pub topic_alias_maximum: u16,
+    /// v5: the highest QoS the broker supports.
+    pub maximum_qos: crate::codec::QoS,
+    /// v5: whether retained messages are available.
+    pub retain_available: bool,
+    /// v5: response information.
+    pub response_information: Option<String>,
+    /// v5: reason string.
+    pub reason_string: Option<String>,
+}
+
+/// Why the connection ended.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// The transport closed or failed.
+    #[error("connection lost")]
+    ConnectionLost,
+    /// The broker refused CONNECT.
+    #[error("connection refused: {code}{}", reason.as_deref().map(|r| alloc::format!(" ({r})")).unwrap_or_default())]
+    Refused {
+        /// Reason (v5) or return code (3.1.1).
+        code: ReasonCode,
+        /// v5 reason string.
+        reason: Option<String>,
+    },
+    /// The broker sent DISCONNECT.
+    #[error("disconnected by the broker: {code}{}", reason.as_deref().map(|r| alloc::format!(" ({r})")).unwrap_or_default())]
+    ByServer {
+        /// Reason code.
+        code: ReasonCode,
+        /// Reason string.
+        reason: Option<String>,
+        /// v5 server reference (another server to use).
+        server_reference: Option<String>,
+    },
+    /// No CONNACK arrived in time.
+    #[error("no CONNACK within the connect timeout")]
+    ConnectTimeout,
+    /// Nothing arrived after a PINGREQ in time.
+    #[error("keep-alive timeout: the broker stopped answering")]
+    KeepAliveTimeout,
+    /// The broker broke the protocol; the session closed the connection (v5: with DISCONNECT).
+    #[error("protocol error from the broker: {0}")]
+    ProtocolError(ProtocolViolation),
+    /// The application called disconnect.
+    #[error("disconnected by the application")]
+    ByClient,
+}
+
+/// A protocol violation detected in what the broker sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ProtocolViolation {
+    /// A malformed packet.
+    #[error("{0}")]
+    Malformed(DecodeError),
+    /// A packet a client must never receive (CONNECT, SUBSCRIBE, …) or received out of order.
+    #[error("unexpected {0} packet")]
+    UnexpectedPacket(crate::codec::PacketType),
+    /// A topic alias that is 0, above our maximum, or not yet set.
+    #[error("invalid topic alias {0}")]
+    TopicAlias(u16),
+    /// More inbound QoS 2 messages in flight than our receive maximum.
+    #[error("receive maximum exceeded")]
+    ReceiveMaximumExceeded,
+}
+
+impl ProtocolViolation {
+    /// The v5 reason code the session's DISCONNECT carries.
+    pub fn reason_code(&self) -> ReasonCode {
+        match self {
+            ProtocolViolation::Malformed(e) => e.reason_code(),
+            ProtocolViolation::UnexpectedPacket(_) => ReasonCode::PROTOCOL_ERROR,
+            ProtocolViolation::TopicAlias(_) => ReasonCode::TOPIC_ALIAS_INVALID,
+            ProtocolViolation::ReceiveMaximumExceeded => ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
+        }
+    }
+}
+
+/// Why a publish was refused or failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The topic name is not valid.
+    #[error("invalid topic name: {0}")]
+    InvalidTopic(TopicError),
+    /// The queue is at its message or byte budget.
+    #[error("queue full ({messages} messages, {bytes} bytes queued)")]
+    QueueFull {
+        /// Messages queued.
+        messages: usize,
+        /// Bytes queued.
+        bytes: usize,
+    },
+    /// The driver has not taken the bytes already written: try again after it drains.
+    #[error("would block: the write buffer is full")]
+    WouldBlock,
+    /// The encoded message exceeds the broker's (or the protocol's) maximum packet size.
+    #[error("message too large: {0}")]
+    TooLarge(EncodeError),
+    /// The message breaks a rule for senders (see the error).
+    #[error("invalid message: {0}")]
+    Invalid(EncodeError),
+    /// The broker supports at most this QoS (v5 Maximum QoS).
+    #[error("QoS not supported by the broker (maximum {0:?})")]
+    QoSNotSupported(crate::codec::QoS),
+    /// The broker does not support retained messages.
+    #[error("retained messages are not supported by the broker")]
+    RetainNotSupported,
+    /// The broker answered with a failure reason code.
+    #[error("rejected by the broker: {0}")]
+    Rejected(ReasonCode),
+    /// The session ended (disconnect, or reconnection disabled) before the message was acknowledged.
+    #[error("session closed before the message was acknowledged")]
+    SessionClosed,
+}
+
+/// Why a subscribe or unsubscribe was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// A topic filter is invalid.
+    #[error("invalid topic filter: {0}")]
+    InvalidFilter(TopicError),
+    /// No filter given.
+    #[error("no topic filter given")]
+    Empty,
+    /// The request breaks a rule for senders.
+    #[error("invalid request: {0}")]
+    Invalid(EncodeError),
+    /// Too many requests waiting.
+    #[error("too many requests waiting")]
+    QueueFull,
+    /// The session ended first.
+    #[error("session closed")]
+    SessionClosed,
+}
+
+/// What the session tells the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// CONNACK accepted the connection.
+    Connected(ConnectionInfo),
+    /// The connection ended; `reconnect_at` is when the session will try again, if it will.
+    Disconnected {
+        /// Why.
+        reason: DisconnectReason,
+        /// Time (ms, driver clock) of the next attempt, `None` when the session is closed.
+        reconnect_at: Option<u64>,
+    },
+    /// A message arrived (QoS 2 exactly once, even when the broker redelivers it).
+    Message(ReceivedMessage),
+    /// A publish completed: acknowledged (the v5 reason code, Success in 3.1.1), sent (QoS 0), or failed.
+    PublishComplete {
+        /// The handle `publish` returned.
+        id: PublishId,
+        /// Outcome.
+        result: Result<ReasonCode, PublishError>,
+    },
+    /// SUBACK arrived: one code per filter (granted QoS or failure).
+    Subscribed {
+        /// The handle `subscribe` returned.
+        id: RequestId,
+        /// Reason codes.
+        reason_codes: Vec<ReasonCode>,
+    },
+    /// UNSUBACK arrived (v5 reason codes; empty in 3.1.1).
+    Unsubscribed {
+        /// The handle `unsubscribe` returned.
+        id: RequestId,
+        /// Reason codes.
+        reason_codes: Vec<ReasonCode>,
+    },
+    /// A request failed without an answer.
+    RequestFailed {
+        /// The handle.
+        id: RequestId,
+        /// Why.
+        error: RequestError,
+    },
+    /// The broker lost the session: these subscriptions were sent again.
+    Resubscribing {
+        /// How many filters.
+        filters: usize,
+    },
+    /// v5 enhanced authentication: the broker sent AUTH; answer with [`super::Session::auth`].
+    AuthChallenge {
+        /// Reason code (Continue authentication or Re-authenticate).
+        reason_code: ReasonCode,
+        /// Authentication method.
+        method: Option<String>,
+        /// Authentication data.
+        data: Option<Vec<u8>>,
+    },
+}

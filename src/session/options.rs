@@ -1,0 +1,213 @@
+//! Connection options and the session's limits, with a builder.
+
+use super::backoff::ReconnectPolicy;
+use super::message::MessageProperties;
+use crate::codec::{ProtocolVersion, QoS};
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// The will message the broker publishes when the client goes away uncleanly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastWill {
+    /// Topic name.
+    pub topic: String,
+    /// Payload.
+    pub payload: Vec<u8>,
+    /// QoS.
+    pub qos: QoS,
+    /// Retain flag.
+    pub retain: bool,
+    /// v5 will delay interval in seconds.
+    pub delay_interval: Option<u32>,
+    /// v5 message properties of the will.
+    pub properties: MessageProperties,
+}
+
+impl LastWill {
+    /// A will at QoS 0, not retained.
+    pub fn new(topic: impl Into<String>, payload: impl Into<Vec<u8>>) -> Self {
+        LastWill {
+            topic: topic.into(),
+            payload: payload.into(),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            delay_interval: None,
+            properties: MessageProperties::default(),
+        }
+    }
+
+    /// The same will at `qos`.
+    pub fn qos(mut self, qos: QoS) -> Self {
+        self.qos = qos;
+        self
+    }
+
+    /// The same will, retained or not.
+    pub fn retain(mut self, retain: bool) -> Self {
+        self.retain = retain;
+        self
+    }
+}
+
+/// Everything a [`super::Session`] needs to know: what CONNECT says and the limits it keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Protocol version.
+    pub version: ProtocolVersion,
+    /// Client identifier; empty asks the broker to assign one (v5) or uses a clean session (3.1.1).
+    pub client_id: String,
+    /// Clean start (v5) / clean session (3.1.1) on the first connection. In v5 reconnections
+    /// always ask to resume: the session expiry interval decides whether anything is kept.
+    pub clean_start: bool,
+    /// Keep alive in seconds (0 turns it off). A v5 broker may impose its own.
+    pub keep_alive: u16,
+    /// User name.
+    pub username: Option<String>,
+    /// Password.
+    pub password: Option<Vec<u8>>,
+    /// Will message.
+    pub will: Option<LastWill>,
+    /// v5 session expiry interval in seconds.
+    pub session_expiry_interval: Option<u32>,
+    /// v5 receive maximum announced to the broker (inbound QoS 1/2 in flight), 1..=65535.
+    pub receive_maximum: u16,
+    /// Largest packet accepted from the broker, announced in v5 CONNECT.
+    pub max_packet_size: u32,
+    /// v5 topic alias maximum announced to the broker (inbound aliases accepted).
+    pub topic_alias_maximum: u16,
+    /// v5: assign topic aliases to outbound messages (least recently used first to go),
+    /// within the broker's topic alias maximum.
+    pub outbound_topic_aliases: bool,
+    /// v5 request problem information.
+    pub request_problem_information: Option<bool>,
+    /// v5 request response information.
+    pub request_response_information: Option<bool>,
+    /// v5 user properties of CONNECT.
+    pub user_properties: Vec<(String, String)>,
+    /// v5 enhanced authentication method.
+    pub authentication_method: Option<String>,
+    /// v5 initial authentication data.
+    pub authentication_data: Option<Vec<u8>>,
+    /// Most outbound QoS 1/2 messages in flight (further bounded by the broker's receive maximum).
+    pub max_inflight: u16,
+    /// Most messages waiting to be sent (offline, or while the inflight window is full).
+    pub max_queued_messages: usize,
+    /// Most bytes (topic + payload + properties) waiting to be sent.
+    pub max_queued_bytes: usize,
+    /// Most bytes handed out for writing that the driver has not yet taken; past this,
+    /// QoS 0 publishes answer [`super::PublishError::WouldBlock`].
+    pub max_pending_write_bytes: usize,
+    /// How long to wait for CONNACK after the transport opened, in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// How long to wait for any packet after a PINGREQ before declaring the connection dead;
+    /// `None` uses the keep-alive period (at most 30 s).
+    pub ping_timeout_ms: Option<u64>,
+    /// Reconnection policy.
+    pub reconnect: ReconnectPolicy,
+    /// Seed for the jitter of the reconnect back-off (inject real randomness from the driver).
+    pub random_seed: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            version: ProtocolVersion::V5,
+            client_id: String::new(),
+            clean_start: true,
+            keep_alive: 60,
+            username: None,
+            password: None,
+            will: None,
+            session_expiry_interval: None,
+            receive_maximum: 65_535,
+            max_packet_size: 1024 * 1024,
+            topic_alias_maximum: 64,
+            outbound_topic_aliases: true,
+            request_problem_information: None,
+            request_response_information: None,
+            user_properties: Vec::new(),
+            authentication_method: None,
+            authentication_data: None,
+            max_inflight: 100,
+            max_queued_messages: 10_000,
+            max_queued_bytes: 16 * 1024 * 1024,
+            max_pending_write_bytes: 4 * 1024 * 1024,
+            connect_timeout_ms: 10_000,
+            ping_timeout_ms: None,
+            reconnect: ReconnectPolicy::default(),
+            random_seed: 0,
+        }
+    }
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta] $name:ident: $ty:ty),* $(,)?) => {
+        $(
+            #[$doc]
+            pub fn $name(mut self, v: $ty) -> Self {
+                self.$name = v;
+                self
+            }
+        )*
+    };
+}
+
+impl Options {
+    /// Options for `client_id` with the defaults (MQTT 5.0, keep alive 60 s, clean start).
+    pub fn new(client_id: impl Into<String>) -> Self {
+        Options {
+            client_id: client_id.into(),
+            ..Options::default()
+        }
+    }
+
+    /// Sets user name and password.
+    pub fn credentials(mut self, username: impl Into<String>, password: impl Into<Vec<u8>>) -> Self {
+        self.username = Some(username.into());
+        self.password = Some(password.into());
+        self
+    }
+
+    /// Sets the will.
+    pub fn will(mut self, will: LastWill) -> Self {
+        self.will = Some(will);
+        self
+    }
+
+    /// Sets the v5 session expiry interval.
+    pub fn session_expiry_interval(mut self, secs: u32) -> Self {
+        self.session_expiry_interval = Some(secs);
+        self
+    }
+
+    setter! {
+        /// Sets the protocol version.
+        version: ProtocolVersion,
+        /// Sets clean start / clean session.
+        clean_start: bool,
+        /// Sets the keep alive in seconds.
+        keep_alive: u16,
+        /// Sets the v5 receive maximum.
+        receive_maximum: u16,
+        /// Sets the largest packet accepted.
+        max_packet_size: u32,
+        /// Sets the v5 inbound topic alias maximum.
+        topic_alias_maximum: u16,
+        /// Turns outbound topic aliases on or off.
+        outbound_topic_aliases: bool,
+        /// Sets the inflight limit.
+        max_inflight: u16,
+        /// Sets the queue's message budget.
+        max_queued_messages: usize,
+        /// Sets the queue's byte budget.
+        max_queued_bytes: usize,
+        /// Sets the write budget for QoS 0.
+        max_pending_write_bytes: usize,
+        /// Sets the CONNACK timeout.
+        connect_timeout_ms: u64,
+        /// Sets the reconnect policy.
+        reconnect: ReconnectPolicy,
+        /// Sets the jitter seed.
+        random_seed: u64,
+    }
+}
