@@ -1,0 +1,364 @@
+//! The provider component: exports `wasmqtt:mqtt/client` (wit/mqtt.wit) on top of the WASI
+//! driver. Everything here converts between WIT values and the core's types; the protocol
+//! lives in the session.
+
+use crate::codec::{QoS, ReasonCode, RetainHandling, SubscriptionOptions};
+use crate::session::{
+    self, DisconnectReason, Event as CoreEvent, Message as CoreMessage, MessageProperties,
+    PublishError, ReconnectPolicy, RequestError,
+};
+use crate::wasi::{ConnectError, Connection};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+wit_bindgen::generate!({
+    path: "wit",
+    world: "provider",
+    with: {
+        "wasi:io/poll@0.2.12": wasip2::io::poll,
+    },
+});
+
+use exports::wasmqtt::mqtt::client::{Client, Guest, GuestClient, Pollable};
+use exports::wasmqtt::mqtt::types as t;
+
+struct Provider;
+
+impl Guest for Provider {
+    type Client = ClientResource;
+}
+
+/// The `client` resource: one connection and its session.
+struct ClientResource {
+    conn: RefCell<Connection>,
+}
+
+fn qos(q: t::Qos) -> QoS {
+    match q {
+        t::Qos::AtMostOnce => QoS::AtMostOnce,
+        t::Qos::AtLeastOnce => QoS::AtLeastOnce,
+        t::Qos::ExactlyOnce => QoS::ExactlyOnce,
+    }
+}
+
+fn wit_qos(q: QoS) -> t::Qos {
+    match q {
+        QoS::AtMostOnce => t::Qos::AtMostOnce,
+        QoS::AtLeastOnce => t::Qos::AtLeastOnce,
+        QoS::ExactlyOnce => t::Qos::ExactlyOnce,
+    }
+}
+
+fn props_in(p: Option<t::MessageProperties>) -> MessageProperties {
+    let Some(p) = p else {
+        return MessageProperties::default();
+    };
+    MessageProperties {
+        payload_format_indicator: p.payload_format_utf8,
+        message_expiry_interval: p.message_expiry_interval,
+        content_type: p.content_type,
+        response_topic: p.response_topic,
+        correlation_data: p.correlation_data,
+        user_properties: p
+            .user_properties
+            .into_iter()
+            .map(|u| (u.key, u.value))
+            .collect(),
+        subscription_identifiers: p.subscription_identifiers,
+    }
+}
+
+fn props_out(p: MessageProperties) -> Option<t::MessageProperties> {
+    if p == MessageProperties::default() {
+        return None;
+    }
+    Some(t::MessageProperties {
+        payload_format_utf8: p.payload_format_indicator,
+        message_expiry_interval: p.message_expiry_interval,
+        content_type: p.content_type,
+        response_topic: p.response_topic,
+        correlation_data: p.correlation_data,
+        user_properties: p
+            .user_properties
+            .into_iter()
+            .map(|(key, value)| t::UserProperty { key, value })
+            .collect(),
+        subscription_identifiers: p.subscription_identifiers,
+    })
+}
+
+fn reason(code: ReasonCode) -> t::Reason {
+    t::Reason {
+        code: code.0,
+        text: code.name().unwrap_or("unknown").to_string(),
+    }
+}
+
+fn publish_error(e: PublishError) -> t::Error {
+    match e {
+        PublishError::InvalidTopic(e) => t::Error::InvalidTopic(e.to_string()),
+        PublishError::QueueFull { .. } => t::Error::QueueFull,
+        PublishError::WouldBlock => t::Error::WouldBlock,
+        PublishError::TooLarge(e) => t::Error::TooLarge(e.to_string()),
+        PublishError::Rejected(code) => t::Error::Refused(reason(code)),
+        PublishError::SessionClosed => t::Error::Closed,
+        e => t::Error::InvalidArgument(e.to_string()),
+    }
+}
+
+fn request_error(e: RequestError) -> t::Error {
+    match e {
+        RequestError::InvalidFilter(e) => t::Error::InvalidFilter(e.to_string()),
+        RequestError::QueueFull => t::Error::QueueFull,
+        RequestError::SessionClosed => t::Error::Closed,
+        e => t::Error::InvalidArgument(e.to_string()),
+    }
+}
+
+fn disconnect_info(reason: &DisconnectReason, will_reconnect: bool) -> t::DisconnectInfo {
+    let code = match reason {
+        DisconnectReason::Refused { code, .. } | DisconnectReason::ByServer { code, .. } => {
+            Some(code.0)
+        }
+        DisconnectReason::ProtocolError(v) => Some(v.reason_code().0),
+        _ => None,
+    };
+    t::DisconnectInfo {
+        reason: reason.to_string(),
+        code,
+        will_reconnect,
+    }
+}
+
+fn event_out(e: CoreEvent) -> Option<t::Event> {
+    Some(match e {
+        CoreEvent::Connected(info) => t::Event::Connected(t::ConnectionInfo {
+            session_present: info.session_present,
+            assigned_client_id: info.assigned_client_id,
+            keep_alive_secs: info.keep_alive,
+            inflight_window: info.inflight_window,
+        }),
+        CoreEvent::Disconnected {
+            reason,
+            reconnect_at,
+        } => t::Event::Disconnected(disconnect_info(&reason, reconnect_at.is_some())),
+        CoreEvent::Message(m) => t::Event::Message(t::Message {
+            topic: m.message.topic,
+            payload: m.message.payload,
+            qos: wit_qos(m.message.qos),
+            retain: m.message.retain,
+            properties: props_out(m.message.properties),
+        }),
+        CoreEvent::PublishComplete { id, result } => t::Event::PublishComplete((
+            id.0,
+            match result {
+                Ok(code) => t::Delivery::Acknowledged(code.0),
+                Err(e) => t::Delivery::Failed(publish_error(e)),
+            },
+        )),
+        CoreEvent::Subscribed { id, reason_codes } => {
+            t::Event::Subscribed((id.0, reason_codes.iter().map(|c| c.0).collect()))
+        }
+        CoreEvent::Unsubscribed { id, reason_codes } => {
+            t::Event::Unsubscribed((id.0, reason_codes.iter().map(|c| c.0).collect()))
+        }
+        CoreEvent::RequestFailed { id, error } => {
+            t::Event::RequestFailed((id.0, request_error(error)))
+        }
+        // Internal or v5-auth events have no WIT form yet.
+        _ => return None,
+    })
+}
+
+fn options(o: &t::ConnectOptions) -> Result<session::Options, t::Error> {
+    let mut opts = session::Options::new(o.client_id.clone())
+        .version(match o.protocol {
+            t::ProtocolVersion::V311 => crate::codec::ProtocolVersion::V311,
+            t::ProtocolVersion::V5 => crate::codec::ProtocolVersion::V5,
+        })
+        .keep_alive(o.keep_alive_secs)
+        .clean_start(o.clean_start)
+        .random_seed(wasip2::random::random::get_random_u64());
+    opts.username = o.username.clone();
+    opts.password = o.password.clone();
+    opts.session_expiry_interval = o.session_expiry_interval;
+    if let Some(w) = &o.will {
+        crate::topic::validate_topic_name(&w.topic)
+            .map_err(|e| t::Error::InvalidTopic(format!("will topic: {e}")))?;
+        let mut will = session::LastWill::new(w.topic.clone(), w.payload.clone())
+            .qos(qos(w.qos))
+            .retain(w.retain);
+        will.delay_interval = w.delay_interval;
+        will.properties = props_in(w.properties.clone());
+        opts.will = Some(will);
+    }
+    if let Some(r) = o.reconnect {
+        if r.jitter_percent > 100 || r.multiplier == 0 {
+            return Err(t::Error::InvalidArgument(
+                "reconnect: jitter-percent must be 0-100 and multiplier at least 1".into(),
+            ));
+        }
+        opts.reconnect = ReconnectPolicy {
+            enabled: r.enabled,
+            initial_delay_ms: r.initial_delay_ms,
+            max_delay_ms: r.max_delay_ms.max(r.initial_delay_ms),
+            multiplier: r.multiplier,
+            jitter_percent: r.jitter_percent,
+        };
+    }
+    if let Some(n) = o.max_inflight {
+        if n == 0 {
+            return Err(t::Error::InvalidArgument("max-inflight must be at least 1".into()));
+        }
+        opts.max_inflight = n;
+    }
+    if let Some(n) = o.max_queued_messages {
+        opts.max_queued_messages = n as usize;
+    }
+    if let Some(ms) = o.connect_timeout_ms {
+        opts.connect_timeout_ms = ms;
+    }
+    if o.client_id.is_empty() && !o.clean_start && o.protocol == t::ProtocolVersion::V311 {
+        return Err(t::Error::InvalidArgument(
+            "an empty client-id needs clean-start in MQTT 3.1.1".into(),
+        ));
+    }
+    if o.host.is_empty() || o.port == 0 {
+        return Err(t::Error::InvalidArgument("host and port are required".into()));
+    }
+    Ok(opts)
+}
+
+impl GuestClient for ClientResource {
+    fn connect(o: t::ConnectOptions) -> Result<Client, t::Error> {
+        let opts = options(&o)?;
+        let timeout = opts.connect_timeout_ms;
+        let mut conn = Connection::new(&o.host, o.port, opts);
+        match conn.connect(timeout) {
+            Ok(_) => Ok(Client::new(ClientResource {
+                conn: RefCell::new(conn),
+            })),
+            Err(ConnectError::Timeout) => Err(t::Error::Timeout),
+            Err(ConnectError::Network(e)) => Err(t::Error::Network(e)),
+            Err(ConnectError::Refused(DisconnectReason::Refused { code, reason: text })) => {
+                Err(t::Error::Refused(t::Reason {
+                    code: code.0,
+                    text: text.unwrap_or_else(|| code.name().unwrap_or("refused").to_string()),
+                }))
+            }
+            Err(ConnectError::Refused(other)) => Err(t::Error::Protocol(other.to_string())),
+        }
+    }
+
+    fn publish(&self, m: t::Message) -> Result<t::DeliveryId, t::Error> {
+        let mut conn = self.conn.borrow_mut();
+        let now = conn.now_ms();
+        let msg = CoreMessage {
+            topic: m.topic,
+            payload: m.payload,
+            qos: qos(m.qos),
+            retain: m.retain,
+            properties: props_in(m.properties),
+        };
+        let id = conn.session().publish(msg, now).map_err(publish_error)?;
+        conn.flush();
+        Ok(id.0)
+    }
+
+    fn subscribe(
+        &self,
+        subscriptions: Vec<t::Subscription>,
+        subscription_id: Option<u32>,
+    ) -> Result<t::RequestId, t::Error> {
+        let filters: Vec<(String, SubscriptionOptions)> = subscriptions
+            .into_iter()
+            .map(|s| {
+                (
+                    s.filter,
+                    SubscriptionOptions {
+                        qos: qos(s.qos),
+                        no_local: s.no_local,
+                        retain_as_published: s.retain_as_published,
+                        retain_handling: match s.retain_handling {
+                            t::RetainHandling::SendAtSubscribe => RetainHandling::SendAtSubscribe,
+                            t::RetainHandling::SendIfNew => RetainHandling::SendIfNew,
+                            t::RetainHandling::DoNotSend => RetainHandling::DoNotSend,
+                        },
+                    },
+                )
+            })
+            .collect();
+        let mut conn = self.conn.borrow_mut();
+        let now = conn.now_ms();
+        let id = conn
+            .session()
+            .subscribe(filters, subscription_id, now)
+            .map_err(request_error)?;
+        conn.flush();
+        Ok(id.0)
+    }
+
+    fn unsubscribe(&self, filters: Vec<String>) -> Result<t::RequestId, t::Error> {
+        let mut conn = self.conn.borrow_mut();
+        let now = conn.now_ms();
+        let id = conn
+            .session()
+            .unsubscribe(filters, now)
+            .map_err(request_error)?;
+        conn.flush();
+        Ok(id.0)
+    }
+
+    fn poll_event(&self, timeout_ms: u64) -> Result<Option<t::Event>, t::Error> {
+        let mut conn = self.conn.borrow_mut();
+        let until = conn.now_ms().saturating_add(timeout_ms);
+        loop {
+            if conn.session().state() == session::State::Closed {
+                // Deliver what is left (completions, the final Disconnected), then `closed`.
+                return match conn.poll_event(0) {
+                    Some(e) => match event_out(e) {
+                        Some(e) => Ok(Some(e)),
+                        None => continue,
+                    },
+                    None => Err(t::Error::Closed),
+                };
+            }
+            let left = until.saturating_sub(conn.now_ms());
+            match conn.poll_event(left) {
+                Some(e) => {
+                    if let Some(e) = event_out(e) {
+                        return Ok(Some(e));
+                    }
+                }
+                None => return Ok(None),
+            }
+        }
+    }
+
+    fn ready(&self) -> Pollable {
+        self.conn.borrow().ready()
+    }
+
+    fn next_deadline(&self) -> Option<u64> {
+        self.conn.borrow().next_deadline_ns()
+    }
+
+    fn is_connected(&self) -> bool {
+        self.conn.borrow_mut().session().is_connected()
+    }
+
+    fn disconnect(&self) -> Result<(), t::Error> {
+        let mut conn = self.conn.borrow_mut();
+        if conn.session().state() == session::State::Closed {
+            return Err(t::Error::Closed);
+        }
+        let now = conn.now_ms();
+        conn.session().disconnect(now);
+        conn.flush();
+        Ok(())
+    }
+}
+
+export!(Provider);
