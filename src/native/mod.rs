@@ -1,0 +1,342 @@
+//! The native driver: the [`Session`](crate::session::Session) on tokio TCP (feature `native`).
+//!
+//! [`Client::connect`] spawns one driver task on the current tokio runtime and waits for the
+//! first CONNACK. The task is the small loop every wasmqtt driver is: read bytes, hand them to
+//! the session with the time, write what the session wants written, deliver its events, then
+//! wait for the next of (socket readable, session deadline, application command). All protocol
+//! rules (keep-alive, retransmission, reconnect back-off, the offline queue) live in the
+//! session; the driver has none of its own.
+//!
+//! ```no_run
+//! use wasmqtt::codec::{QoS, SubscriptionOptions};
+//! use wasmqtt::native::Client;
+//! use wasmqtt::session::{Event, Message, Options};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let (client, mut events) = Client::connect("127.0.0.1:1883", Options::new("meter-1")).await?;
+//! client
+//!     .subscribe(["meter/+/watts"], SubscriptionOptions::qos(QoS::AtLeastOnce))
+//!     .await?;
+//! // `publish` resolves when the session admitted the message (queued or sent); the handle it
+//! // returns resolves when the broker acknowledged it (PUBACK / PUBCOMP).
+//! let handle = client
+//!     .publish(Message::new("meter/1/watts", "1234").qos(QoS::ExactlyOnce))
+//!     .await?;
+//! let reason_code = handle.await?;
+//! println!("acknowledged: {reason_code}");
+//! while let Some(event) = events.recv().await {
+//!     if let Event::Message(m) = event {
+//!         println!("{}: {:?}", m.message.topic, m.message.payload);
+//!     }
+//! }
+//! client.disconnect().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Backpressure: application calls go through a bounded channel of [`COMMAND_CAPACITY`]
+//! commands (a call waits while it is full), and the session's own budgets answer
+//! [`PublishError::QueueFull`] or [`PublishError::WouldBlock`]. Events go through a bounded
+//! channel of [`EVENT_CAPACITY`]: while it is full, the driver stops reading from the broker
+//! (acknowledgements included) until the application takes events, so keep reading
+//! [`Events`], or drop it.
+
+mod driver;
+
+use crate::codec::{EncodeError, ReasonCode, SubscriptionOptions};
+use crate::session::{DisconnectReason, Event, Message, Options, PublishId};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::sync::{mpsc, oneshot};
+
+pub use crate::session::{PublishError, RequestError};
+
+/// Application commands that may wait for the driver at once; past this, calls wait.
+pub const COMMAND_CAPACITY: usize = 64;
+/// Events that may wait for the application; past this, the driver stops reading the socket.
+pub const EVENT_CAPACITY: usize = 1024;
+
+/// Why a client could not connect, or a call failed outside the session's own errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The TCP connection could not be opened (resolution, refusal, timeout) or failed.
+    #[error("transport error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The broker refused the connection or it ended before CONNACK.
+    #[error("could not connect: {0}")]
+    Connection(DisconnectReason),
+    /// The request breaks a rule for senders (see the error).
+    #[error("invalid request: {0}")]
+    Invalid(EncodeError),
+    /// The client's session is closed (disconnected, aborted, or closed for good).
+    #[error("the client is closed")]
+    Closed,
+}
+
+type Reply<T> = oneshot::Sender<T>;
+
+/// What a [`Client`] asks the driver to do.
+#[derive(Debug)]
+enum Command {
+    Publish {
+        message: Message,
+        admitted: Reply<Result<PublishId, PublishError>>,
+        done: Reply<Result<ReasonCode, PublishError>>,
+    },
+    Subscribe {
+        filters: Vec<(String, SubscriptionOptions)>,
+        subscription_id: Option<u32>,
+        reply: Reply<Result<Vec<ReasonCode>, RequestError>>,
+    },
+    Unsubscribe {
+        filters: Vec<String>,
+        reply: Reply<Result<Vec<ReasonCode>, RequestError>>,
+    },
+    Auth {
+        reason_code: ReasonCode,
+        data: Option<Vec<u8>>,
+        reply: Reply<Result<(), EncodeError>>,
+    },
+    /// Disconnect; `done` is dropped when the driver has ended.
+    Disconnect {
+        reason_code: ReasonCode,
+        done: Reply<()>,
+    },
+}
+
+/// A handle to a connected session; cheap to clone, every clone drives the same session.
+///
+/// When every clone is dropped, the driver disconnects (DISCONNECT, normal disconnection) and
+/// ends.
+#[derive(Debug, Clone)]
+pub struct Client {
+    commands: mpsc::Sender<Command>,
+    task: tokio::task::AbortHandle,
+}
+
+/// The session's events for the application: [`Event::Connected`], [`Event::Disconnected`],
+/// [`Event::Message`], [`Event::Resubscribing`] and [`Event::AuthChallenge`].
+///
+/// Completions (`PublishComplete`, `Subscribed`, `Unsubscribed`, `RequestFailed`) are not
+/// sent here: they resolve the [`PublishHandle`] or the call that made the request. The stream
+/// ends (`recv` answers `None`) when the driver has ended.
+#[derive(Debug)]
+pub struct Events {
+    rx: mpsc::Receiver<Event>,
+}
+
+impl Events {
+    /// The next event; `None` once the driver has ended and every event was taken.
+    pub async fn recv(&mut self) -> Option<Event> {
+        self.rx.recv().await
+    }
+
+    /// The next event if one is waiting (`Ok(None)` when none is), or `Err(Error::Closed)`
+    /// once the driver has ended and every event was taken.
+    pub fn try_recv(&mut self) -> Result<Option<Event>, Error> {
+        match self.rx.try_recv() {
+            Ok(e) => Ok(Some(e)),
+            Err(mpsc::error::TryRecvError::Empty) => Ok(None),
+            Err(mpsc::error::TryRecvError::Disconnected) => Err(Error::Closed),
+        }
+    }
+
+    /// Polls for the next event (for use in a hand-written `Future` or `Stream`).
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// Resolves when a published message completed: acknowledged by the broker (QoS 1: PUBACK,
+/// QoS 2: PUBCOMP; the v5 reason code, Success in 3.1.1), written (QoS 0), or failed.
+///
+/// Dropping the handle does not cancel the message.
+#[derive(Debug)]
+#[must_use = "a PublishHandle does nothing unless awaited; drop it to ignore the outcome"]
+pub struct PublishHandle {
+    id: PublishId,
+    rx: oneshot::Receiver<Result<ReasonCode, PublishError>>,
+}
+
+impl PublishHandle {
+    /// The session's identifier of this message.
+    pub fn id(&self) -> PublishId {
+        self.id
+    }
+}
+
+impl Future for PublishHandle {
+    type Output = Result<ReasonCode, PublishError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(PublishError::SessionClosed)))
+    }
+}
+
+impl Client {
+    /// Connects to `broker_addr` (`host:port`, resolved again at every connection attempt),
+    /// spawning the driver task on the current tokio runtime, and waits for the first CONNACK.
+    ///
+    /// Fails with [`Error::Io`] when the TCP connection cannot be opened and with
+    /// [`Error::Connection`] when the broker refuses it or no CONNACK arrives within
+    /// `options.connect_timeout_ms`; the driver is then gone. Once connected, the session
+    /// reconnects by itself as `options.reconnect` says. A `random_seed` of 0 in `options` is
+    /// replaced by a random one (for the reconnect jitter).
+    ///
+    /// The first event on [`Events`] is the [`Event::Connected`] of this connection.
+    ///
+    /// Panics when called outside a tokio runtime.
+    pub async fn connect(broker_addr: &str, options: Options) -> Result<(Client, Events), Error> {
+        let (commands, commands_rx) = mpsc::channel(COMMAND_CAPACITY);
+        let (events_tx, rx) = mpsc::channel(EVENT_CAPACITY);
+        let (first_tx, first_rx) = oneshot::channel();
+        let driver = driver::Driver::new(
+            broker_addr.to_string(),
+            options,
+            commands_rx,
+            events_tx,
+            first_tx,
+        );
+        let task = tokio::spawn(driver.run()).abort_handle();
+        let client = Client { commands, task };
+        match first_rx.await {
+            Ok(Ok(())) => Ok((client, Events { rx })),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::Closed),
+        }
+    }
+
+    /// Publishes a message. Resolves when the session has admitted it (sent, or queued while
+    /// offline or while the inflight window is full) with a [`PublishHandle`] that resolves when
+    /// the message completes.
+    ///
+    /// Refusals come from the session: [`PublishError::QueueFull`], [`PublishError::WouldBlock`]
+    /// (QoS 0 while the socket is not keeping up), an invalid topic, a message too large, or
+    /// [`PublishError::SessionClosed`].
+    pub async fn publish(&self, message: Message) -> Result<PublishHandle, PublishError> {
+        let (admitted, admitted_rx) = oneshot::channel();
+        let (done, rx) = oneshot::channel();
+        let cmd = Command::Publish {
+            message,
+            admitted,
+            done,
+        };
+        self.commands
+            .send(cmd)
+            .await
+            .map_err(|_| PublishError::SessionClosed)?;
+        let id = admitted_rx
+            .await
+            .unwrap_or(Err(PublishError::SessionClosed))?;
+        Ok(PublishHandle { id, rx })
+    }
+
+    /// Subscribes to `filters`, all with `options`, and waits for SUBACK: one reason code per
+    /// filter (the granted QoS, or a failure code). The subscriptions are renewed by the session
+    /// if the broker loses them.
+    pub async fn subscribe<I, S>(
+        &self,
+        filters: I,
+        options: SubscriptionOptions,
+    ) -> Result<Vec<ReasonCode>, RequestError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let filters = filters.into_iter().map(|f| (f.into(), options)).collect();
+        self.subscribe_with(filters, None).await
+    }
+
+    /// Subscribes with options per filter and an optional v5 subscription identifier, and
+    /// waits for SUBACK.
+    pub async fn subscribe_with(
+        &self,
+        filters: Vec<(String, SubscriptionOptions)>,
+        subscription_id: Option<u32>,
+    ) -> Result<Vec<ReasonCode>, RequestError> {
+        let (reply, rx) = oneshot::channel();
+        self.request(
+            Command::Subscribe {
+                filters,
+                subscription_id,
+                reply,
+            },
+            rx,
+        )
+        .await
+    }
+
+    /// Unsubscribes from `filters` and waits for UNSUBACK (v5 reason codes; empty in 3.1.1).
+    pub async fn unsubscribe<I, S>(&self, filters: I) -> Result<Vec<ReasonCode>, RequestError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let (reply, rx) = oneshot::channel();
+        let filters = filters.into_iter().map(Into::into).collect();
+        self.request(Command::Unsubscribe { filters, reply }, rx)
+            .await
+    }
+
+    async fn request(
+        &self,
+        cmd: Command,
+        rx: oneshot::Receiver<Result<Vec<ReasonCode>, RequestError>>,
+    ) -> Result<Vec<ReasonCode>, RequestError> {
+        self.commands
+            .send(cmd)
+            .await
+            .map_err(|_| RequestError::SessionClosed)?;
+        rx.await.unwrap_or(Err(RequestError::SessionClosed))
+    }
+
+    /// v5 enhanced authentication: sends AUTH (answering an [`Event::AuthChallenge`], or
+    /// starting re-authentication).
+    pub async fn auth(&self, reason_code: ReasonCode, data: Option<Vec<u8>>) -> Result<(), Error> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::Auth {
+            reason_code,
+            data,
+            reply,
+        };
+        self.commands.send(cmd).await.map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?.map_err(Error::Invalid)
+    }
+
+    /// Ends the session: DISCONNECT (normal disconnection) if connected, then the socket is
+    /// closed; every message and request still waiting fails with `SessionClosed`. Resolves
+    /// when the driver has ended. Does nothing if it already has.
+    pub async fn disconnect(&self) {
+        self.disconnect_with(ReasonCode::NORMAL_DISCONNECTION).await;
+    }
+
+    /// Like [`Client::disconnect`] with a v5 reason code (0x04, Disconnect with Will Message,
+    /// asks the broker to publish the will).
+    pub async fn disconnect_with(&self, reason_code: ReasonCode) {
+        let (done, rx) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::Disconnect { reason_code, done })
+            .await
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
+    }
+
+    /// Ends the driver at once, as if the process died: the socket is closed without
+    /// DISCONNECT (so the broker publishes the will), nothing more is sent, and every message
+    /// and request still waiting fails with `SessionClosed`.
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+
+    /// Whether the driver has ended (after a disconnect, an abort, or closing for good).
+    pub fn is_closed(&self) -> bool {
+        self.commands.is_closed()
+    }
+}
