@@ -1,0 +1,382 @@
+#!/usr/bin/env bash
+# The test command of wasmqtt: every check the project has, in named steps.
+#
+#   ./scripts/test.sh              run every step, stop at the first failure
+#   ./scripts/test.sh STEP...      run only the named steps (see `./scripts/test.sh --list`)
+#   KEEP_GOING=1 ./scripts/test.sh run every step even after a failure
+#   SKIP_INSTALL=1 ./scripts/test.sh  do not install OS packages or Rust targets
+#
+# It installs what is missing (mosquitto via apt when root, the wasm targets via rustup), then
+# runs rustfmt, clippy, the native tests (unit, integration against a real mosquitto, examples,
+# doctests), and builds the library for both wasm targets, with std and as no_std.
+#
+# To add a step: write a function, then add "<name> <function>" to STEPS at the bottom.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if [ "${CI:-}" = "true" ]; then
+    # A fresh clone builds everything once: incremental state would only cost time.
+    export CARGO_INCREMENTAL=0
+fi
+
+WASM_TARGETS=(wasm32-wasip2 wasm32-unknown-unknown)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/wasmqtt-test.XXXXXX")
+TEST_LOG="$WORK/cargo-test.log"
+: >"$TEST_LOG"
+
+# ---------------------------------------------------------------------------------------------
+# Step runner
+# ---------------------------------------------------------------------------------------------
+
+SELECTED=("$@")
+SUMMARY=()
+FAILED=()
+T_START=$SECONDS
+
+log() { printf '%s\n' "$*"; }
+if [ -t 1 ]; then
+    BOLD=$'\033[1m' RED=$'\033[1;31m' RESET=$'\033[0m'
+else
+    BOLD='' RED='' RESET=''
+fi
+
+selected() {
+    [ ${#SELECTED[@]} -eq 0 ] && return 0
+    local s
+    for s in "${SELECTED[@]}"; do [ "$s" = "$1" ] && return 0; done
+    return 1
+}
+
+# run_step NAME COMMAND [ARGS...]: runs COMMAND (a function or a program) under `set -e` in a
+# subshell, times it and records the result. Stops the script on failure unless KEEP_GOING=1.
+run_step() {
+    local name=$1
+    shift
+    if [ "${LIST_ONLY:-}" = 1 ]; then
+        log "$name"
+        return 0
+    fi
+    if ! selected "$name"; then
+        return 0
+    fi
+    if [ ${#FAILED[@]} -gt 0 ] && [ "${KEEP_GOING:-}" != 1 ]; then
+        SUMMARY+=("$(printf '  %-22s %-8s' "$name" "skipped")")
+        return 0
+    fi
+    printf '\n%s==> [%s] %s%s\n' "$BOLD" "$name" "$*" "$RESET"
+    local t0=$SECONDS rc=0
+    set +e
+    (
+        set -euo pipefail
+        "$@"
+    )
+    rc=$?
+    set -e
+    local took=$((SECONDS - t0))
+    if [ $rc -eq 0 ]; then
+        SUMMARY+=("$(printf '  %-22s %-8s %4ss' "$name" "ok" "$took")")
+    else
+        SUMMARY+=("$(printf '  %-22s %-8s %4ss  (exit %s)' "$name" "FAILED" "$took" "$rc")")
+        FAILED+=("$name")
+        printf '%s==> [%s] failed (exit %s)%s\n' "$RED" "$name" "$rc" "$RESET"
+    fi
+}
+
+# Adds up the `test result:` lines of every cargo test run of this script.
+test_counts() {
+    awk '
+        /^test result: / {
+            for (i = 1; i <= NF; i++) {
+                if ($(i) ~ /^passed;?$/)  passed  += $(i - 1)
+                if ($(i) ~ /^failed;?$/)  failed  += $(i - 1)
+                if ($(i) ~ /^ignored;?$/) ignored += $(i - 1)
+            }
+            runs++
+        }
+        END { printf "%d %d %d %d\n", passed, failed, ignored, runs }
+    ' "$TEST_LOG"
+}
+
+summary() {
+    local rc=$?
+    if [ "${LIST_ONLY:-}" = 1 ]; then
+        rm -rf "$WORK"
+        return
+    fi
+    local passed failed ignored runs
+    read -r passed failed ignored runs < <(test_counts)
+    printf '\n%s==> summary%s\n' "$BOLD" "$RESET"
+    local line
+    for line in "${SUMMARY[@]}"; do log "$line"; done
+    if [ "$runs" -gt 0 ]; then
+        log "  test binaries run: $runs"
+        log "tests: $passed passed, $failed failed, $ignored skipped"
+    fi
+    log "  total time: $((SECONDS - T_START))s"
+    rm -rf "$WORK"
+    if [ ${#FAILED[@]} -gt 0 ]; then
+        log "test.sh: FAILED (${FAILED[*]})"
+        exit 1
+    elif [ $rc -ne 0 ]; then
+        log "test.sh: FAILED (exit $rc)"
+        exit "$rc"
+    fi
+    log "test.sh: OK"
+}
+trap summary EXIT
+
+# ---------------------------------------------------------------------------------------------
+# Steps
+# ---------------------------------------------------------------------------------------------
+
+have_mosquitto() {
+    command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || [ -x /usr/local/sbin/mosquitto ]
+}
+
+apt_update_once() {
+    if [ "${WASMQTT_APT_UPDATED:-}" != 1 ]; then
+        apt-get update
+        export WASMQTT_APT_UPDATED=1
+    fi
+}
+
+# The package may start a system-wide broker on port 1883; the tests start their own brokers on
+# free ports, so keep it from running.
+stop_system_mosquitto() {
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        systemctl stop mosquitto.service >/dev/null 2>&1 || true
+        systemctl disable mosquitto.service >/dev/null 2>&1 || true
+    else
+        if command -v service >/dev/null 2>&1 && [ -x /etc/init.d/mosquitto ]; then
+            service mosquitto stop >/dev/null 2>&1 || true
+        fi
+        if command -v update-rc.d >/dev/null 2>&1; then
+            update-rc.d mosquitto disable >/dev/null 2>&1 || true
+        fi
+    fi
+}
+
+install_os_packages() {
+    if [ "${SKIP_INSTALL:-}" = 1 ]; then
+        log "SKIP_INSTALL=1: not installing anything"
+        return 0
+    fi
+    if have_mosquitto; then
+        log "mosquitto: present ($(command -v mosquitto || ls /usr/sbin/mosquitto /usr/local/sbin/mosquitto 2>/dev/null | head -n1))"
+        return 0
+    fi
+    if [ "$(id -u)" != 0 ]; then
+        log "mosquitto is missing and this is not root: install it with" >&2
+        log "  sudo apt-get install mosquitto mosquitto-clients" >&2
+        return 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    # Keep the package's maintainer scripts from starting the service (Debian's policy-rc.d).
+    local own_policy=0 rc=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        own_policy=1
+    fi
+    {
+        apt_update_once &&
+            apt-get install -y --no-install-recommends mosquitto mosquitto-clients
+    } || rc=$?
+    if [ $own_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+    [ $rc -eq 0 ] || return $rc
+    stop_system_mosquitto
+    have_mosquitto
+}
+
+ensure_rust_targets() {
+    if [ "${SKIP_INSTALL:-}" = 1 ]; then
+        log "SKIP_INSTALL=1: not adding Rust targets"
+        return 0
+    fi
+    rustc --version
+    if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+        rustup component add rustfmt clippy
+    fi
+    local installed missing=() t
+    installed=$(rustup target list --installed)
+    for t in "${WASM_TARGETS[@]}"; do
+        grep -qx "$t" <<<"$installed" || missing+=("$t")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        rustup target add "${missing[@]}"
+    else
+        log "targets present: ${WASM_TARGETS[*]}"
+    fi
+}
+
+fmt_check() {
+    cargo fmt --all -- --check
+}
+
+clippy() {
+    cargo clippy --all-targets -- -D warnings
+}
+
+# Unit tests, integration tests (a real mosquitto), examples. The criterion bench is built,
+# not run (see build_benches).
+native_tests() {
+    cargo test --no-fail-fast --features native --lib --bins --tests --examples | tee -a "$TEST_LOG"
+}
+
+doc_tests() {
+    cargo test --doc | tee -a "$TEST_LOG"
+}
+
+build_benches() {
+    cargo build --benches
+}
+
+# CARGO_INCREMENTAL=0 in the wasm steps: rust-lld (LLVM 22, Rust 1.95) segfaults in
+# ElemSection::writeBody when linking the wasm32-wasip2 cdylib from the ~130 object files of an
+# incremental debug build (an open LLVM bug, llvm/llvm-project#174676); 16 codegen units link.
+wasm_build() {
+    export CARGO_INCREMENTAL=0
+    local t
+    for t in "${WASM_TARGETS[@]}"; do
+        log "--- cargo build --lib --target $t"
+        cargo build --lib --target "$t"
+    done
+}
+
+# The core must need nothing but core + alloc: build it without the std feature as a plain
+# rlib (the cdylib crate type would need a panic handler) for each wasm target.
+no_std_build() {
+    export CARGO_INCREMENTAL=0
+    local t
+    for t in "${WASM_TARGETS[@]}"; do
+        log "--- cargo rustc --lib --no-default-features --crate-type rlib --target $t -- -D warnings"
+        cargo rustc --lib --no-default-features --crate-type rlib --target "$t" -- -D warnings
+    done
+}
+
+# The browser build (wasmqtt::browser, web-demo/): installs Debian's chromium and chromium-driver,
+# wasm-bindgen-cli at the Cargo.lock version (scripts/web-demo.sh does that when it differs) and
+# web-demo's npm packages (playwright-core: it never downloads a browser), then
+#   1. clippy on the browser driver (it only compiles for wasm32-unknown-unknown),
+#   2. wasm-bindgen-test tests of the JavaScript API in headless Chromium (tests/browser/, a crate
+#      of its own) against a mosquitto WebSocket listener started here,
+#   3. the dashboard's end-to-end test (web-demo/test/e2e.test.mjs, node:test + playwright-core),
+#      which starts and restarts its own mosquitto; its screenshot is target/web-demo/e2e.png.
+install_browser_tools() {
+    local need=()
+    [ -x /usr/bin/chromium ] || need+=(chromium)
+    [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+    if [ ${#need[@]} -gt 0 ]; then
+        if [ "${SKIP_INSTALL:-}" = 1 ] || [ "$(id -u)" != 0 ]; then
+            log "missing: ${need[*]} (apt-get install -y chromium chromium-driver)" >&2
+            return 1
+        fi
+        apt_update_once
+        DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
+    fi
+    log "$(/usr/bin/chromium --version 2>/dev/null | head -n1); $(/usr/bin/chromedriver --version | head -n1)"
+    if [ "${SKIP_INSTALL:-}" != 1 ] || [ ! -d web-demo/node_modules ]; then
+        (cd web-demo && npm ci --no-audit --no-fund)
+    fi
+}
+
+# Starts mosquitto with a WebSocket listener on a free loopback port; sets BROKER_WS_URL and
+# BROKER_PID. The caller kills it.
+start_ws_broker() {
+    local program port mqtt_port
+    program=$(command -v mosquitto || ls /usr/sbin/mosquitto /usr/local/sbin/mosquitto 2>/dev/null | head -n1)
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+    mqtt_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+    mkdir -p "$WORK/ws-broker"
+    # mosquitto 2.0 will not start with only a WebSocket listener: a plain one goes beside it.
+    # `user root`: as root it would otherwise drop to `mosquitto`, who cannot write in $WORK.
+    printf 'user root\nlistener %s 127.0.0.1\nprotocol websockets\nsocket_domain ipv4\nlistener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest file %s\n' \
+        "$port" "$mqtt_port" "$WORK/ws-broker/mosquitto.log" >"$WORK/ws-broker/mosquitto.conf"
+    "$program" -c "$WORK/ws-broker/mosquitto.conf" &
+    BROKER_PID=$!
+    local i
+    for i in $(seq 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            BROKER_WS_URL="ws://127.0.0.1:$port/"
+            return 0
+        fi
+        sleep 0.1
+    done
+    log "mosquitto did not open its WebSocket listener on $port:" >&2
+    cat "$WORK/ws-broker/mosquitto.log" >&2 || true
+    return 1
+}
+
+browser_tests() {
+    export CARGO_INCREMENTAL=0
+    install_browser_tools
+    log "--- cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings"
+    cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+    log "--- scripts/web-demo.sh build"
+    ./scripts/web-demo.sh build
+    start_ws_broker
+    trap 'kill "$BROKER_PID" 2>/dev/null || true' EXIT
+    log "--- wasm-bindgen-test (tests/browser) in headless Chromium against $BROKER_WS_URL"
+    (
+        cd tests/browser
+        CARGO_TARGET_DIR="$ROOT/target" WASMQTT_TEST_WS_URL="$BROKER_WS_URL" \
+            CHROMEDRIVER=/usr/bin/chromedriver \
+            CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+            cargo test --target wasm32-unknown-unknown --tests
+    ) | tee -a "$TEST_LOG"
+    kill "$BROKER_PID" 2>/dev/null || true
+    log "--- node --test web-demo/test/e2e.test.mjs (playwright-core, /usr/bin/chromium)"
+    (
+        cd web-demo
+        node --test --test-reporter=spec --test-reporter-destination=stdout \
+            --test-reporter=tap --test-reporter-destination="$WORK/e2e.tap" test/e2e.test.mjs
+    )
+    # Count the end-to-end tests in the summary with the cargo tests.
+    awk '/^# pass / { p = $3 } /^# fail / { f = $3 } /^# skipped / { s = $3 }
+         END { printf "test result: node. %d passed; %d failed; %d ignored\n", p, f, s }' \
+        "$WORK/e2e.tap" | tee -a "$TEST_LOG"
+    log "screenshot: target/web-demo/e2e.png"
+}
+
+# ---------------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------------
+
+STEPS=(
+    "install-os-packages install_os_packages"
+    "rust-targets ensure_rust_targets"
+    "fmt fmt_check"
+    "clippy clippy"
+    "native-tests native_tests"
+    "doc-tests doc_tests"
+    "build-benches build_benches"
+    "wasm-build wasm_build"
+    "no-std-build no_std_build"
+    # Later: "host-runner host_runner_tests"   (the wasmtime host runner against the component)
+    "browser browser_tests"
+)
+
+if [ "${1:-}" = "--list" ] || [ "${1:-}" = "-l" ]; then
+    LIST_ONLY=1
+    SELECTED=()
+fi
+for wanted in "${SELECTED[@]}"; do
+    known=0
+    for entry in "${STEPS[@]}"; do [ "${entry%% *}" = "$wanted" ] && known=1; done
+    if [ $known = 0 ]; then
+        log "unknown step '$wanted'; the steps are:" >&2
+        for entry in "${STEPS[@]}"; do log "  ${entry%% *}" >&2; done
+        LIST_ONLY=1
+        exit 2
+    fi
+done
+
+for entry in "${STEPS[@]}"; do
+    # shellcheck disable=SC2086 # an entry is "name function"
+    run_step $entry
+done
