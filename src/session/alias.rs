@@ -12,6 +12,8 @@ pub(crate) struct OutboundAliases {
     by_topic: BTreeMap<String, (u16, u64)>,
     topics: Vec<String>,
     tick: u64,
+    /// Aliases given back by [`OutboundAliases::release`], to hand out again first.
+    free: Vec<u16>,
 }
 
 impl OutboundAliases {
@@ -33,7 +35,10 @@ impl OutboundAliases {
             entry.1 = self.tick;
             return Some((entry.0, false));
         }
-        let alias = if self.topics.len() < self.max as usize {
+        let alias = if let Some(alias) = self.free.pop() {
+            self.topics[alias as usize - 1] = topic.to_string();
+            alias
+        } else if self.topics.len() < self.max as usize {
             self.topics.push(topic.to_string());
             self.topics.len() as u16
         } else {
@@ -45,6 +50,14 @@ impl OutboundAliases {
         };
         self.by_topic.insert(topic.to_string(), (alias, self.tick));
         Some((alias, true))
+    }
+
+    /// Undoes the assignment `assign` just made for `topic` (with the topic to send): the
+    /// packet that would have told the receiver was not sent, so the alias is free again.
+    pub(crate) fn release(&mut self, topic: &str) {
+        if let Some((alias, _)) = self.by_topic.remove(topic) {
+            self.free.push(alias);
+        }
     }
 }
 

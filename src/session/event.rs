@@ -89,22 +89,67 @@ pub enum ProtocolViolation {
     /// A packet a client must never receive (CONNECT, SUBSCRIBE, …) or received out of order.
     #[error("unexpected {0} packet")]
     UnexpectedPacket(crate::codec::PacketType),
-    /// A topic alias that is 0, above our maximum, or not yet set.
+    /// A topic alias that is 0 or above our maximum (v5 §3.3.4: DISCONNECT 0x94).
     #[error("invalid topic alias {0}")]
     TopicAlias(u16),
+    /// An empty topic name with a topic alias that was never set on this connection (v5 §3.3.4:
+    /// a Protocol Error, DISCONNECT 0x82).
+    #[error("unknown topic alias {0}")]
+    UnknownTopicAlias(u16),
     /// More inbound QoS 2 messages in flight than our receive maximum.
     #[error("receive maximum exceeded")]
     ReceiveMaximumExceeded,
+    /// CONNACK with Session Present 1 answering a CONNECT with Clean Start (Clean Session) 1:
+    /// the client has no session to resume (v5 MQTT-3.2.2-4, v3.1.1 MQTT-3.2.2-1).
+    #[error("session present on a connection that started clean")]
+    SessionPresentAfterCleanStart,
+    /// SUBACK or UNSUBACK whose number of reason codes differs from the number of topic filters
+    /// of the request it answers (v5 MQTT-3.8.4-6, MQTT-3.11.3-2; v3.1.1 MQTT-3.8.4-5).
+    #[error("{packet} with {got} reason codes for {expected} topic filters")]
+    ReasonCodeCount {
+        /// SUBACK or UNSUBACK.
+        packet: crate::codec::PacketType,
+        /// Topic filters in the request.
+        expected: usize,
+        /// Reason codes received.
+        got: usize,
+    },
+    /// v5 enhanced authentication: an Authentication Method in AUTH or in a successful CONNACK
+    /// that differs from the one in CONNECT, or is missing, or is present although CONNECT had
+    /// none (v5 MQTT-4.12.0-5, MQTT-4.12.0-6).
+    #[error("authentication method differs from the one in CONNECT")]
+    AuthenticationMethod,
+    /// v5: AUTH with a reason code the server may not send at that point: Re-authenticate
+    /// ever, Success before CONNACK (v5 MQTT-4.12.0-2).
+    #[error("AUTH with reason code {0} from the server")]
+    AuthReasonCode(ReasonCode),
 }
 
 impl ProtocolViolation {
     /// The v5 reason code the session's DISCONNECT carries.
     pub fn reason_code(&self) -> ReasonCode {
         match self {
+            // v5 §3.3.4: "A Topic Alias value of 0 … is a Protocol Error, the receiver uses
+            // DISCONNECT with Reason Code of 0x94 (Topic Alias invalid)"; the codec rejects 0.
+            ProtocolViolation::Malformed(DecodeError::InvalidPropertyValue {
+                property: crate::codec::properties::id::TOPIC_ALIAS,
+                ..
+            }) => ReasonCode::TOPIC_ALIAS_INVALID,
+            // A topic filter only comes in SUBSCRIBE or UNSUBSCRIBE, which a client never
+            // accepts; 0x8F (Topic Filter invalid) is a DISCONNECT code only a server may send
+            // (v5 MQTT-3.14.2-1, Table 3-10).
+            ProtocolViolation::Malformed(DecodeError::InvalidTopicFilter(_)) => {
+                ReasonCode::PROTOCOL_ERROR
+            }
             ProtocolViolation::Malformed(e) => e.reason_code(),
             ProtocolViolation::UnexpectedPacket(_) => ReasonCode::PROTOCOL_ERROR,
             ProtocolViolation::TopicAlias(_) => ReasonCode::TOPIC_ALIAS_INVALID,
+            ProtocolViolation::UnknownTopicAlias(_) => ReasonCode::PROTOCOL_ERROR,
             ProtocolViolation::ReceiveMaximumExceeded => ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
+            ProtocolViolation::SessionPresentAfterCleanStart
+            | ProtocolViolation::ReasonCodeCount { .. }
+            | ProtocolViolation::AuthenticationMethod
+            | ProtocolViolation::AuthReasonCode(_) => ReasonCode::PROTOCOL_ERROR,
         }
     }
 }

@@ -31,7 +31,8 @@
 //!
 //! Rules the session keeps (each covered by the simulation tests in `tests/`):
 //! - **Keep-alive**: PINGREQ when nothing was sent for the keep-alive period; the connection is
-//!   dead when nothing arrives within the ping timeout after it.
+//!   dead when nothing arrives within the ping timeout after it (plus a short grace, once, when
+//!   the driver wakes up long after that deadline: see [`LATE_WAKE_MS`]).
 //! - **Outbound QoS 1/2** use a window of `min(max_inflight, broker receive maximum)`; the rest
 //!   wait in a queue bounded in messages and bytes, offline or not.
 //! - **Resumed session** (CONNACK session present): unacknowledged PUBLISH are sent again with
@@ -142,6 +143,9 @@ struct PendingRequest {
     /// `None` for the session's own resubscriptions.
     id: Option<RequestId>,
     request: Request,
+    /// The packet identifier it was last sent with: a request sent again after a reconnection
+    /// keeps it (v3.1.1 MQTT-2.3.1-3), and no other packet takes it meanwhile.
+    packet_id: Option<u16>,
 }
 
 /// Limits the broker announced in CONNACK.
@@ -180,6 +184,9 @@ pub struct Session {
     close_transport: bool,
     last_sent: u64,
     ping_sent: Option<u64>,
+    /// Set when a keep-alive timeout was first seen on a late wake-up (see `LATE_WAKE_MS`): the
+    /// time until which the answer to the PINGREQ may still arrive.
+    late_wake_grace: Option<u64>,
     connack_deadline: Option<u64>,
     keep_alive: u16,
     server: ServerLimits,
@@ -193,6 +200,9 @@ pub struct Session {
     next_publish_id: u64,
     next_request_id: u64,
     inflight: BTreeMap<u16, Inflight>,
+    /// Inflight PUBLISH of a resumed session still to be sent again, in order, when the new
+    /// connection's window has room (v5 MQTT-3.3.4-7).
+    to_resend: VecDeque<u16>,
     queue: VecDeque<Queued>,
     queued_bytes: usize,
     inbound_qos2: BTreeSet<u16>,
@@ -202,7 +212,23 @@ pub struct Session {
     events: VecDeque<Event>,
 }
 
-/// Most subscribe/unsubscribe requests that may wait for a connection.
+/// A keep-alive deadline handled this much later than it fell (ms) means the driver itself was
+/// not running (a frozen or throttled browser tab, a suspended process), not that the broker is
+/// silent: the timeout then waits [`LATE_WAKE_GRACE_MS`] more, once per PINGREQ, so that packets
+/// queued behind the wake-up are read first. A driver whose timers fire on time never sees it.
+pub const LATE_WAKE_MS: u64 = 2_000;
+/// See [`LATE_WAKE_MS`].
+pub const LATE_WAKE_GRACE_MS: u64 = 1_000;
+
+/// Whether a client may send `code` in a v5 DISCONNECT (Table 3-10, "Sent by": Client).
+fn client_disconnect_code(code: ReasonCode) -> bool {
+    const CLIENT: [u8; 14] = [
+        0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99,
+    ];
+    CLIENT.contains(&code.0)
+}
+
+/// Most subscribe/unsubscribe requests that may be unanswered (sent or waiting) at once.
 const MAX_WAITING_REQUESTS: usize = 1024;
 
 impl Session {
@@ -219,6 +245,7 @@ impl Session {
             close_transport: false,
             last_sent: 0,
             ping_sent: None,
+            late_wake_grace: None,
             connack_deadline: None,
             keep_alive: opts.keep_alive,
             server: ServerLimits::default(),
@@ -231,6 +258,7 @@ impl Session {
             next_publish_id: 1,
             next_request_id: 1,
             inflight: BTreeMap::new(),
+            to_resend: VecDeque::new(),
             queue: VecDeque::new(),
             queued_bytes: 0,
             inbound_qos2: BTreeSet::new(),
@@ -294,11 +322,7 @@ impl Session {
         self.out_aliases.reset(0);
         self.in_aliases.reset();
         self.keep_alive = self.opts.keep_alive;
-        let clean_start = if self.connected_before && self.opts.version.is_v5() {
-            false
-        } else {
-            self.opts.clean_start
-        };
+        let clean_start = self.clean_start_flag();
         match self.write_connect(clean_start, now) {
             Ok(()) => {
                 self.state = State::AwaitingConnAck;
@@ -402,13 +426,22 @@ impl Session {
             }
             State::Connected => {
                 if let Some(sent) = self.ping_sent {
-                    if now >= sent.saturating_add(self.ping_timeout()) {
-                        self.close_transport = true;
-                        self.connection_lost(DisconnectReason::KeepAliveTimeout, now);
+                    let deadline = self.ping_deadline(sent);
+                    if now >= deadline {
+                        if self.late_wake_grace.is_none() && now - deadline > LATE_WAKE_MS {
+                            // The driver woke up long after the deadline (a frozen or throttled
+                            // browser tab, a suspended process): the broker's answer may be
+                            // waiting unread behind this wake-up. Give it a moment, once.
+                            self.late_wake_grace = Some(now.saturating_add(LATE_WAKE_GRACE_MS));
+                        } else {
+                            self.close_transport = true;
+                            self.connection_lost(DisconnectReason::KeepAliveTimeout, now);
+                        }
                     }
                 } else if self.keep_alive > 0 && now >= self.ping_due() {
                     self.write_packet(&Packet::PingReq, now);
                     self.ping_sent = Some(now);
+                    self.late_wake_grace = None;
                 }
             }
             _ => {}
@@ -421,7 +454,7 @@ impl Session {
             State::Reconnecting(at) => Some(at),
             State::AwaitingConnAck => self.connack_deadline,
             State::Connected => match self.ping_sent {
-                Some(sent) => Some(sent.saturating_add(self.ping_timeout())),
+                Some(sent) => Some(self.ping_deadline(sent)),
                 None if self.keep_alive > 0 => Some(self.ping_due()),
                 None => None,
             },
@@ -434,7 +467,12 @@ impl Session {
         if self.tx.is_empty() {
             None
         } else {
-            Some(core::mem::take(&mut self.tx))
+            let bytes = core::mem::take(&mut self.tx);
+            // The write buffer has room again: QoS 0 messages that waited for it move on
+            // (nothing else would wake them). The time of the last write stands in for "now":
+            // at worst the next PINGREQ comes a little early, never late.
+            self.fill_window(self.last_sent);
+            Some(bytes)
         }
     }
 
@@ -561,10 +599,14 @@ impl Session {
         match self.state {
             State::Connected => {
                 let d = Disconnect {
-                    reason_code: if self.opts.version.is_v5() {
+                    reason_code: if !self.opts.version.is_v5() {
+                        ReasonCode::SUCCESS
+                    } else if client_disconnect_code(reason) {
                         reason
                     } else {
-                        ReasonCode::SUCCESS
+                        // v5 MQTT-3.14.2-1: only a DISCONNECT reason code a client may send.
+                        log::warn!("{reason} is not a client DISCONNECT reason code: sending 0x80");
+                        ReasonCode::UNSPECIFIED_ERROR
                     },
                     ..Disconnect::default()
                 };
@@ -588,6 +630,23 @@ impl Session {
                 version: self.opts.version,
             });
         }
+        // v5 MQTT-4.12.0-7: no AUTH without an Authentication Method in CONNECT; and only on a
+        // connection that sent CONNECT.
+        if self.opts.authentication_method.is_none()
+            || !matches!(self.state, State::AwaitingConnAck | State::Connected)
+        {
+            return Err(EncodeError::UnexpectedAuth);
+        }
+        // v5 MQTT-3.15.2-1, MQTT-4.12.0-3, MQTT-4.12.1-1: a client sends Continue authentication
+        // (0x18), or Re-authenticate (0x19) once CONNACK has arrived.
+        let allowed = reason_code == ReasonCode::CONTINUE_AUTHENTICATION
+            || (reason_code == ReasonCode::RE_AUTHENTICATE && self.state == State::Connected);
+        if !allowed {
+            return Err(EncodeError::InvalidReasonCode {
+                packet: PacketType::Auth,
+                code: reason_code.0,
+            });
+        }
         let mut a = Auth {
             reason_code,
             ..Auth::default()
@@ -609,12 +668,28 @@ impl Session {
         id
     }
 
+    /// The Clean Start (v5) / Clean Session (3.1.1) flag of this connection's CONNECT.
+    fn clean_start_flag(&self) -> bool {
+        if self.connected_before && self.opts.version.is_v5() {
+            false
+        } else {
+            self.opts.clean_start
+        }
+    }
+
     fn window(&self) -> usize {
         usize::from(self.opts.max_inflight.max(1).min(self.server.receive_maximum))
+            .min(usize::from(u16::MAX) - MAX_WAITING_REQUESTS)
     }
 
     fn ping_due(&self) -> u64 {
         self.last_sent.saturating_add(u64::from(self.keep_alive) * 1000)
+    }
+
+    /// When the connection is declared dead after a PINGREQ sent at `sent`.
+    fn ping_deadline(&self, sent: u64) -> u64 {
+        self.late_wake_grace
+            .unwrap_or_else(|| sent.saturating_add(self.ping_timeout()))
     }
 
     fn ping_timeout(&self) -> u64 {
@@ -639,7 +714,12 @@ impl Session {
             retain: msg.retain,
             topic: &msg.topic,
             packet_id: 1,
-            properties: msg.properties.to_wire(&users),
+            // 3.1.1 has no properties: they are left out when sending (see `write_publish`).
+            properties: if self.opts.version.is_v5() {
+                msg.properties.to_wire(&users)
+            } else {
+                Default::default()
+            },
             payload: &msg.payload,
         };
         let size = Packet::Publish(p)
@@ -661,7 +741,10 @@ impl Session {
         loop {
             let id = self.next_packet_id;
             self.next_packet_id = self.next_packet_id.checked_add(1).unwrap_or(1);
-            if !self.inflight.contains_key(&id) && !self.requests_sent.contains_key(&id) {
+            if !self.inflight.contains_key(&id)
+                && !self.requests_sent.contains_key(&id)
+                && !self.requests_waiting.iter().any(|r| r.packet_id == Some(id))
+            {
                 return id;
             }
         }
@@ -738,25 +821,33 @@ impl Session {
         if self.state == State::Closed {
             return Err(RequestError::SessionClosed);
         }
+        // Unanswered requests are bounded, and the publish window leaves them this many packet
+        // identifiers, so identifiers can never run out.
+        if self.requests_sent.len() + self.requests_waiting.len() >= MAX_WAITING_REQUESTS {
+            return Err(RequestError::QueueFull);
+        }
         let id = RequestId(self.next_request_id);
         self.next_request_id += 1;
         let pending = PendingRequest {
             id: Some(id),
             request,
+            packet_id: None,
         };
         if self.state == State::Connected {
             self.send_request(pending, now).map_err(RequestError::Invalid)?;
         } else {
-            if self.requests_waiting.len() >= MAX_WAITING_REQUESTS {
-                return Err(RequestError::QueueFull);
-            }
             self.requests_waiting.push_back(pending);
         }
         Ok(id)
     }
 
-    fn send_request(&mut self, pending: PendingRequest, now: u64) -> Result<(), EncodeError> {
-        let pid = self.alloc_packet_id();
+    fn send_request(&mut self, mut pending: PendingRequest, now: u64) -> Result<(), EncodeError> {
+        // A request sent before is sent again with its identifier (v3.1.1 MQTT-2.3.1-3).
+        let pid = match pending.packet_id {
+            Some(p) if !self.inflight.contains_key(&p) && !self.requests_sent.contains_key(&p) => p,
+            _ => self.alloc_packet_id(),
+        };
+        pending.packet_id = Some(pid);
         let mut buf = Vec::new();
         match &pending.request {
             Request::Subscribe {
@@ -866,19 +957,37 @@ impl Session {
             },
             payload: &msg.payload,
         };
+        let mut new_alias = false;
         if use_alias && self.opts.version.is_v5() && self.opts.outbound_topic_aliases {
             if let Some((alias, send_topic)) = self.out_aliases.assign(&msg.topic) {
                 p.properties.topic_alias = Some(alias);
+                new_alias = send_topic;
                 if !send_topic {
                     p.topic = "";
                 }
             }
         }
-        let r = Packet::Publish(p).encode_limited(
+        let mut r = Packet::Publish(p).encode_limited(
             self.opts.version,
             self.server.max_packet_size,
             &mut self.tx,
         );
+        if p.properties.topic_alias.is_some()
+            && matches!(r, Err(EncodeError::PacketTooLarge { .. }))
+        {
+            // The alias property pushed it over the broker's limit (`check_publishable` counts
+            // none): send it without, and free an alias the broker never learnt.
+            if new_alias {
+                self.out_aliases.release(&msg.topic);
+            }
+            p.properties.topic_alias = None;
+            p.topic = &msg.topic;
+            r = Packet::Publish(p).encode_limited(
+                self.opts.version,
+                self.server.max_packet_size,
+                &mut self.tx,
+            );
+        }
         self.last_sent = now;
         match r {
             Ok(_) => Ok(()),
@@ -887,8 +996,41 @@ impl Session {
         }
     }
 
-    /// Moves queued messages into the window while it has room.
+    /// Sends an inflight PUBLISH of a resumed session again (DUP, same identifier), unless the
+    /// broker's new limits forbid it (v5 MQTT-3.2.2-11, MQTT-3.2.2-14, MQTT-3.2.2-15): then it
+    /// fails. Whether it was sent.
+    fn resend_publish(&mut self, pid: u16, now: u64) -> bool {
+        let Some(f) = self.inflight.get(&pid) else {
+            return false;
+        };
+        let msg = f.msg.clone();
+        let r = self
+            .check_publishable(&msg)
+            .and_then(|()| self.write_publish(&msg, pid, true, false, now));
+        match r {
+            Ok(()) => true,
+            Err(e) => {
+                let f = self.inflight.remove(&pid).expect("present");
+                self.events.push_back(Event::PublishComplete {
+                    id: f.id,
+                    result: Err(e),
+                });
+                false
+            }
+        }
+    }
+
+    /// Moves queued messages into the window while it has room: first the PUBLISH of a resumed
+    /// session still to be sent again, then new ones.
     fn fill_window(&mut self, now: u64) {
+        while self.state == State::Connected
+            && self.inflight.len().saturating_sub(self.to_resend.len()) < self.window()
+        {
+            let Some(pid) = self.to_resend.pop_front() else {
+                break;
+            };
+            self.resend_publish(pid, now);
+        }
         while self.state == State::Connected {
             let Some(front) = self.queue.front() else {
                 break;
@@ -929,13 +1071,24 @@ impl Session {
         if self.state == State::AwaitingConnAck {
             return match packet {
                 Packet::ConnAck(c) => {
+                    if c.is_accepted() {
+                        // v5 MQTT-3.2.2-4 (v5 MQTT-3.2.2-2, v3.1.1 MQTT-3.2.2-1): a client that
+                        // started clean has no session to resume.
+                        if c.session_present && self.clean_start_flag() {
+                            return Err(ProtocolViolation::SessionPresentAfterCleanStart);
+                        }
+                        // v5 MQTT-4.12.0-5 / MQTT-4.12.0-6: the method of CONNECT, or none.
+                        if v5
+                            && c.properties.authentication_method
+                                != self.opts.authentication_method.as_deref()
+                        {
+                            return Err(ProtocolViolation::AuthenticationMethod);
+                        }
+                    }
                     self.on_connack(c, now);
                     Ok(())
                 }
-                Packet::Auth(a) => {
-                    self.on_auth(a);
-                    Ok(())
-                }
+                Packet::Auth(a) => self.on_auth(a),
                 Packet::Disconnect(d) => {
                     self.on_server_disconnect(d, now);
                     Ok(())
@@ -987,11 +1140,11 @@ impl Session {
                 }
                 self.write_packet(&Packet::PubComp(comp), now);
             }
-            Packet::SubAck(s) => self.on_suback(s),
-            Packet::UnsubAck(u) => self.on_unsuback(u),
+            Packet::SubAck(s) => self.on_suback(s)?,
+            Packet::UnsubAck(u) => self.on_unsuback(u)?,
             Packet::PingResp => {}
             Packet::Disconnect(d) => self.on_server_disconnect(d, now),
-            Packet::Auth(a) => self.on_auth(a),
+            Packet::Auth(a) => self.on_auth(a)?,
             p @ (Packet::Connect(_)
             | Packet::ConnAck(_)
             | Packet::Subscribe(_)
@@ -1061,23 +1214,28 @@ impl Session {
         self.events.push_back(Event::Connected(info));
         let mut order: Vec<(u64, u16)> = self.inflight.iter().map(|(k, f)| (f.seq, *k)).collect();
         order.sort_unstable();
+        self.to_resend.clear();
         if c.session_present {
-            // Resend in original order: PUBLISH with DUP, or PUBREL (MQTT-4.4.0-1).
+            // Resend in original order: PUBLISH with DUP, or PUBREL (MQTT-4.4.0-1). PUBLISH
+            // beyond the new window waits for room (v5 MQTT-3.3.4-7; a PUBREC'd message counts
+            // until its PUBCOMP): `fill_window` sends it, before any new message.
+            let mut unacked = self
+                .inflight
+                .values()
+                .filter(|f| f.stage == Stage::AwaitPubComp)
+                .count();
             for (_, pid) in order {
                 let Some(f) = self.inflight.get(&pid) else {
                     continue;
                 };
                 if f.stage == Stage::AwaitPubComp {
                     self.write_packet(&Packet::PubRel(PubResp::new(pid)), now);
-                } else {
-                    let msg = f.msg.clone();
-                    if let Err(e) = self.write_publish(&msg, pid, true, false, now) {
-                        let f = self.inflight.remove(&pid).expect("present");
-                        self.events.push_back(Event::PublishComplete {
-                            id: f.id,
-                            result: Err(e),
-                        });
+                } else if unacked < self.window() {
+                    if self.resend_publish(pid, now) {
+                        unacked += 1;
                     }
+                } else {
+                    self.to_resend.push_back(pid);
                 }
             }
         } else {
@@ -1103,10 +1261,11 @@ impl Session {
             }
         }
         self.connected_before = true;
-        // Requests that were sent but not answered go again, then those that waited.
-        let sent: Vec<PendingRequest> =
-            core::mem::take(&mut self.requests_sent).into_values().collect();
-        for r in sent.into_iter().chain(core::mem::take(&mut self.requests_waiting)) {
+        // Requests that waited go now, those sent but not answered on the lost connection first
+        // (`connection_lost` put them back at the front). `requests_sent` holds only the
+        // renewed subscriptions just written: sending it again would duplicate them.
+        // One at a time: those still waiting keep their identifiers reserved meanwhile.
+        while let Some(r) = self.requests_waiting.pop_front() {
             let id = r.id;
             if let Err(e) = self.send_request(r, now) {
                 if let Some(id) = id {
@@ -1131,6 +1290,7 @@ impl Session {
         for (subscription_id, filters) in groups {
             let r = PendingRequest {
                 id: None,
+                packet_id: None,
                 request: Request::Subscribe {
                     filters,
                     subscription_id,
@@ -1150,7 +1310,9 @@ impl Session {
             }
             if p.topic.is_empty() {
                 let known = self.in_aliases.get(alias);
-                topic = known.ok_or(ProtocolViolation::TopicAlias(alias))?.to_string();
+                topic = known
+                    .ok_or(ProtocolViolation::UnknownTopicAlias(alias))?
+                    .to_string();
             } else {
                 self.in_aliases.set(alias, p.topic);
             }
@@ -1181,12 +1343,29 @@ impl Session {
         Ok(())
     }
 
-    fn on_suback(&mut self, s: SubAck<'_>) {
+    fn on_suback(&mut self, s: SubAck<'_>) -> Result<(), ProtocolViolation> {
         let Some(pending) = self.requests_sent.remove(&s.packet_id) else {
             log::debug!("SUBACK for unknown packet id {}", s.packet_id);
-            return;
+            return Ok(());
         };
         let codes: Vec<ReasonCode> = s.reason_codes.iter().collect();
+        // One reason code per topic filter, in order (v5 MQTT-3.8.4-6, v3.1.1 MQTT-3.8.4-5).
+        let violation = match &pending.request {
+            Request::Subscribe { filters, .. } if codes.len() != filters.len() => {
+                Some(ProtocolViolation::ReasonCodeCount {
+                    packet: PacketType::SubAck,
+                    expected: filters.len(),
+                    got: codes.len(),
+                })
+            }
+            Request::Subscribe { .. } => None,
+            Request::Unsubscribe { .. } => Some(ProtocolViolation::UnexpectedPacket(PacketType::SubAck)),
+        };
+        if let Some(v) = violation {
+            // The request is sent again on the next connection.
+            self.requests_sent.insert(s.packet_id, pending);
+            return Err(v);
+        }
         if let Request::Subscribe {
             filters,
             subscription_id,
@@ -1209,13 +1388,32 @@ impl Session {
                 reason_codes: codes,
             });
         }
+        Ok(())
     }
 
-    fn on_unsuback(&mut self, u: UnsubAck<'_>) {
+    fn on_unsuback(&mut self, u: UnsubAck<'_>) -> Result<(), ProtocolViolation> {
         let Some(pending) = self.requests_sent.remove(&u.packet_id) else {
             log::debug!("UNSUBACK for unknown packet id {}", u.packet_id);
-            return;
+            return Ok(());
         };
+        // v5: one reason code per topic filter, in order (v5 MQTT-3.11.3-2); 3.1.1 has none.
+        let violation = match &pending.request {
+            Request::Unsubscribe { filters }
+                if self.opts.version.is_v5() && u.reason_codes.len() != filters.len() =>
+            {
+                Some(ProtocolViolation::ReasonCodeCount {
+                    packet: PacketType::UnsubAck,
+                    expected: filters.len(),
+                    got: u.reason_codes.len(),
+                })
+            }
+            Request::Unsubscribe { .. } => None,
+            Request::Subscribe { .. } => Some(ProtocolViolation::UnexpectedPacket(PacketType::UnsubAck)),
+        };
+        if let Some(v) = violation {
+            self.requests_sent.insert(u.packet_id, pending);
+            return Err(v);
+        }
         if let Request::Unsubscribe { filters } = &pending.request {
             for f in filters {
                 self.subscriptions.remove(f);
@@ -1227,14 +1425,33 @@ impl Session {
                 reason_codes: u.reason_codes.iter().collect(),
             });
         }
+        Ok(())
     }
 
-    fn on_auth(&mut self, a: Auth<'_>) {
+    fn on_auth(&mut self, a: Auth<'_>) -> Result<(), ProtocolViolation> {
+        let Some(method) = self.opts.authentication_method.as_deref() else {
+            // v5 MQTT-4.12.0-6: no AUTH unless CONNECT asked for enhanced authentication.
+            return Err(ProtocolViolation::UnexpectedPacket(PacketType::Auth));
+        };
+        // v5 MQTT-4.12.0-5: every AUTH carries the method of CONNECT.
+        if a.properties.authentication_method != Some(method) {
+            return Err(ProtocolViolation::AuthenticationMethod);
+        }
+        // v5 MQTT-4.12.0-2: before CONNACK the server continues (0x18); after it, it continues
+        // or reports success; Re-authenticate comes only from a client.
+        let allowed = match self.state {
+            State::AwaitingConnAck => a.reason_code == ReasonCode::CONTINUE_AUTHENTICATION,
+            _ => a.reason_code != ReasonCode::RE_AUTHENTICATE,
+        };
+        if !allowed {
+            return Err(ProtocolViolation::AuthReasonCode(a.reason_code));
+        }
         self.events.push_back(Event::AuthChallenge {
             reason_code: a.reason_code,
             method: a.properties.authentication_method.map(str::to_string),
             data: a.properties.authentication_data.map(<[u8]>::to_vec),
         });
+        Ok(())
     }
 
     fn on_server_disconnect(&mut self, d: Disconnect<'_>, now: u64) {
@@ -1292,6 +1509,7 @@ impl Session {
         self.rx.clear();
         self.ping_sent = None;
         self.connack_deadline = None;
+        self.to_resend.clear();
         let mut inflight: Vec<Inflight> =
             core::mem::take(&mut self.inflight).into_values().collect();
         inflight.sort_by_key(|f| f.seq);
