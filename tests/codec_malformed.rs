@@ -175,6 +175,8 @@ fn reserved_packet_type() {
     assert_eq!(accepts(V5, &[0xF0, 0x00]), Packet::Auth(Auth::default()));
 }
 
+// checks: v3.1.1 MQTT-2.2.2-2, v3.1.1 MQTT-3.6.1-1, v5 MQTT-2.1.3-1, v5 MQTT-3.6.1-1
+// checks: v5 MQTT-3.15.1-1
 #[test]
 fn invalid_fixed_header_flags() {
     // v5 MQTT-2.1.3-1: "Where a flag bit is marked as "Reserved", it is reserved for future use
@@ -240,6 +242,7 @@ fn remaining_length_longer_than_four_bytes() {
     );
 }
 
+// checks: v5 MQTT-1.5.5-1
 #[test]
 fn non_minimal_variable_byte_integer() {
     // v5 MQTT-1.5.5-1: "The encoded value MUST use the minimum number of bytes necessary to
@@ -530,6 +533,7 @@ fn trailing_bytes() {
     );
 }
 
+// checks: v3.1.1 MQTT-3.3.1-4, v5 MQTT-3.3.1-4
 #[test]
 fn qos_3() {
     // v5 MQTT-3.3.1-4 / v3.1.1 MQTT-3.3.1-4: "A PUBLISH Packet MUST NOT have both QoS bits set
@@ -568,6 +572,7 @@ fn qos_3() {
     );
 }
 
+// checks: v3.1.1 MQTT-3.3.1-2, v5 MQTT-3.3.1-2
 #[test]
 fn dup_on_qos_0() {
     // v5 MQTT-3.3.1-2 / v3.1.1 MQTT-3.3.1-2: "The DUP flag MUST be set to 0 for all QoS 0
@@ -576,6 +581,7 @@ fn dup_on_qos_0() {
     rejects_both(&[0x39, 0x03, 0x00, 0x01, b't'], D::DupOnQoS0);
 }
 
+// checks: v3.1.1 MQTT-2.3.1-1
 #[test]
 fn zero_packet_identifier() {
     // v5 MQTT-2.2.1-3: SUBSCRIBE, UNSUBSCRIBE and PUBLISH (QoS > 0) carry "a non-zero Packet
@@ -636,6 +642,7 @@ fn zero_packet_identifier() {
     );
 }
 
+// checks: v3.1.1 MQTT-1.5.3-1, v5 MQTT-1.5.4-1, v5 MQTT-1.5.7-1
 #[test]
 fn invalid_utf8() {
     // v5 MQTT-1.5.4-1 / v3.1.1 MQTT-1.5.3-1: "MUST be well-formed UTF-8 … MUST NOT include
@@ -702,6 +709,7 @@ fn invalid_utf8() {
     );
 }
 
+// checks: v3.1.1 MQTT-1.5.3-2, v3.1.1 MQTT-4.7.3-2, v5 MQTT-1.5.4-2, v5 MQTT-4.7.3-2
 #[test]
 fn null_character() {
     // v5 MQTT-1.5.4-2 / v3.1.1 MQTT-1.5.3-2: "A UTF-8 Encoded String MUST NOT include an encoding
@@ -725,6 +733,8 @@ fn null_character() {
     );
 }
 
+// checks: v3.1.1 MQTT-3.3.2-2, v3.1.1 MQTT-4.7.1-1, v5 MQTT-3.3.2-2, v5 MQTT-3.3.2-14
+// checks: v5 MQTT-4.7.0-1
 #[test]
 fn wildcard_in_topic_name() {
     // v5 MQTT-3.3.2-2 / v3.1.1 MQTT-3.3.2-2: "The Topic Name in the PUBLISH packet MUST NOT
@@ -794,6 +804,7 @@ fn invalid_topic_filters() {
     }
 }
 
+// checks: v3.1.1 MQTT-4.7.3-1, v5 MQTT-4.7.3-1
 #[test]
 fn empty_topic_without_alias() {
     // v3.1.1 MQTT-4.7.3-1 ("All Topic Names and Topic Filters MUST be at least one character
@@ -1124,6 +1135,7 @@ fn empty_unsubscribe() {
     rejects(V5, &[0xA2, 0x03, 0x00, 0x01, 0x00], D::EmptyUnsubscribe);
 }
 
+// checks: v3.1.1 MQTT-3.8.4-5, v5 MQTT-3.8.4-6, v5 MQTT-3.11.3-2
 #[test]
 fn empty_reason_codes() {
     // SUBACK has one code per filter of the SUBSCRIBE, which has at least one: v5 MQTT-3.8.4-6 /
@@ -1289,6 +1301,7 @@ fn password_without_user_name_v311() {
     assert_eq!((c.username, c.password), (None, Some(&b"p"[..])));
 }
 
+// checks: v5 MQTT-3.2.2-1
 #[test]
 fn connack_reserved_flags() {
     // v5 MQTT-3.2.2-1: "Byte 1 is the "Connect Acknowledge Flags". Bits 7-1 are reserved and MUST
@@ -1307,6 +1320,7 @@ fn connack_reserved_flags() {
     }
 }
 
+// checks: v3.1.1 MQTT-3.2.2-4, v5 MQTT-3.2.2-6
 #[test]
 fn session_present_on_refusal() {
     // v5 MQTT-3.2.2-6 / v3.1.1 MQTT-3.2.2-4: "If a Server sends a CONNACK packet containing a
@@ -1388,6 +1402,8 @@ const WITH_REASON: [PacketType; 9] = [
     PacketType::Auth,
 ];
 
+// checks: v5 MQTT-3.2.2-8, v5 MQTT-3.4.2-1, v5 MQTT-3.5.2-1, v5 MQTT-3.6.2-1, v5 MQTT-3.7.2-1
+// checks: v5 MQTT-3.9.3-2, v5 MQTT-3.11.3-2, v5 MQTT-3.14.2-1, v5 MQTT-3.15.2-1
 #[test]
 fn invalid_reason_codes_v5() {
     // v5 MQTT-3.2.2-8 (CONNACK), MQTT-3.4.2-1 (PUBACK), MQTT-3.5.2-1 (PUBREC), MQTT-3.6.2-1
@@ -1437,6 +1453,7 @@ fn invalid_reason_codes_v5() {
     );
 }
 
+// checks: v3.1.1 MQTT-3.9.3-2
 #[test]
 fn invalid_reason_codes_v311() {
     // v3.1.1 §3.2.2.3 Table 3.1: CONNACK return codes 0–5 ("6-255 Reserved for future use").
@@ -1571,6 +1588,7 @@ fn encode_binary_too_long() {
     refuses(V5, Packet::Connect(w), EncodeError::BinaryTooLong(70_000));
 }
 
+// checks: v3.1.1 MQTT-1.5.3-2, v5 MQTT-1.5.4-2
 #[test]
 fn encode_null_character() {
     // v5 MQTT-1.5.4-2 / v3.1.1 MQTT-1.5.3-2.
@@ -1600,6 +1618,7 @@ fn encode_null_character() {
     );
 }
 
+// checks: v5 MQTT-3.2.2-15
 #[test]
 fn encode_packet_too_large() {
     // v5 MQTT-3.2.2-15: "The Client MUST NOT send packets exceeding Maximum Packet Size to the
@@ -1635,6 +1654,7 @@ fn encode_var_int_too_large() {
     refuses(V5, p, EncodeError::VarIntTooLarge(268_435_456));
 }
 
+// checks: v3.1.1 MQTT-2.3.1-1, v5 MQTT-2.2.1-3
 #[test]
 fn encode_zero_packet_id() {
     // v5 MQTT-2.2.1-3 / v3.1.1 MQTT-2.3.1-1.
@@ -1725,6 +1745,8 @@ fn encode_zero_packet_id() {
     );
 }
 
+// checks: v3.1.1 MQTT-3.3.2-2, v3.1.1 MQTT-4.7.1-1, v3.1.1 MQTT-4.7.3-1, v5 MQTT-3.3.2-2
+// checks: v5 MQTT-3.3.2-14, v5 MQTT-4.7.0-1, v5 MQTT-4.7.3-1
 #[test]
 fn encode_invalid_topic_name() {
     // v5 MQTT-3.3.2-2 / v3.1.1 MQTT-3.3.2-2, v5 and v3.1.1 MQTT-4.7.3-1.
@@ -1784,6 +1806,8 @@ fn encode_invalid_topic_name() {
     );
 }
 
+// checks: v3.1.1 MQTT-4.7.1-2, v3.1.1 MQTT-4.7.1-3, v5 MQTT-4.7.1-1, v5 MQTT-4.7.1-2
+// checks: v5 MQTT-4.8.2-1, v5 MQTT-4.8.2-2
 #[test]
 fn encode_invalid_topic_filter() {
     // v5 MQTT-4.7.1-1 / v3.1.1 MQTT-4.7.1-2; v5 MQTT-4.7.1-2 / v3.1.1 MQTT-4.7.1-3.
@@ -1972,6 +1996,7 @@ fn encode_property_not_allowed() {
     }
 }
 
+// checks: v5 MQTT-3.3.2-8
 #[test]
 fn encode_invalid_property_value() {
     let bad = |property, value| EncodeError::InvalidPropertyValue { property, value };
@@ -2044,6 +2069,8 @@ fn encode_duplicate_property() {
     encodes(V5, packet_with(V5, Ctx::Publish, props));
 }
 
+// checks: v5 MQTT-3.4.2-1, v5 MQTT-3.5.2-1, v5 MQTT-3.6.2-1, v5 MQTT-3.7.2-1, v5 MQTT-3.14.2-1
+// checks: v5 MQTT-3.15.2-1
 #[test]
 fn encode_invalid_reason_code() {
     // v5: the sender MUST use one of the packet's reason codes (v5 MQTT-3.2.2-8, MQTT-3.4.2-1,
@@ -2170,6 +2197,7 @@ fn encode_invalid_reason_code() {
     }
 }
 
+// checks: v3.1.1 MQTT-3.8.3-3, v3.1.1 MQTT-3.10.3-2, v5 MQTT-3.8.3-2, v5 MQTT-3.10.3-2
 #[test]
 fn encode_empty_subscribe_unsubscribe_and_reason_codes() {
     for v in [V311, V5] {
@@ -2231,6 +2259,7 @@ fn encode_auth_not_in_v311() {
     );
 }
 
+// checks: v5 MQTT-3.8.3-4
 #[test]
 fn encode_no_local_on_shared_subscription() {
     // v5 MQTT-3.8.3-4.
@@ -2254,6 +2283,7 @@ fn encode_no_local_on_shared_subscription() {
     );
 }
 
+// checks: v3.1.1 MQTT-3.1.2-22
 #[test]
 fn encode_password_without_user_name_v311() {
     // v3.1.1 MQTT-3.1.2-22.
@@ -2284,6 +2314,7 @@ fn encode_session_present_on_refusal() {
     refuses(V5, p(0x87), EncodeError::SessionPresentOnRefusal);
 }
 
+// checks: v3.1.1 MQTT-3.1.3-7
 #[test]
 fn encode_empty_client_id_without_clean_session_v311() {
     // v3.1.1 MQTT-3.1.3-7: "If the Client supplies a zero-byte ClientId, the Client MUST also

@@ -123,6 +123,7 @@ const VAR_INT_TABLE: &[(u32, &[u8])] = &[
     (268_435_455, &[0xFF, 0xFF, 0xFF, 0x7F]),
 ];
 
+// checks: v5 MQTT-1.5.5-1
 #[test]
 fn variable_byte_integer_table() {
     assert_eq!(MAX_VAR_INT, 268_435_455);
@@ -232,6 +233,9 @@ fn largest_remaining_length() {
 // CONNECT (v3.1.1 §3.1, v5 §3.1)
 // ---------------------------------------------------------------------------------------------
 
+// checks: v3.1.1 MQTT-2.2.2-1, v3.1.1 MQTT-3.1.2-9, v3.1.1 MQTT-3.1.2-14, v3.1.1 MQTT-3.1.2-19
+// checks: v3.1.1 MQTT-3.1.2-21, v3.1.1 MQTT-3.1.3-1, v3.1.1 MQTT-3.1.3-3, v3.1.1 MQTT-3.1.3-4
+// checks: v3.1.1 MQTT-3.1.3-10, v3.1.1 MQTT-3.1.3-11
 #[test]
 fn connect_v311_spec_example_with_will_user_password() {
     // The variable header is the example of v3.1.1 §3.1.2.10 (Figure 3.6): protocol name "MQTT",
@@ -273,6 +277,8 @@ fn connect_v311_spec_example_with_will_user_password() {
     check_decode(V5, &bytes, &packet);
 }
 
+// checks: v3.1.1 MQTT-3.1.2-11, v3.1.1 MQTT-3.1.2-13, v3.1.1 MQTT-3.1.2-15
+// checks: v3.1.1 MQTT-3.1.2-18, v3.1.1 MQTT-3.1.2-20, v3.1.1 MQTT-3.1.3-7
 #[test]
 fn connect_v311_minimal_and_user_name_only() {
     let minimal = Packet::Connect(Connect {
@@ -327,6 +333,7 @@ fn connect_v311_minimal_and_user_name_only() {
     check(V311, user_only, &bytes);
 }
 
+// checks: v5 MQTT-3.1.2-1, v5 MQTT-3.1.3-3
 #[test]
 fn connect_v5_spec_example() {
     // The variable header is the example of v5 §3.1.2.12 (Figure 3-6): flags 0xCE, keep alive
@@ -371,6 +378,7 @@ fn connect_v5_spec_example() {
     check_decode(V311, &bytes, &packet);
 }
 
+// checks: v5 MQTT-3.1.2-9, v5 MQTT-3.1.2-12, v5 MQTT-3.1.3-1, v5 MQTT-3.1.3-3
 #[test]
 fn connect_v5_every_property() {
     let connect_users = [("a", "1"), ("a", "2")];
@@ -619,6 +627,7 @@ fn publish<'a>(
     }
 }
 
+// checks: v3.1.1 MQTT-2.3.1-5, v3.1.1 MQTT-3.3.2-1
 #[test]
 fn publish_v311_all_qos_and_flags() {
     // QoS 0: no packet identifier (v3.1.1 MQTT-2.3.1-5).
@@ -702,6 +711,7 @@ fn publish_spec_utf8_string_example() {
     }
 }
 
+// checks: v3.1.1 MQTT-1.5.3-3, v5 MQTT-1.5.4-3
 #[test]
 fn publish_byte_order_mark_is_kept() {
     // v5 MQTT-1.5.4-3 / v3.1.1 MQTT-1.5.3-3: 0xEF 0xBB 0xBF "MUST NOT be skipped over or
@@ -718,6 +728,7 @@ fn publish_byte_order_mark_is_kept() {
     );
 }
 
+// checks: v5 MQTT-2.2.1-2, v5 MQTT-2.2.2-1, v5 MQTT-3.3.2-1
 #[test]
 fn publish_v5_without_properties() {
     #[rustfmt::skip]
@@ -904,6 +915,7 @@ fn pub_resp(first: u8, r: PubResp<'_>) -> Packet<'_> {
     }
 }
 
+// checks: v3.1.1 MQTT-2.2.2-1, v3.1.1 MQTT-3.6.1-1
 #[test]
 fn pub_responses_v311() {
     for first in PUB_RESPS {
@@ -915,6 +927,7 @@ fn pub_responses_v311() {
     }
 }
 
+// checks: v5 MQTT-2.1.3-1, v5 MQTT-3.6.1-1
 #[test]
 fn pub_responses_v5_short_forms() {
     for first in PUB_RESPS {
@@ -1052,6 +1065,7 @@ fn pub_response_v5_every_reason_code() {
 // SUBSCRIBE / SUBACK
 // ---------------------------------------------------------------------------------------------
 
+// checks: v3.1.1 MQTT-3.8.1-1, v3.1.1 MQTT-3.8.3-1
 #[test]
 fn subscribe_v311() {
     let subs = [
@@ -1134,6 +1148,7 @@ fn subscribe_v5_options_and_identifier() {
     }
 }
 
+// checks: v5 MQTT-3.8.1-1, v5 MQTT-3.8.3-5
 #[test]
 fn subscribe_v5_every_option_combination() {
     // Every valid options byte: QoS 0..2, no local, RAP, retain handling 0..2.
@@ -1173,6 +1188,7 @@ fn subscribe_v5_every_option_combination() {
     }
 }
 
+// checks: v3.1.1 MQTT-3.9.3-2
 #[test]
 fn suback_v311() {
     let codes = [
@@ -1250,6 +1266,7 @@ fn suback_v5() {
 // UNSUBSCRIBE / UNSUBACK
 // ---------------------------------------------------------------------------------------------
 
+// checks: v3.1.1 MQTT-3.10.1-1, v3.1.1 MQTT-3.10.3-1
 #[test]
 fn unsubscribe_v311() {
     let filters = ["a/+", "#"];
@@ -1271,6 +1288,7 @@ fn unsubscribe_v311() {
     );
 }
 
+// checks: v5 MQTT-3.10.1-1, v5 MQTT-3.10.3-1
 #[test]
 fn unsubscribe_v5() {
     let filters = ["a/+", "$share/g/x"];
@@ -1458,6 +1476,7 @@ fn disconnect_v5_forms() {
     );
 }
 
+// checks: v5 MQTT-3.14.2-1
 #[test]
 fn disconnect_v5_every_reason_code() {
     // v5 §3.14.2.1 Table 3-10.
@@ -1482,6 +1501,7 @@ fn disconnect_v5_every_reason_code() {
 // AUTH (MQTT 5.0 only)
 // ---------------------------------------------------------------------------------------------
 
+// checks: v5 MQTT-3.15.1-1, v5 MQTT-3.15.2-1
 #[test]
 fn auth_v5() {
     // Remaining length 0: success without properties (v5 §3.15.2.1).

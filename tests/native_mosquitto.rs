@@ -65,6 +65,7 @@ async fn connect_fails_with_an_io_error_when_nothing_listens() {
     }
 }
 
+// checks: v3.1.1 MQTT-7.0.0-2, v3.1.1 MQTT-7.1.2-1, v5 MQTT-4.2-1
 async fn round_trip_at_every_qos(version: ProtocolVersion) {
     let broker = Mosquitto::start();
     let (subscriber, mut sub_events, info) = connect(

@@ -561,6 +561,7 @@ proptest! {
     })]
 
     /// See the module docs for the promises checked.
+    // checks: v3.1.1 MQTT-4.1.0-1, v3.1.1 MQTT-4.3.3-2, v5 MQTT-4.1.0-1, v5 MQTT-4.3.3-10
     #[test]
     fn accepted_messages_complete_once_and_inbound_qos2_is_delivered_once(
         version in version(),

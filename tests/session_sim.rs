@@ -106,6 +106,8 @@ fn pub_props(user: &[(&'static str, &'static str)]) -> MessageProperties {
 /// v5 MQTT-3.1.0-1 (CONNECT first), MQTT-3.1.2-9 (will fields present), MQTT-3.1.2-17 and
 /// MQTT-3.1.2-19 (user name and password present when flagged), MQTT-3.1.3-1 (payload order,
 /// checked by decoding), MQTT-3.1.3-10 (will user properties kept in order).
+// checks: v5 MQTT-3.1.0-1, v5 MQTT-3.1.2-9, v5 MQTT-3.1.2-17, v5 MQTT-3.1.2-19, v5 MQTT-3.1.3-1
+// checks: v5 MQTT-3.1.3-3
 #[test]
 fn v5_connect_carries_every_field_mqtt_3_1_0_1_and_3_1_3_1() {
     let will = LastWill {
@@ -186,6 +188,8 @@ fn v5_connect_defaults() {
 /// v3.1.1 MQTT-3.1.0-1 (CONNECT first), MQTT-3.1.2-9 (will fields), MQTT-3.1.2-19 and
 /// MQTT-3.1.2-21 (user name and password), MQTT-3.1.3-1 (order): the v5-only parts of the
 /// options (will properties and delay, session expiry, …) are left out, not refused.
+// checks: v3.1.1 MQTT-3.1.0-1, v3.1.1 MQTT-3.1.2-9, v3.1.1 MQTT-3.1.2-19, v3.1.1 MQTT-3.1.2-21
+// checks: v3.1.1 MQTT-3.1.3-1
 #[test]
 fn v311_connect_carries_every_field_mqtt_3_1_0_1() {
     let mut will = LastWill::new("clients/sim/status", b"gone".to_vec())
@@ -226,6 +230,7 @@ fn v311_connect_carries_every_field_mqtt_3_1_0_1() {
 /// v5 MQTT-3.1.3-6 / MQTT-3.1.3-7 / MQTT-3.2.2-16: an empty client identifier asks the broker
 /// to assign one; the session reports it and uses it on the next CONNECT (to resume the
 /// session the broker created under it), with Clean Start 0.
+// checks: v5 MQTT-3.1.3-2, v5 MQTT-3.1.3-7, v5 MQTT-3.2.2-16
 #[test]
 fn v5_empty_client_id_uses_the_assigned_one_mqtt_3_2_2_16() {
     let mut o = opts(V5).session_expiry_interval(600);
@@ -252,6 +257,7 @@ fn v5_empty_client_id_uses_the_assigned_one_mqtt_3_2_2_16() {
 
 /// v3.1.1 MQTT-3.1.3-7: a zero-byte client id requires CleanSession 1. Options that break it can
 /// never connect: the session closes with an error instead of writing a bad CONNECT.
+// checks: v3.1.1 MQTT-3.1.3-7
 #[test]
 fn v311_empty_client_id_without_clean_session_is_refused_mqtt_3_1_3_7() {
     let mut o = opts(V311).clean_start(false);
@@ -276,6 +282,7 @@ fn v311_empty_client_id_without_clean_session_is_refused_mqtt_3_1_3_7() {
 }
 
 /// v5 MQTT-3.1.2-21 / MQTT-3.2.2-21: the Server Keep Alive replaces ours.
+// checks: v5 MQTT-3.1.2-21, v5 MQTT-3.2.2-21
 #[test]
 fn v5_server_keep_alive_is_honoured_mqtt_3_2_2_21() {
     let mut sim = Sim::connected_with(
@@ -369,6 +376,7 @@ fn session_present_after_clean_start_is_a_protocol_error_mqtt_3_2_2_4() {
 /// v5 MQTT-3.2.2-7 / MQTT-4.13.2-1 and v3.1.1 MQTT-3.2.2-5: a refusing CONNACK ends the
 /// connection; the reason code surfaces. Refusals that retrying cannot fix close the session
 /// (and settle every waiting message); transient ones (server unavailable / busy) reconnect.
+// checks: v5 MQTT-4.13.2-1
 #[test]
 fn refused_connack_surfaces_its_code_fatal_closes_transient_retries_mqtt_3_2_2_7() {
     let cases: &[(ProtocolVersion, u8, bool)] = &[
@@ -499,6 +507,7 @@ fn transport_open_failure_is_retried() {
 
 /// v5 MQTT-3.2.0-1 / v3.1.1 MQTT-3.2.0-1: the first packet from the server is CONNACK; anything
 /// else is a protocol violation. v5 MQTT-3.2.0-2: never a second CONNACK.
+// checks: v3.1.1 MQTT-3.2.0-1, v3.1.1 MQTT-4.8.0-1, v5 MQTT-3.2.0-1, v5 MQTT-3.2.0-2
 #[test]
 fn packets_before_connack_and_a_second_connack_are_protocol_errors_mqtt_3_2_0_1() {
     for v in VERSIONS {
@@ -530,6 +539,7 @@ fn packets_before_connack_and_a_second_connack_are_protocol_errors_mqtt_3_2_0_1(
 
 /// v5 MQTT-3.1.0-1 / v3.1.1 MQTT-3.1.0-1: nothing but CONNECT until CONNACK (the harness checks
 /// every connection); publishes and subscriptions made meanwhile wait and follow the CONNACK.
+// checks: v3.1.1 MQTT-3.1.0-1, v5 MQTT-3.1.0-1
 #[test]
 fn nothing_is_sent_before_connack_mqtt_3_1_0_1() {
     for v in VERSIONS {
@@ -567,6 +577,7 @@ fn nothing_is_sent_before_connack_mqtt_3_1_0_1() {
 
 /// v5 MQTT-3.1.2-20 / v3.1.1 MQTT-3.1.2-23: PINGREQ when nothing was sent for the keep-alive
 /// period: exactly at that moment, not earlier, and exactly one per idle period.
+// checks: v3.1.1 MQTT-3.1.2-23, v5 MQTT-3.1.2-20
 #[test]
 fn pingreq_exactly_once_per_idle_period_mqtt_3_1_2_20() {
     for v in VERSIONS {
@@ -594,6 +605,7 @@ fn pingreq_exactly_once_per_idle_period_mqtt_3_1_2_20() {
 
 /// v5 MQTT-3.1.2-20 / v3.1.1 MQTT-3.1.2-23: "in the absence of sending any other packets":
 /// outbound traffic postpones the ping; a steady publisher never pings.
+// checks: v3.1.1 MQTT-3.1.2-23, v5 MQTT-3.1.2-20
 #[test]
 fn outbound_traffic_postpones_the_ping_mqtt_3_1_2_20() {
     for v in VERSIONS {
@@ -721,6 +733,8 @@ fn keep_alive_zero_never_pings() {
 
 /// v5 MQTT-4.3.1-1 / v3.1.1 MQTT-4.3.1-1 (QoS 0, DUP 0), v5 MQTT-2.2.1-2 / v3.1.1 MQTT-2.3.1-5
 /// (no packet identifier): a QoS 0 message completes once written.
+// checks: v3.1.1 MQTT-2.3.1-5, v3.1.1 MQTT-3.3.1-2, v3.1.1 MQTT-4.3.1-1, v5 MQTT-2.2.1-2
+// checks: v5 MQTT-3.3.1-2, v5 MQTT-4.3.1-1
 #[test]
 fn qos0_publish_is_written_and_completes_mqtt_4_3_1_1() {
     for v in VERSIONS {
@@ -746,6 +760,8 @@ fn qos0_publish_is_written_and_completes_mqtt_4_3_1_1() {
 /// v5 MQTT-4.3.2-1..3 / v3.1.1 MQTT-4.3.2-1: a new packet identifier, DUP 0, unacknowledged
 /// until PUBACK; v5 MQTT-2.2.1-5 / v3.1.1 MQTT-2.3.1-6: the PUBACK names it. The v5 reason code
 /// (here 0x10 No matching subscribers, a success) is reported.
+// checks: v3.1.1 MQTT-2.3.1-1, v3.1.1 MQTT-4.3.2-1, v5 MQTT-4.3.2-1, v5 MQTT-4.3.2-2
+// checks: v5 MQTT-4.3.2-3
 #[test]
 fn qos1_completes_on_puback_with_its_reason_code_mqtt_4_3_2_1() {
     for v in VERSIONS {
@@ -783,6 +799,9 @@ fn qos1_completes_on_puback_with_its_reason_code_mqtt_4_3_2_1() {
 }
 
 /// v5 MQTT-4.3.3-1..5 / v3.1.1 MQTT-4.3.3-1: PUBLISH, PUBREC, PUBREL (same identifier), PUBCOMP.
+// checks: v3.1.1 MQTT-2.3.1-6, v3.1.1 MQTT-4.1.0-2, v3.1.1 MQTT-4.3.3-1, v5 MQTT-2.2.1-5
+// checks: v5 MQTT-4.1.0-1, v5 MQTT-4.3.3-1, v5 MQTT-4.3.3-2, v5 MQTT-4.3.3-3, v5 MQTT-4.3.3-4
+// checks: v5 MQTT-4.3.3-5
 #[test]
 fn qos2_full_flow_mqtt_4_3_3_1() {
     for v in VERSIONS {
@@ -818,6 +837,7 @@ fn qos2_full_flow_mqtt_4_3_3_1() {
 /// v5 MQTT-4.3.3-4 (no PUBREL after a failing PUBREC) and MQTT-4.4.0-2 (a failure code
 /// acknowledges: never retransmitted, not even on a resumed session). Failures are reported
 /// per message.
+// checks: v5 MQTT-4.3.3-4, v5 MQTT-4.4.0-2
 #[test]
 fn v5_failure_reason_codes_are_reported_and_never_retransmitted_mqtt_4_4_0_2() {
     let mut sim = Sim::connected(opts(V5).session_expiry_interval(600));
@@ -852,6 +872,7 @@ fn v5_failure_reason_codes_are_reported_and_never_retransmitted_mqtt_4_4_0_2() {
 /// v5 MQTT-3.3.4-7 / MQTT-4.9.0-1 / MQTT-4.9.0-2: no more unacknowledged QoS 1/2 PUBLISH than
 /// the window, min(max_inflight, the broker's Receive Maximum); the rest flows, in order, as
 /// acknowledgements arrive. v3.1.1 has only max_inflight.
+// checks: v5 MQTT-3.3.4-7, v5 MQTT-4.9.0-1, v5 MQTT-4.9.0-2
 #[test]
 fn inflight_window_bounds_unacknowledged_publishes_mqtt_3_3_4_7() {
     // (version, max_inflight, broker receive maximum, expected window)
@@ -930,6 +951,7 @@ fn queued_publishes_keep_their_order() {
 
 /// v5 MQTT-3.3.4-8 / MQTT-4.9.0-3: a full window delays nothing but QoS > 0 PUBLISH:
 /// SUBSCRIBE, acknowledgements of inbound messages and PINGREQ go out at once.
+// checks: v5 MQTT-3.3.4-8, v5 MQTT-4.9.0-3
 #[test]
 fn full_window_delays_nothing_else_mqtt_3_3_4_8() {
     for v in VERSIONS {
@@ -955,6 +977,7 @@ fn full_window_delays_nothing_else_mqtt_3_3_4_8() {
 /// v5 MQTT-2.2.1-3 / v3.1.1 MQTT-2.3.1-2: every new SUBSCRIBE, UNSUBSCRIBE and QoS > 0 PUBLISH
 /// gets a packet identifier not in use; identifiers are reused only after their
 /// acknowledgement, and the counter wraps past 65 535 without ever producing 0.
+// checks: v3.1.1 MQTT-2.3.1-1, v3.1.1 MQTT-2.3.1-2, v3.1.1 MQTT-2.3.1-3, v5 MQTT-2.2.1-3
 #[test]
 fn packet_identifiers_are_unique_while_in_use_mqtt_2_2_1_3() {
     for v in VERSIONS {
@@ -986,6 +1009,7 @@ fn packet_identifiers_are_unique_while_in_use_mqtt_2_2_1_3() {
 
 /// v5 MQTT-3.2.2-11 (Maximum QoS) and MQTT-3.2.2-14 (Retain Available 0): refused locally,
 /// whether published online or queued before the CONNACK that set the limits.
+// checks: v5 MQTT-3.2.2-11, v5 MQTT-3.2.2-14
 #[test]
 fn v5_maximum_qos_and_retain_available_are_respected_mqtt_3_2_2_11() {
     let limits = Properties {
@@ -1030,6 +1054,8 @@ fn v5_maximum_qos_and_retain_available_are_respected_mqtt_3_2_2_11() {
 }
 
 /// Invalid topic names are refused at publish time (v5 / v3.1.1 MQTT-3.3.2-2: no wildcards).
+// checks: v3.1.1 MQTT-3.3.2-2, v3.1.1 MQTT-4.7.1-1, v3.1.1 MQTT-4.7.3-1, v3.1.1 MQTT-4.7.3-2
+// checks: v5 MQTT-3.3.2-2, v5 MQTT-4.7.0-1, v5 MQTT-4.7.3-1, v5 MQTT-4.7.3-2
 #[test]
 fn invalid_topic_names_are_refused() {
     for v in VERSIONS {
@@ -1054,6 +1080,8 @@ fn invalid_topic_names_are_refused() {
 /// v5 MQTT-3.3.4-1 / v3.1.1 MQTT-3.3.4-1 and v5 MQTT-4.3.2-4 / v3.1.1 MQTT-4.3.2-2: QoS 1 is
 /// acknowledged with PUBACK naming its identifier; v5 MQTT-4.3.2-5: after that, the same
 /// identifier is a new message (delivered again).
+// checks: v3.1.1 MQTT-2.3.1-6, v3.1.1 MQTT-3.3.4-1, v3.1.1 MQTT-4.3.2-2, v3.1.1 MQTT-4.5.0-2
+// checks: v5 MQTT-2.2.1-5, v5 MQTT-3.3.4-1, v5 MQTT-4.3.2-4, v5 MQTT-4.3.2-5, v5 MQTT-4.5.0-2
 #[test]
 fn inbound_qos0_and_qos1_mqtt_4_3_2_4() {
     for v in VERSIONS {
@@ -1093,6 +1121,7 @@ fn inbound_qos0_and_qos1_mqtt_4_3_2_4() {
 
 /// v5 MQTT-4.6.0-2 / MQTT-4.6.0-3 (and v3.1.1 MQTT-4.6.0-2 / MQTT-4.6.0-3): PUBACK and PUBREC
 /// go out in the order the PUBLISH packets arrived, even when several arrive in one read.
+// checks: v3.1.1 MQTT-4.6.0-2, v3.1.1 MQTT-4.6.0-3, v5 MQTT-4.6.0-2, v5 MQTT-4.6.0-3
 #[test]
 fn inbound_acknowledgements_keep_arrival_order_mqtt_4_6_0_2() {
     for v in VERSIONS {
@@ -1118,6 +1147,8 @@ fn inbound_acknowledgements_keep_arrival_order_mqtt_4_6_0_2() {
 /// v5 MQTT-4.3.3-8..12 / v3.1.1 MQTT-4.3.3-2: QoS 2 is delivered exactly once: a redelivery
 /// (DUP) before PUBREL is acknowledged with PUBREC again but not delivered; PUBREL gets PUBCOMP;
 /// after PUBCOMP the identifier starts a new message.
+// checks: v3.1.1 MQTT-3.3.4-1, v3.1.1 MQTT-4.3.3-2, v5 MQTT-3.3.4-1, v5 MQTT-4.3.3-8
+// checks: v5 MQTT-4.3.3-10, v5 MQTT-4.3.3-11, v5 MQTT-4.3.3-12
 #[test]
 fn inbound_qos2_is_delivered_exactly_once_mqtt_4_3_3_10() {
     for v in VERSIONS {
@@ -1154,6 +1185,7 @@ fn inbound_qos2_is_delivered_exactly_once_mqtt_4_3_3_10() {
 
 /// The inbound QoS 2 state survives a reconnection that resumes the session (v5 MQTT-4.4.0-1 /
 /// v3.1.1 MQTT-4.4.0-1: the broker resends the PUBLISH): still delivered once.
+// checks: v3.1.1 MQTT-3.1.2-4, v3.1.1 MQTT-4.1.0-1, v5 MQTT-4.3.3-10
 #[test]
 fn inbound_qos2_state_survives_a_resumed_session_mqtt_4_4_0_1() {
     for v in VERSIONS {
@@ -1176,6 +1208,7 @@ fn inbound_qos2_state_survives_a_resumed_session_mqtt_4_4_0_1() {
 
 /// v5 MQTT-3.2.2-5 (and v3.1.1 MQTT-3.1.2-6): when the broker has no session, the client
 /// discards its own inbound QoS 2 state: the identifier starts a new message.
+// checks: v3.1.1 MQTT-3.1.2-6, v5 MQTT-3.2.2-5
 #[test]
 fn inbound_qos2_state_is_discarded_with_a_lost_session_mqtt_3_2_2_5() {
     for v in VERSIONS {
@@ -1194,6 +1227,7 @@ fn inbound_qos2_state_is_discarded_with_a_lost_session_mqtt_3_2_2_5() {
 
 /// v5 MQTT-4.3.3-11: every PUBREL is answered with PUBCOMP; for an identifier the client does
 /// not know, v5 says so with 0x92 (Packet Identifier not found).
+// checks: v5 MQTT-3.7.2-1, v5 MQTT-4.3.3-11
 #[test]
 fn pubrel_for_an_unknown_identifier_gets_pubcomp_mqtt_4_3_3_11() {
     for v in VERSIONS {
@@ -1216,6 +1250,7 @@ fn pubrel_for_an_unknown_identifier_gets_pubcomp_mqtt_4_3_3_11() {
 
 /// v5 MQTT-3.3.4-9: the broker may not exceed our Receive Maximum; when it does, the client
 /// closes with DISCONNECT 0x93 (Receive Maximum exceeded).
+// checks: v5 MQTT-3.3.4-9
 #[test]
 fn v5_inbound_receive_maximum_exceeded_mqtt_3_3_4_9() {
     let mut sim = Sim::connected(opts(V5).receive_maximum(2));
@@ -1242,6 +1277,7 @@ fn v5_inbound_receive_maximum_exceeded_mqtt_3_3_4_9() {
 
 /// Every handle settles when the application disconnects: inflight, queued, QoS 0 waiting;
 /// requests in flight fail too; DISCONNECT (v5: Normal disconnection) goes before the close.
+// checks: v3.1.1 MQTT-3.14.4-1, v3.1.1 MQTT-3.14.4-2, v5 MQTT-3.14.4-1, v5 MQTT-3.14.4-2
 #[test]
 fn every_handle_settles_on_disconnect() {
     for v in VERSIONS {
@@ -1350,6 +1386,7 @@ fn disconnect_while_connecting() {
 }
 
 /// v5: `disconnect_with(0x04)` asks the broker to publish the will.
+// checks: v5 MQTT-3.14.2-1
 #[test]
 fn v5_disconnect_with_will() {
     let mut sim = Sim::connected(opts(V5));
@@ -1479,6 +1516,9 @@ fn backoff_resets_after_a_successful_connack() {
 /// original identifiers), v5 MQTT-4.6.0-1 / v3.1.1 MQTT-4.6.0-1 (in the original order),
 /// v5 / v3.1.1 MQTT-3.3.1-1 (DUP 1 on a redelivery), v5 MQTT-4.3.3-6 (no PUBLISH again after
 /// its PUBREL), v5 MQTT-3.3.2-7 (no topic alias carried into the new connection).
+// checks: v3.1.1 MQTT-2.3.1-3, v3.1.1 MQTT-3.1.2-4, v3.1.1 MQTT-3.3.1-1, v3.1.1 MQTT-4.1.0-1
+// checks: v3.1.1 MQTT-4.4.0-1, v3.1.1 MQTT-4.6.0-1, v5 MQTT-3.1.2-23, v5 MQTT-3.3.1-1
+// checks: v5 MQTT-4.3.3-6, v5 MQTT-4.4.0-1, v5 MQTT-4.6.0-1
 #[test]
 fn resumed_session_resends_in_order_with_dup_and_pubrel_mqtt_4_4_0_1() {
     for v in VERSIONS {
@@ -1606,6 +1646,7 @@ fn v5_resumed_session_resends_within_the_new_window_mqtt_4_9_0_1() {
 /// rule: messages never acknowledged go back to the front of the queue in order and are sent
 /// as new messages (DUP 0); a PUBREC'd QoS 2 message completes (the broker owns it); every
 /// recorded subscription is renewed (v3.1.1 MQTT-3.1.2-6: a new session has none).
+// checks: v3.1.1 MQTT-3.1.2-6, v3.1.1 MQTT-3.9.3-1, v5 MQTT-3.2.2-5, v5 MQTT-3.9.3-1
 #[test]
 fn lost_session_requeues_and_renews_subscriptions_mqtt_3_2_2_5() {
     for v in VERSIONS {
@@ -1759,6 +1800,9 @@ fn unanswered_requests_are_sent_again_after_reconnect() {
 
 /// Subscribe and unsubscribe report their acknowledgements on their handles (v5 MQTT-3.8.4-1 /
 /// v3.1.1 MQTT-3.8.4-1 on the broker side; v5 MQTT-2.2.1-6 / v3.1.1 MQTT-2.3.1-7 matching ids).
+// checks: v3.1.1 MQTT-2.3.1-7, v3.1.1 MQTT-3.8.3-3, v3.1.1 MQTT-3.8.4-2, v3.1.1 MQTT-3.9.3-1
+// checks: v3.1.1 MQTT-3.10.4-4, v5 MQTT-2.2.1-6, v5 MQTT-3.8.4-2, v5 MQTT-3.9.3-1
+// checks: v5 MQTT-3.10.4-5
 #[test]
 fn subscribe_and_unsubscribe_complete_on_their_handles() {
     for v in VERSIONS {
@@ -2049,6 +2093,7 @@ fn aliased<'a>(topic: &'a str, alias: u16, payload: &'a [u8]) -> Packet<'a> {
 
 /// v5 MQTT-3.3.2-10: every alias in 1..=our maximum is accepted; a topic with an alias sets the
 /// mapping, an empty topic with an alias uses it, a new topic re-maps it.
+// checks: v5 MQTT-3.3.2-10
 #[test]
 fn v5_inbound_topic_aliases_are_resolved_mqtt_3_3_2_10() {
     let mut sim = Sim::connected(opts(V5).topic_alias_maximum(4));
@@ -2083,6 +2128,8 @@ fn v5_inbound_topic_aliases_are_resolved_mqtt_3_3_2_10() {
 /// never set with an empty topic: "it is a Protocol Error and the receiver uses DISCONNECT with
 /// Reason Code of 0x82 (Protocol Error)". v5 MQTT-3.3.2-7: mappings do not survive a
 /// reconnection.
+// checks: v5 MQTT-3.1.2-26, v5 MQTT-3.1.2-27, v5 MQTT-3.3.2-7, v5 MQTT-3.3.2-8
+// checks: v5 MQTT-3.3.2-11
 #[test]
 fn v5_invalid_inbound_topic_aliases_close_with_disconnect_mqtt_3_3_2_8() {
     let cases: &[(u16, u16, &str, ReasonCode)] = &[
@@ -2128,6 +2175,7 @@ fn v5_invalid_inbound_topic_aliases_close_with_disconnect_mqtt_3_3_2_8() {
 /// v5 MQTT-3.2.2-17 / MQTT-3.3.2-9 (never above the broker's maximum), MQTT-3.3.2-8 (never 0):
 /// the first use of a topic sends topic and alias, later uses an empty topic and the alias; the
 /// least recently used alias is replaced when all are taken; MQTT-3.3.2-7: reset on reconnect.
+// checks: v5 MQTT-3.2.2-17, v5 MQTT-3.2.2-18, v5 MQTT-3.3.2-8, v5 MQTT-3.3.2-9
 #[test]
 fn v5_outbound_topic_aliases_are_assigned_lru_and_reset_mqtt_3_3_2_9() {
     let limits = Properties {
@@ -2163,6 +2211,7 @@ fn v5_outbound_topic_aliases_are_assigned_lru_and_reset_mqtt_3_3_2_9() {
 
 /// v5 MQTT-3.2.2-18: no aliases when the broker sends no Topic Alias Maximum; none either when
 /// the application turned them off.
+// checks: v5 MQTT-3.2.2-18
 #[test]
 fn v5_no_outbound_aliases_without_the_brokers_maximum_mqtt_3_2_2_18() {
     let mut sim = Sim::connected(opts(V5));
@@ -2193,6 +2242,7 @@ fn v5_no_outbound_aliases_without_the_brokers_maximum_mqtt_3_2_2_18() {
 /// v5 MQTT-3.2.2-15 with aliases: a message that fits the broker's maximum only without the
 /// alias property must not leave behind an alias the broker never learnt. The next message to
 /// that topic must still carry the topic name.
+// checks: v5 MQTT-3.2.2-15
 #[test]
 fn v5_alias_is_not_left_assigned_by_a_publish_that_did_not_go_out() {
     // Size of PUBLISH QoS 1 "t/x" with payload n, without alias: 2 + 2 + 3 + 2 + 1 + n.
@@ -2237,6 +2287,7 @@ fn v5_alias_is_not_left_assigned_by_a_publish_that_did_not_go_out() {
 /// v5 MQTT-3.2.2-15: nothing larger than the broker's Maximum Packet Size is sent; a publish
 /// that would be is refused with TooLarge (at once when online, on its completion when it
 /// waited offline).
+// checks: v5 MQTT-3.2.2-15
 #[test]
 fn v5_brokers_maximum_packet_size_is_respected_mqtt_3_2_2_15() {
     let limits = Properties {
@@ -2285,6 +2336,7 @@ fn v5_brokers_maximum_packet_size_is_respected_mqtt_3_2_2_15() {
 
 /// v5 MQTT-3.1.2-24 is the broker's duty; when it sends more than our Maximum Packet Size the
 /// client closes with DISCONNECT 0x95 (Packet too large), before buffering the body.
+// checks: v3.1.1 MQTT-4.8.0-2, v5 MQTT-3.1.2-24
 #[test]
 fn v5_inbound_packet_over_our_maximum_closes_with_0x95_mqtt_3_1_2_24() {
     for v in VERSIONS {
@@ -2381,6 +2433,7 @@ fn v5_subscription_identifier_in_subscribe() {
 
 /// v5 MQTT-4.8.2-1 / MQTT-4.8.2-2: a shared subscription filter is accepted and sent as is, and
 /// renewed like any other; MQTT-3.8.3-4: No Local on it is refused.
+// checks: v5 MQTT-3.8.3-4, v5 MQTT-4.8.2-1, v5 MQTT-4.8.2-2
 #[test]
 fn v5_shared_subscription_mqtt_4_8_2_1() {
     let mut sim = Sim::connected(opts(V5));
@@ -2409,6 +2462,7 @@ fn v5_shared_subscription_mqtt_4_8_2_1() {
 /// AuthChallenge; `auth` answers with AUTH carrying the method of CONNECT; MQTT-3.1.2-30:
 /// nothing but AUTH before CONNACK; MQTT-4.12.1-1: re-authentication with 0x19. v3.1.1 has no
 /// AUTH.
+// checks: v5 MQTT-3.1.2-30, v5 MQTT-4.12.0-3, v5 MQTT-4.12.0-5, v5 MQTT-4.12.1-1
 #[test]
 fn v5_enhanced_authentication_mqtt_4_12_0_3() {
     let mut o = opts(V5);
@@ -2489,6 +2543,7 @@ fn v5_enhanced_authentication_mqtt_4_12_0_3() {
 /// v5: a server DISCONNECT ends the connection (v5 MQTT-3.14.4-2 is the sender's duty; the
 /// client closes too) and surfaces its reason code, reason string and server reference; the
 /// session reconnects with back-off.
+// checks: v5 MQTT-4.13.2-1
 #[test]
 fn v5_server_disconnect_surfaces_in_disconnected_by_server() {
     let mut sim = Sim::connected(opts(V5));
@@ -2527,6 +2582,10 @@ fn v5_server_disconnect_surfaces_in_disconnected_by_server() {
 /// MQTT-2.2.2-2 reserved flags, v5 / v3.1.1 MQTT-3.3.1-4 QoS 3, v5 MQTT-3.3.1-2 DUP on QoS 0,
 /// v5 MQTT-1.5.5-1 shortest variable byte integer, v5 MQTT-1.5.4-1 / v3.1.1 MQTT-1.5.3-1 UTF-8,
 /// v5 / v3.1.1 MQTT-3.3.2-2 no wildcard in a topic name, packets a server never sends). No panic.
+// checks: v3.1.1 MQTT-1.5.3-1, v3.1.1 MQTT-2.2.2-2, v3.1.1 MQTT-3.3.1-4, v3.1.1 MQTT-3.3.2-2
+// checks: v3.1.1 MQTT-4.8.0-1, v5 MQTT-1.5.4-1, v5 MQTT-1.5.5-1, v5 MQTT-2.1.3-1
+// checks: v5 MQTT-3.3.1-2, v5 MQTT-3.3.1-4, v5 MQTT-3.3.2-2, v5 MQTT-3.14.4-1, v5 MQTT-3.14.4-2
+// checks: v5 MQTT-4.13.2-1
 #[test]
 fn malformed_broker_input_closes_with_a_typed_error_and_reason_code() {
     fn subscribe_packet() -> Vec<(ProtocolVersion, Vec<u8>)> {
@@ -2658,6 +2717,7 @@ fn check_malformed(v: ProtocolVersion, name: &str, bytes: &[u8], code: ReasonCod
 }
 
 /// Packets split at every byte, and several packets in one read, decode the same.
+// checks: v3.1.1 MQTT-6.0.0-2, v5 MQTT-6.0.0-2
 #[test]
 fn fragmented_and_coalesced_reads() {
     for v in VERSIONS {
@@ -2684,6 +2744,7 @@ fn fragmented_and_coalesced_reads() {
 
 /// An accepted QoS 1/2 message is never lost: written and dropped with the transport before the
 /// broker saw it, it is resent on a resumed session and requeued on a lost one.
+// checks: v3.1.1 MQTT-3.1.2-4, v3.1.1 MQTT-4.1.0-1
 #[test]
 fn accepted_messages_survive_drops_before_and_after_the_write() {
     for v in VERSIONS {

@@ -67,6 +67,7 @@ fn names_valid() {
     }
 }
 
+// checks: v3.1.1 MQTT-4.7.1-1, v5 MQTT-4.7.0-1
 #[test]
 fn names_with_wildcards_are_invalid() {
     // v5 MQTT-4.7.0-1 / v3.1.1 MQTT-4.7.1-1: "The wildcard characters can be used in Topic
@@ -85,6 +86,7 @@ fn names_with_wildcards_are_invalid() {
     }
 }
 
+// checks: v3.1.1 MQTT-4.7.3-1, v5 MQTT-4.7.3-1
 #[test]
 fn name_empty_is_invalid() {
     // v5 and v3.1.1 MQTT-4.7.3-1: "All Topic Names and Topic Filters MUST be at least one
@@ -92,6 +94,7 @@ fn name_empty_is_invalid() {
     name_err("", TopicError::Empty);
 }
 
+// checks: v3.1.1 MQTT-4.7.3-2, v5 MQTT-4.7.3-2
 #[test]
 fn name_with_null_is_invalid() {
     // v5 and v3.1.1 MQTT-4.7.3-2: "Topic Names and Topic Filters MUST NOT include the null
@@ -100,6 +103,7 @@ fn name_with_null_is_invalid() {
     name_err("\0", TopicError::NullCharacter);
 }
 
+// checks: v3.1.1 MQTT-4.7.3-3, v5 MQTT-4.7.3-3
 #[test]
 fn name_length_limit() {
     // v5 MQTT-4.7.3-3 / v3.1.1 MQTT-4.7.3-3: they "MUST NOT encode to more than 65,535 bytes".
@@ -145,6 +149,7 @@ fn filters_valid_examples_from_the_spec() {
     }
 }
 
+// checks: v3.1.1 MQTT-4.7.1-2, v5 MQTT-4.7.1-1
 #[test]
 fn multi_level_wildcard_misplaced() {
     // v5 MQTT-4.7.1-1 / v3.1.1 MQTT-4.7.1-2: "The multi-level wildcard character MUST be
@@ -166,6 +171,7 @@ fn multi_level_wildcard_misplaced() {
     }
 }
 
+// checks: v3.1.1 MQTT-4.7.1-3, v5 MQTT-4.7.1-2
 #[test]
 fn single_level_wildcard_misplaced() {
     // v5 MQTT-4.7.1-2 / v3.1.1 MQTT-4.7.1-3: "Where it is used, it MUST occupy an entire level of
@@ -175,6 +181,7 @@ fn single_level_wildcard_misplaced() {
     }
 }
 
+// checks: v3.1.1 MQTT-4.7.3-1, v3.1.1 MQTT-4.7.3-2, v5 MQTT-4.7.3-1, v5 MQTT-4.7.3-2
 #[test]
 fn filter_empty_and_null() {
     // v5 and v3.1.1 MQTT-4.7.3-1 and MQTT-4.7.3-2.
@@ -344,6 +351,7 @@ fn wildcards_match_empty_levels() {
 // Shared subscriptions (MQTT 5.0 §4.8.2)
 // ---------------------------------------------------------------------------------------------
 
+// checks: v5 MQTT-4.8.2-1, v5 MQTT-4.8.2-2
 #[test]
 fn shared_subscription_parsing() {
     // v5 §4.8.2 examples: "$share/consumer1/sport/tennis/+", "$share/consumer2/sport/tennis/+";
@@ -393,6 +401,7 @@ fn not_shared_subscriptions() {
     }
 }
 
+// checks: v5 MQTT-4.8.2-1, v5 MQTT-4.8.2-2
 #[test]
 fn shared_subscription_errors() {
     // v5 MQTT-4.8.2-1: "A Shared Subscription's Topic Filter MUST start with $share/ and MUST

@@ -255,4 +255,8 @@ pub enum EncodeError {
     /// A 3.1.1 client id that is empty while clean session is off (MQTT 3.1.1 MQTT-3.1.3-7).
     #[error("an empty client identifier requires clean session in MQTT 3.1.1")]
     EmptyClientIdWithoutCleanSession,
+    /// An AUTH the client may not send: CONNECT carried no Authentication Method (MQTT 5.0
+    /// MQTT-4.12.0-7), or there is no connection awaiting or past CONNACK to send it on.
+    #[error("AUTH is not allowed: no authentication method in CONNECT, or no connection")]
+    UnexpectedAuth,
 }

@@ -163,8 +163,11 @@ pub struct Auth<'a> {
 }
 
 /// Any MQTT control packet.
+///
+/// CONNECT is much larger than the rest (two property blocks); boxing it would make decoding
+/// allocate, and packets are short-lived views of a buffer, so the size difference is accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(missing_docs)]
+#[allow(missing_docs, clippy::large_enum_variant)]
 pub enum Packet<'a> {
     Connect(Connect<'a>),
     ConnAck(ConnAck<'a>),

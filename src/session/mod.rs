@@ -107,10 +107,14 @@ pub enum State {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The acknowledgement an inflight message waits for.
 enum Stage {
-    AwaitPubAck,
-    AwaitPubRec,
-    AwaitPubComp,
+    /// QoS 1, waiting for PUBACK.
+    AckPending,
+    /// QoS 2, waiting for PUBREC.
+    RecPending,
+    /// QoS 2, PUBREL sent, waiting for PUBCOMP.
+    CompPending,
 }
 
 #[derive(Debug)]
@@ -418,11 +422,9 @@ impl Session {
                 self.state = State::Opening;
                 self.open_transport = true;
             }
-            State::AwaitingConnAck => {
-                if self.connack_deadline.is_some_and(|d| now >= d) {
-                    self.close_transport = true;
-                    self.connection_lost(DisconnectReason::ConnectTimeout, now);
-                }
+            State::AwaitingConnAck if self.connack_deadline.is_some_and(|d| now >= d) => {
+                self.close_transport = true;
+                self.connection_lost(DisconnectReason::ConnectTimeout, now);
             }
             State::Connected => {
                 if let Some(sent) = self.ping_sent {
@@ -918,9 +920,9 @@ impl Session {
             return;
         }
         let stage = if msg.qos == QoS::AtLeastOnce {
-            Stage::AwaitPubAck
+            Stage::AckPending
         } else {
-            Stage::AwaitPubRec
+            Stage::RecPending
         };
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -1023,6 +1025,11 @@ impl Session {
     /// Moves queued messages into the window while it has room: first the PUBLISH of a resumed
     /// session still to be sent again, then new ones.
     fn fill_window(&mut self, now: u64) {
+        if !self.to_resend.is_empty() {
+            // Only what is still inflight (an acknowledgement may have settled one meanwhile).
+            let inflight = &self.inflight;
+            self.to_resend.retain(|pid| inflight.contains_key(pid));
+        }
         while self.state == State::Connected
             && self.inflight.len().saturating_sub(self.to_resend.len()) < self.window()
         {
@@ -1099,7 +1106,7 @@ impl Session {
         match packet {
             Packet::Publish(p) => self.on_publish(p, now)?,
             Packet::PubAck(r) => match self.inflight.get(&r.packet_id) {
-                Some(f) if f.stage == Stage::AwaitPubAck => {
+                Some(f) if f.stage == Stage::AckPending => {
                     let f = self.inflight.remove(&r.packet_id).expect("present");
                     self.complete(f.id, r.reason_code);
                     self.fill_window(now);
@@ -1107,13 +1114,13 @@ impl Session {
                 _ => log::debug!("PUBACK for unknown packet id {}", r.packet_id),
             },
             Packet::PubRec(r) => match self.inflight.get_mut(&r.packet_id) {
-                Some(f) if f.stage != Stage::AwaitPubAck => {
+                Some(f) if f.stage != Stage::AckPending => {
                     if r.reason_code.is_error() {
                         let f = self.inflight.remove(&r.packet_id).expect("present");
                         self.complete(f.id, r.reason_code);
                         self.fill_window(now);
                     } else {
-                        f.stage = Stage::AwaitPubComp;
+                        f.stage = Stage::CompPending;
                         self.write_packet(&Packet::PubRel(PubResp::new(r.packet_id)), now);
                     }
                 }
@@ -1126,7 +1133,7 @@ impl Session {
                 }
             },
             Packet::PubComp(r) => match self.inflight.get(&r.packet_id) {
-                Some(f) if f.stage == Stage::AwaitPubComp => {
+                Some(f) if f.stage == Stage::CompPending => {
                     let f = self.inflight.remove(&r.packet_id).expect("present");
                     self.complete(f.id, r.reason_code);
                     self.fill_window(now);
@@ -1222,13 +1229,13 @@ impl Session {
             let mut unacked = self
                 .inflight
                 .values()
-                .filter(|f| f.stage == Stage::AwaitPubComp)
+                .filter(|f| f.stage == Stage::CompPending)
                 .count();
             for (_, pid) in order {
                 let Some(f) = self.inflight.get(&pid) else {
                     continue;
                 };
-                if f.stage == Stage::AwaitPubComp {
+                if f.stage == Stage::CompPending {
                     self.write_packet(&Packet::PubRel(PubResp::new(pid)), now);
                 } else if unacked < self.window() {
                     if self.resend_publish(pid, now) {
@@ -1243,7 +1250,7 @@ impl Session {
             self.inbound_qos2.clear();
             for (_, pid) in order.into_iter().rev() {
                 let f = self.inflight.remove(&pid).expect("present");
-                if f.stage == Stage::AwaitPubComp {
+                if f.stage == Stage::CompPending {
                     self.events.push_back(Event::PublishComplete {
                         id: f.id,
                         result: Ok(ReasonCode::SUCCESS),
