@@ -1,0 +1,563 @@
+//! Conversions between JavaScript values and the core's types, and the driver's typed errors.
+//!
+//! Everything that comes from JavaScript is checked here: a wrong type, a QoS of 3 or an invalid
+//! topic becomes an [`MqttError`]-shaped `Error` (with `code` and `message`), never a panic.
+
+use crate::codec::{ProtocolVersion, QoS, ReasonCode, RetainHandling, SubscriptionOptions};
+use crate::session::{
+    DisconnectReason, LastWill, Message, MessageProperties, Options, PublishError, ReceivedMessage,
+    ReconnectPolicy, RequestError,
+};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+#[wasm_bindgen(inline_js = r#"
+const decoder = new TextDecoder();
+export function makeMessage(topic, payload, qos, retain, dup, properties) {
+    return {
+        topic, payload, qos, retain, dup, properties,
+        get text() { return decoder.decode(this.payload); },
+    };
+}
+export function makeError(code, message, reasonCode) {
+    const e = new Error(message);
+    e.name = 'MqttError';
+    e.code = code;
+    if (reasonCode !== undefined) e.reasonCode = reasonCode;
+    return e;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = makeMessage)]
+    fn make_message(
+        topic: &str,
+        payload: Uint8Array,
+        qos: u8,
+        retain: bool,
+        dup: bool,
+        properties: JsValue,
+    ) -> JsValue;
+    #[wasm_bindgen(js_name = makeError)]
+    fn make_error(code: &str, message: &str, reason_code: Option<u8>) -> JsValue;
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    pub(crate) fn set_timeout(callback: &Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    pub(crate) fn clear_timeout(handle: &JsValue);
+    #[wasm_bindgen(js_name = queueMicrotask)]
+    pub(crate) fn queue_microtask(callback: &Function);
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    pub(crate) fn console_error(a: &JsValue, b: &JsValue);
+}
+
+/// The driver's clock: `performance.now()` in whole milliseconds (monotonic, in windows and
+/// workers alike).
+pub(crate) fn now_ms() -> u64 {
+    let t = performance_now();
+    if t.is_finite() && t > 0.0 {
+        t as u64
+    } else {
+        0
+    }
+}
+
+/// A JavaScript `Error` with `name = "MqttError"`, a `code` and, when the broker gave one, the
+/// MQTT `reasonCode`.
+pub(crate) struct MqttError {
+    pub code: &'static str,
+    pub message: String,
+    pub reason_code: Option<u8>,
+}
+
+impl MqttError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        MqttError {
+            code,
+            message: message.into(),
+            reason_code: None,
+        }
+    }
+
+    pub fn reason(mut self, code: ReasonCode) -> Self {
+        self.reason_code = Some(code.0);
+        self
+    }
+
+    pub fn into_js(self) -> JsValue {
+        make_error(self.code, &self.message, self.reason_code)
+    }
+}
+
+impl From<MqttError> for JsValue {
+    fn from(e: MqttError) -> JsValue {
+        e.into_js()
+    }
+}
+
+pub(crate) type JsResult<T> = Result<T, MqttError>;
+
+fn invalid(message: impl Into<String>) -> MqttError {
+    MqttError::new("INVALID_ARGUMENT", message)
+}
+
+pub(crate) fn reason_text(code: ReasonCode) -> String {
+    code.to_string()
+}
+
+pub(crate) fn publish_error(e: &PublishError) -> MqttError {
+    let code = match e {
+        PublishError::InvalidTopic(_) => "INVALID_TOPIC",
+        PublishError::QueueFull { .. } => "QUEUE_FULL",
+        PublishError::WouldBlock => "WOULD_BLOCK",
+        PublishError::TooLarge(_) => "TOO_LARGE",
+        PublishError::Invalid(_) => "INVALID_MESSAGE",
+        PublishError::QoSNotSupported(_) => "QOS_NOT_SUPPORTED",
+        PublishError::RetainNotSupported => "RETAIN_NOT_SUPPORTED",
+        PublishError::Rejected(_) => "REJECTED",
+        PublishError::SessionClosed => "SESSION_CLOSED",
+    };
+    let err = MqttError::new(code, e.to_string());
+    match e {
+        PublishError::Rejected(rc) => err.reason(*rc),
+        _ => err,
+    }
+}
+
+pub(crate) fn request_error(e: &RequestError) -> MqttError {
+    let code = match e {
+        RequestError::InvalidFilter(_) => "INVALID_FILTER",
+        RequestError::Empty => "INVALID_FILTER",
+        RequestError::Invalid(_) => "INVALID_REQUEST",
+        RequestError::QueueFull => "QUEUE_FULL",
+        RequestError::SessionClosed => "SESSION_CLOSED",
+    };
+    MqttError::new(code, e.to_string())
+}
+
+/// The error a connection loss carries (the `close` event, a rejected `connect`).
+pub(crate) fn disconnect_error(reason: &DisconnectReason, ws_detail: Option<&str>) -> MqttError {
+    match reason {
+        DisconnectReason::ConnectionLost => {
+            let mut m = String::from("connection lost");
+            if let Some(d) = ws_detail {
+                m.push_str(": ");
+                m.push_str(d);
+            }
+            MqttError::new("CONNECTION_LOST", m)
+        }
+        DisconnectReason::Refused { code, .. } => {
+            MqttError::new("CONNECTION_REFUSED", reason.to_string()).reason(*code)
+        }
+        DisconnectReason::ByServer { code, .. } => {
+            MqttError::new("DISCONNECTED_BY_BROKER", reason.to_string()).reason(*code)
+        }
+        DisconnectReason::ConnectTimeout => MqttError::new("CONNECT_TIMEOUT", reason.to_string()),
+        DisconnectReason::KeepAliveTimeout => {
+            MqttError::new("KEEPALIVE_TIMEOUT", reason.to_string())
+        }
+        DisconnectReason::ProtocolError(v) => {
+            MqttError::new("PROTOCOL_ERROR", reason.to_string()).reason(v.reason_code())
+        }
+        DisconnectReason::ByClient => MqttError::new("CLOSED", reason.to_string()),
+    }
+}
+
+// ------------------------------------------------------------------------------ reading values
+
+fn is_absent(v: &JsValue) -> bool {
+    v.is_undefined() || v.is_null()
+}
+
+/// `options` must be absent or a plain object.
+pub(crate) fn options_object(v: &JsValue, what: &str) -> JsResult<Option<Object>> {
+    if is_absent(v) {
+        return Ok(None);
+    }
+    if !v.is_object() || v.is_function() || Array::is_array(v) {
+        return Err(invalid(alloc::format!("{what} must be an object")));
+    }
+    Ok(Some(v.clone().unchecked_into()))
+}
+
+fn field(obj: Option<&Object>, key: &str) -> JsResult<Option<JsValue>> {
+    let Some(obj) = obj else { return Ok(None) };
+    let v = Reflect::get(obj, &JsValue::from_str(key))
+        .map_err(|_| invalid(alloc::format!("could not read option '{key}'")))?;
+    Ok((!is_absent(&v)).then_some(v))
+}
+
+fn opt_string(obj: Option<&Object>, key: &str) -> JsResult<Option<String>> {
+    match field(obj, key)? {
+        None => Ok(None),
+        Some(v) => v
+            .as_string()
+            .map(Some)
+            .ok_or_else(|| invalid(alloc::format!("option '{key}' must be a string"))),
+    }
+}
+
+fn opt_bool(obj: Option<&Object>, key: &str) -> JsResult<Option<bool>> {
+    match field(obj, key)? {
+        None => Ok(None),
+        Some(v) => v
+            .as_bool()
+            .map(Some)
+            .ok_or_else(|| invalid(alloc::format!("option '{key}' must be a boolean"))),
+    }
+}
+
+/// A whole number in `min..=max`.
+fn opt_uint(obj: Option<&Object>, key: &str, min: f64, max: f64) -> JsResult<Option<f64>> {
+    match field(obj, key)? {
+        None => Ok(None),
+        Some(v) => match v.as_f64() {
+            Some(n) if n.fract() == 0.0 && n >= min && n <= max => Ok(Some(n)),
+            _ => Err(invalid(alloc::format!(
+                "option '{key}' must be a whole number from {} to {}",
+                // As integers: formatting an f64 would pull float printing into the .wasm.
+                min as u64,
+                max as u64
+            ))),
+        },
+    }
+}
+
+/// QoS 0, 1 or 2; absent means 0.
+pub(crate) fn qos_of(obj: Option<&Object>) -> JsResult<QoS> {
+    match field(obj, "qos")? {
+        None => Ok(QoS::AtMostOnce),
+        Some(v) => v
+            .as_f64()
+            .filter(|n| n.fract() == 0.0 && (0.0..=2.0).contains(n))
+            .and_then(|n| QoS::from_u8(n as u8))
+            .ok_or_else(|| MqttError::new("INVALID_QOS", "qos must be 0, 1 or 2")),
+    }
+}
+
+/// A payload: a string (sent as UTF-8), a Uint8Array, an ArrayBuffer, any other ArrayBuffer
+/// view, or null/undefined for an empty payload.
+pub(crate) fn bytes_of(v: &JsValue, what: &str) -> JsResult<Vec<u8>> {
+    if is_absent(v) {
+        return Ok(Vec::new());
+    }
+    if let Some(s) = v.as_string() {
+        return Ok(s.into_bytes());
+    }
+    if let Some(a) = v.dyn_ref::<Uint8Array>() {
+        return Ok(a.to_vec());
+    }
+    if let Some(b) = v.dyn_ref::<ArrayBuffer>() {
+        return Ok(Uint8Array::new(b).to_vec());
+    }
+    if ArrayBuffer::is_view(v) {
+        let buf = Reflect::get(v, &"buffer".into()).unwrap_or(JsValue::UNDEFINED);
+        let off = Reflect::get(v, &"byteOffset".into())
+            .ok()
+            .and_then(|x| x.as_f64())
+            .unwrap_or(0.0);
+        let len = Reflect::get(v, &"byteLength".into())
+            .ok()
+            .and_then(|x| x.as_f64())
+            .unwrap_or(0.0);
+        if let Some(b) = buf.dyn_ref::<ArrayBuffer>() {
+            return Ok(
+                Uint8Array::new_with_byte_offset_and_length(b, off as u32, len as u32).to_vec(),
+            );
+        }
+    }
+    Err(invalid(alloc::format!(
+        "{what} must be a string, a Uint8Array or an ArrayBuffer"
+    )))
+}
+
+/// A topic name or filter given by JavaScript: must be a string (validated by the session).
+pub(crate) fn topic_string(
+    v: &JsValue,
+    what: &'static str,
+    code: &'static str,
+) -> JsResult<String> {
+    v.as_string()
+        .ok_or_else(|| MqttError::new(code, alloc::format!("{what} must be a string")))
+}
+
+/// `subscribe`'s first argument: one filter or an array of them.
+pub(crate) fn filters_of(v: &JsValue) -> JsResult<(Vec<String>, bool)> {
+    if let Some(s) = v.as_string() {
+        return Ok((alloc::vec![s], true));
+    }
+    if Array::is_array(v) {
+        let arr: &Array = v.unchecked_ref();
+        let mut out = Vec::with_capacity(arr.length() as usize);
+        for item in arr.iter() {
+            out.push(topic_string(&item, "every topic filter", "INVALID_FILTER")?);
+        }
+        if out.is_empty() {
+            return Err(MqttError::new("INVALID_FILTER", "no topic filter given"));
+        }
+        return Ok((out, false));
+    }
+    Err(MqttError::new(
+        "INVALID_FILTER",
+        "a topic filter must be a string or an array of strings",
+    ))
+}
+
+fn user_properties(v: Option<JsValue>) -> JsResult<Vec<(String, String)>> {
+    let Some(v) = v else { return Ok(Vec::new()) };
+    let obj = options_object(&v, "userProperties")?.expect("present");
+    let mut out = Vec::new();
+    for entry in Object::entries(&obj).iter() {
+        let pair: Array = entry.unchecked_into();
+        let k = pair.get(0).as_string().unwrap_or_default();
+        let val = pair.get(1);
+        if let Some(s) = val.as_string() {
+            out.push((k, s));
+        } else if Array::is_array(&val) {
+            for x in val.unchecked_ref::<Array>().iter() {
+                let s = x
+                    .as_string()
+                    .ok_or_else(|| invalid("user property values must be strings"))?;
+                out.push((k.clone(), s));
+            }
+        } else {
+            return Err(invalid("user property values must be strings"));
+        }
+    }
+    Ok(out)
+}
+
+/// v5 message properties from `{ contentType, responseTopic, correlationData,
+/// messageExpiryInterval, payloadFormatIndicator, userProperties }`.
+fn message_properties(v: Option<JsValue>) -> JsResult<MessageProperties> {
+    let Some(v) = v else {
+        return Ok(MessageProperties::default());
+    };
+    let obj = options_object(&v, "properties")?;
+    let o = obj.as_ref();
+    Ok(MessageProperties {
+        payload_format_indicator: opt_bool(o, "payloadFormatIndicator")?,
+        message_expiry_interval: opt_uint(o, "messageExpiryInterval", 0.0, u32::MAX as f64)?
+            .map(|n| n as u32),
+        content_type: opt_string(o, "contentType")?,
+        response_topic: opt_string(o, "responseTopic")?,
+        correlation_data: match field(o, "correlationData")? {
+            Some(v) => Some(bytes_of(&v, "correlationData")?),
+            None => None,
+        },
+        user_properties: user_properties(field(o, "userProperties")?)?,
+        subscription_identifiers: Vec::new(),
+    })
+}
+
+/// `publish(topic, payload, options)` → a message for the session.
+pub(crate) fn message_of(
+    topic: &JsValue,
+    payload: &JsValue,
+    options: &JsValue,
+) -> JsResult<Message> {
+    let topic = topic_string(topic, "the topic", "INVALID_TOPIC")?;
+    let payload = bytes_of(payload, "the payload")?;
+    let obj = options_object(options, "publish options")?;
+    let o = obj.as_ref();
+    Ok(Message {
+        topic,
+        payload,
+        qos: qos_of(o)?,
+        retain: opt_bool(o, "retain")?.unwrap_or(false),
+        properties: message_properties(field(o, "properties")?)?,
+    })
+}
+
+/// `subscribe(filter, { qos, noLocal, retainAsPublished, retainHandling })`.
+pub(crate) fn subscription_options_of(options: &JsValue) -> JsResult<SubscriptionOptions> {
+    let obj = options_object(options, "subscribe options")?;
+    let o = obj.as_ref();
+    let mut s = SubscriptionOptions::qos(qos_of(o)?);
+    s.no_local = opt_bool(o, "noLocal")?.unwrap_or(false);
+    s.retain_as_published = opt_bool(o, "retainAsPublished")?.unwrap_or(false);
+    s.retain_handling = match opt_uint(o, "retainHandling", 0.0, 2.0)? {
+        None | Some(0.0) => RetainHandling::SendAtSubscribe,
+        Some(1.0) => RetainHandling::SendIfNew,
+        Some(_) => RetainHandling::DoNotSend,
+    };
+    Ok(s)
+}
+
+/// What `connect` takes besides the session options.
+pub(crate) struct DriverOptions {
+    /// Keep retrying when the first connection attempt fails (otherwise `connect` rejects).
+    pub retry_initial: bool,
+}
+
+/// `connect(url, options)`'s options → session options (names follow MQTT.js where it has one).
+pub(crate) fn connect_options_of(options: &JsValue) -> JsResult<(Options, DriverOptions)> {
+    let obj = options_object(options, "connect options")?;
+    let o = obj.as_ref();
+    let mut opts = Options {
+        client_id: match opt_string(o, "clientId")? {
+            Some(id) => id,
+            None => random_client_id(),
+        },
+        version: match opt_uint(o, "protocolVersion", 4.0, 5.0)? {
+            Some(4.0) => ProtocolVersion::V311,
+            _ => ProtocolVersion::V5,
+        },
+        ..Options::default()
+    };
+    if let Some(k) = opt_uint(o, "keepalive", 0.0, 65_535.0)? {
+        opts.keep_alive = k as u16;
+    }
+    if let Some(c) = opt_bool(o, "clean")? {
+        opts.clean_start = c;
+    }
+    opts.username = opt_string(o, "username")?;
+    opts.password = match field(o, "password")? {
+        Some(v) => Some(bytes_of(&v, "password")?),
+        None => None,
+    };
+    opts.session_expiry_interval =
+        opt_uint(o, "sessionExpiryInterval", 0.0, u32::MAX as f64)?.map(|n| n as u32);
+    if let Some(w) = field(o, "will")? {
+        let wobj = options_object(&w, "will")?;
+        let wo = wobj.as_ref();
+        let topic = opt_string(wo, "topic")?
+            .ok_or_else(|| MqttError::new("INVALID_TOPIC", "will.topic must be a string"))?;
+        crate::topic::validate_topic_name(&topic)
+            .map_err(|e| MqttError::new("INVALID_TOPIC", alloc::format!("will.topic: {e}")))?;
+        let payload = match field(wo, "payload")? {
+            Some(p) => bytes_of(&p, "will.payload")?,
+            None => Vec::new(),
+        };
+        let mut will = LastWill::new(topic, payload)
+            .qos(qos_of(wo)?)
+            .retain(opt_bool(wo, "retain")?.unwrap_or(false));
+        will.delay_interval =
+            opt_uint(wo, "delayInterval", 0.0, u32::MAX as f64)?.map(|n| n as u32);
+        will.properties = message_properties(field(wo, "properties")?)?;
+        opts.will = Some(will);
+    }
+    if let Some(ms) = opt_uint(o, "connectTimeout", 1.0, 3_600_000.0)? {
+        opts.connect_timeout_ms = ms as u64;
+    }
+    let mut reconnect = ReconnectPolicy::default();
+    if let Some(ms) = opt_uint(o, "reconnectPeriod", 0.0, 3_600_000.0)? {
+        if ms == 0.0 {
+            reconnect.enabled = false;
+        } else {
+            reconnect.initial_delay_ms = ms as u64;
+        }
+    }
+    if let Some(ms) = opt_uint(o, "maxReconnectDelay", 1.0, 86_400_000.0)? {
+        reconnect.max_delay_ms = ms as u64;
+    }
+    reconnect.max_delay_ms = reconnect.max_delay_ms.max(reconnect.initial_delay_ms);
+    opts.reconnect = reconnect;
+    if let Some(n) = opt_uint(o, "maxInflight", 1.0, 65_535.0)? {
+        opts.max_inflight = n as u16;
+    }
+    if let Some(n) = opt_uint(o, "maxQueuedMessages", 0.0, 1e9)? {
+        opts.max_queued_messages = n as usize;
+    }
+    if let Some(n) = opt_uint(o, "maxQueuedBytes", 0.0, 4e9)? {
+        opts.max_queued_bytes = n as usize;
+    }
+    if let Some(n) = opt_uint(
+        o,
+        "maxPacketSize",
+        16.0,
+        crate::codec::MAX_PACKET_SIZE as f64,
+    )? {
+        opts.max_packet_size = n as u32;
+    }
+    opts.random_seed = random_u64();
+    let driver = DriverOptions {
+        retry_initial: opt_bool(o, "retryInitialConnection")?.unwrap_or(false),
+    };
+    Ok((opts, driver))
+}
+
+fn random_u64() -> u64 {
+    let hi = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    let lo = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    (hi << 32) | lo
+}
+
+fn random_client_id() -> String {
+    alloc::format!("wasmqtt_{:08x}", random_u64() as u32)
+}
+
+// ------------------------------------------------------------------------------ making values
+
+/// A received message as the plain object handlers get (see `MqttMessage` in the typings).
+pub(crate) fn message_to_js(m: &ReceivedMessage) -> JsValue {
+    let msg = &m.message;
+    let p = &msg.properties;
+    let props = if p == &MessageProperties::default() {
+        JsValue::UNDEFINED
+    } else {
+        let o = Object::new();
+        let set = |k: &str, v: JsValue| {
+            let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
+        };
+        if let Some(x) = p.payload_format_indicator {
+            set("payloadFormatIndicator", x.into());
+        }
+        if let Some(x) = p.message_expiry_interval {
+            set("messageExpiryInterval", x.into());
+        }
+        if let Some(x) = &p.content_type {
+            set("contentType", x.into());
+        }
+        if let Some(x) = &p.response_topic {
+            set("responseTopic", x.into());
+        }
+        if let Some(x) = &p.correlation_data {
+            set("correlationData", Uint8Array::from(&x[..]).into());
+        }
+        if !p.user_properties.is_empty() {
+            let u = Object::new();
+            for (k, v) in &p.user_properties {
+                let _ = Reflect::set(&u, &k.into(), &v.into());
+            }
+            set("userProperties", u.into());
+        }
+        if !p.subscription_identifiers.is_empty() {
+            let a: Array = p
+                .subscription_identifiers
+                .iter()
+                .map(|i| JsValue::from(*i))
+                .collect();
+            set("subscriptionIdentifiers", a.into());
+        }
+        o.into()
+    };
+    make_message(
+        &msg.topic,
+        Uint8Array::from(&msg.payload[..]),
+        msg.qos as u8,
+        msg.retain,
+        m.dup,
+        props,
+    )
+}
+
+/// `{ key: value, ... }` from pairs.
+pub(crate) fn object(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+    }
+    o.into()
+}
+
+pub(crate) fn opt_str(s: &Option<String>) -> JsValue {
+    s.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str)
+}

@@ -1,0 +1,497 @@
+//! The browser build: MQTT over WebSocket, with a Promise API for JavaScript.
+//!
+//! Built for `wasm32-unknown-unknown` and bound with wasm-bindgen (`wasm-bindgen --target web`
+//! emits the ES module and its TypeScript typings). The API follows MQTT.js's Promise API:
+//!
+//! ```js
+//! import init, { connect } from './pkg/wasmqtt.js';
+//! await init();
+//! const client = await connect('ws://127.0.0.1:8080', { clientId: 'dash', keepalive: 30 });
+//! client.on('message', (m) => console.log(m.topic, m.text));
+//! const granted = await client.subscribe('meter/+/watts', { qos: 1 });
+//! await client.publish('meter/1/watts', '1234', { qos: 1, retain: true });
+//! await client.end();
+//! ```
+//!
+//! The driver ([`driver`]) is the same small loop as every other wasmqtt driver: the session
+//! decides everything (reconnect back-off, keep-alive, resubscription, retransmission); the
+//! driver owns a `WebSocket` (subprotocol `mqtt`, binary frames: the session reassembles packets
+//! split across frames or packed into one) and one `setTimeout` timer set to the session's next
+//! deadline. It also hands the session the clock on every incoming frame and whenever the page
+//! becomes visible or resumes, so background-tab timer throttling cannot delay a due PINGREQ
+//! while data flows nor, after a freeze, fire a stale keep-alive timeout before the queued
+//! PINGRESP is read (the session gives a late wake-up a short grace for that).
+
+mod driver;
+mod js;
+
+use crate::session::Session;
+use alloc::rc::Rc;
+use alloc::string::String;
+use core::cell::RefCell;
+use driver::{promise, rejected, Shared};
+use js::MqttError;
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Options of `connect`. Names follow MQTT.js where it has one. */
+export interface ConnectOptions {
+  /** Client identifier (default: `wasmqtt_` and 8 random hex digits). */
+  clientId?: string;
+  /** 4 for MQTT 3.1.1, 5 for MQTT 5.0 (default 5). */
+  protocolVersion?: 4 | 5;
+  /** Keep-alive in seconds (default 60; 0 turns it off). */
+  keepalive?: number;
+  /** Clean start / clean session (default true). */
+  clean?: boolean;
+  username?: string;
+  password?: string | Uint8Array;
+  /** v5 session expiry interval in seconds. */
+  sessionExpiryInterval?: number;
+  will?: {
+    topic: string;
+    payload?: string | Uint8Array | ArrayBuffer;
+    qos?: QoS;
+    retain?: boolean;
+    /** v5 will delay interval in seconds. */
+    delayInterval?: number;
+    properties?: MessageProperties;
+  };
+  /** Milliseconds to wait for CONNACK (default 10000). */
+  connectTimeout?: number;
+  /** First reconnect delay in ms (default 500, doubling with jitter); 0 disables reconnecting. */
+  reconnectPeriod?: number;
+  /** Cap of the reconnect delay in ms (default 30000). */
+  maxReconnectDelay?: number;
+  /** Keep retrying when the first attempt fails instead of rejecting `connect` (default false). */
+  retryInitialConnection?: boolean;
+  /** Most outbound QoS 1/2 messages in flight (default 100; the broker's receive maximum also bounds it). */
+  maxInflight?: number;
+  /** Most messages waiting while offline or while the window is full (default 10000). */
+  maxQueuedMessages?: number;
+  /** Most bytes waiting (default 16 MiB). */
+  maxQueuedBytes?: number;
+  /** Largest packet accepted from the broker (default 1 MiB). */
+  maxPacketSize?: number;
+}
+
+export type QoS = 0 | 1 | 2;
+
+/** MQTT 5.0 message properties (ignored in 3.1.1). */
+export interface MessageProperties {
+  payloadFormatIndicator?: boolean;
+  messageExpiryInterval?: number;
+  contentType?: string;
+  responseTopic?: string;
+  correlationData?: string | Uint8Array;
+  userProperties?: Record<string, string | string[]>;
+  /** On received messages: the identifiers of the matching subscriptions. */
+  subscriptionIdentifiers?: number[];
+}
+
+export interface PublishOptions {
+  qos?: QoS;
+  retain?: boolean;
+  properties?: MessageProperties;
+}
+
+export interface SubscribeOptions {
+  qos?: QoS;
+  /** v5: do not receive this client's own messages. */
+  noLocal?: boolean;
+  /** v5: keep the retain flag as published. */
+  retainAsPublished?: boolean;
+  /** v5: 0 send retained messages, 1 only for a new subscription, 2 never. */
+  retainHandling?: 0 | 1 | 2;
+}
+
+/** A received message. `text` decodes the payload as UTF-8. */
+export interface MqttMessage {
+  topic: string;
+  payload: Uint8Array;
+  readonly text: string;
+  qos: QoS;
+  retain: boolean;
+  dup: boolean;
+  properties?: MessageProperties;
+}
+
+/** How a publish was acknowledged: PUBACK/PUBCOMP's reason code (0 for QoS 0 and in 3.1.1). */
+export interface PublishResult {
+  reasonCode: number;
+}
+
+/** What the broker said in CONNACK (the `connect` and `reconnect` events). */
+export interface ConnectionInfo {
+  sessionPresent: boolean;
+  assignedClientId?: string;
+  keepAlive: number;
+  inflightWindow: number;
+  maxPacketSize?: number;
+  topicAliasMaximum: number;
+  maximumQos: QoS;
+  retainAvailable: boolean;
+  reasonString?: string;
+}
+
+/** Why a connection ended (the `close` event). `reconnectIn` (ms) is absent when the client is closed for good. */
+export interface CloseInfo {
+  code: MqttErrorCode;
+  message: string;
+  reasonCode?: number;
+  reconnectIn?: number;
+}
+
+export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+export type MqttErrorCode =
+  | 'INVALID_ARGUMENT' | 'INVALID_URL' | 'INVALID_TOPIC' | 'INVALID_FILTER' | 'INVALID_QOS'
+  | 'INVALID_MESSAGE' | 'INVALID_REQUEST' | 'QUEUE_FULL' | 'WOULD_BLOCK' | 'TOO_LARGE'
+  | 'QOS_NOT_SUPPORTED' | 'RETAIN_NOT_SUPPORTED' | 'REJECTED' | 'SESSION_CLOSED'
+  | 'SUBSCRIBE_FAILED' | 'UNSUBSCRIBE_FAILED' | 'CONNECTION_LOST' | 'CONNECTION_REFUSED'
+  | 'DISCONNECTED_BY_BROKER' | 'CONNECT_TIMEOUT' | 'KEEPALIVE_TIMEOUT' | 'PROTOCOL_ERROR'
+  | 'CLOSED' | 'AUTH_NOT_SUPPORTED';
+
+/** Every rejected Promise and `error` event carries one: an `Error` with a `code`. */
+export interface MqttError extends Error {
+  name: 'MqttError';
+  code: MqttErrorCode;
+  /** The MQTT reason code (v5) or return code (3.1.1), when the broker gave one. */
+  reasonCode?: number;
+}
+
+/** The events of `MqttClient.on` and their listener's argument. */
+export interface MqttClientEvents {
+  message: (message: MqttMessage) => void;
+  connect: (info: ConnectionInfo) => void;
+  reconnect: (info: ConnectionInfo) => void;
+  close: (info: CloseInfo) => void;
+  end: () => void;
+  error: (error: MqttError) => void;
+  state: (state: ClientState) => void;
+  resubscribe: (filters: number) => void;
+}
+export type MqttClientEvent = keyof MqttClientEvents;
+"#;
+
+/// Publishes in one task go out together at the end of it, in frames of about this size.
+const FLUSH_AT: usize = 64 * 1024;
+
+const EVENTS: [&str; 8] = [
+    "message",
+    "connect",
+    "reconnect",
+    "close",
+    "end",
+    "error",
+    "state",
+    "resubscribe",
+];
+
+/// Connects to a broker over WebSocket (`ws://` or `wss://`, subprotocol `mqtt`). Resolves with
+/// the client once CONNACK accepted the connection; rejects with an `MqttError` when the URL or
+/// an option is invalid, or when the first attempt fails (unless `retryInitialConnection`).
+#[wasm_bindgen(js_name = connect, unchecked_return_type = "Promise<MqttClient>")]
+pub fn connect(
+    #[wasm_bindgen(unchecked_param_type = "string")] url: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "ConnectOptions")] options: Option<
+        js_sys::Object,
+    >,
+) -> Promise {
+    let url = match url_of(&url) {
+        Ok(u) => u,
+        Err(e) => return rejected(e),
+    };
+    let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
+    let (opts, driver_opts) = match js::connect_options_of(&options) {
+        Ok(o) => o,
+        Err(e) => return rejected(e),
+    };
+    let inner = driver::Inner::new(Session::new(opts), url, driver_opts.retry_initial);
+    let rc: Shared = Rc::new(RefCell::new(inner));
+    let (p, settle) = promise();
+    driver::start(&rc, settle);
+    p
+}
+
+fn url_of(v: &JsValue) -> Result<String, MqttError> {
+    let s = v
+        .as_string()
+        .ok_or_else(|| MqttError::new("INVALID_URL", "the URL must be a string"))?;
+    let url = web_sys::Url::new(&s)
+        .map_err(|_| MqttError::new("INVALID_URL", alloc::format!("not a URL: {s:?}")))?;
+    match url.protocol().as_str() {
+        "ws:" | "wss:" => Ok(s),
+        p => Err(MqttError::new(
+            "INVALID_URL",
+            alloc::format!("the URL must start with ws:// or wss:// (got {p}//)"),
+        )),
+    }
+}
+
+/// A connected (or reconnecting) MQTT client. Get one from `connect`.
+#[wasm_bindgen]
+pub struct MqttClient {
+    inner: Shared,
+}
+
+impl MqttClient {
+    pub(crate) fn wrap(inner: Shared) -> JsValue {
+        MqttClient { inner }.into()
+    }
+}
+
+#[wasm_bindgen]
+impl MqttClient {
+    /// Publishes a message. The Promise settles when the message is acknowledged (QoS 1: PUBACK,
+    /// QoS 2: PUBCOMP) or written (QoS 0), and rejects with an `MqttError` when it is refused
+    /// (invalid topic, QoS, payload; queue full) or fails (rejected by the broker, client ended).
+    /// While offline, messages wait in a bounded queue and go out after reconnecting.
+    #[wasm_bindgen(unchecked_return_type = "Promise<PublishResult>")]
+    pub fn publish(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] topic: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | ArrayBuffer")]
+        payload: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "PublishOptions")] options: Option<
+            js_sys::Object,
+        >,
+    ) -> Promise {
+        let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
+        let msg = match js::message_of(&topic, &payload, &options) {
+            Ok(m) => m,
+            Err(e) => return rejected(e),
+        };
+        let Ok(mut inner) = self.inner.try_borrow_mut() else {
+            return rejected(MqttError::new("INVALID_ARGUMENT", "re-entrant call"));
+        };
+        match inner.session.publish(msg, js::now_ms()) {
+            Err(e) => rejected(js::publish_error(&e)),
+            Ok(id) => {
+                let (p, settle) = promise();
+                inner.add_publish(id, settle);
+                let pending = inner.session.pending_write_bytes();
+                drop(inner);
+                if pending >= FLUSH_AT {
+                    driver::pump(&self.inner);
+                } else {
+                    driver::schedule_flush(&self.inner);
+                }
+                p
+            }
+        }
+    }
+
+    /// Subscribes to a filter (resolves with the granted QoS) or to an array of filters (resolves
+    /// with one reason code per filter; 128 and above are refusals). A refused single filter
+    /// rejects with `SUBSCRIBE_FAILED`. `handler`, if given, is registered with `onMessage` first,
+    /// so it also sees the retained messages that arrive right after SUBACK. Subscriptions are
+    /// renewed by the client when the broker lost the session.
+    #[wasm_bindgen(unchecked_return_type = "Promise<number | number[]>")]
+    pub fn subscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | string[]")] filter: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SubscribeOptions")] options: Option<
+            js_sys::Object,
+        >,
+        #[wasm_bindgen(unchecked_optional_param_type = "(message: MqttMessage) => void")]
+        handler: Option<js_sys::Function>,
+    ) -> Promise {
+        let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
+        let (filters, single) = match js::filters_of(&filter) {
+            Ok(f) => f,
+            Err(e) => return rejected(e),
+        };
+        let sub_opts = match js::subscription_options_of(&options) {
+            Ok(o) => o,
+            Err(e) => return rejected(e),
+        };
+        if handler.as_ref().is_some_and(|h| !h.is_function()) {
+            return rejected(MqttError::new(
+                "INVALID_ARGUMENT",
+                "the handler must be a function",
+            ));
+        }
+        let Ok(mut inner) = self.inner.try_borrow_mut() else {
+            return rejected(MqttError::new("INVALID_ARGUMENT", "re-entrant call"));
+        };
+        let list = filters.iter().map(|f| (f.clone(), sub_opts)).collect();
+        match inner.session.subscribe(list, None, js::now_ms()) {
+            Err(e) => rejected(js::request_error(&e)),
+            Ok(id) => {
+                if let Some(f) = handler {
+                    for filter in &filters {
+                        let hid = inner.next_handler_id;
+                        inner.next_handler_id += 1;
+                        inner.handlers.push(driver::Handler {
+                            id: hid,
+                            filter: filter.clone(),
+                            f: f.clone(),
+                        });
+                    }
+                }
+                let (p, settle) = promise();
+                inner.add_subscribe(id, settle, single);
+                drop(inner);
+                driver::pump(&self.inner);
+                p
+            }
+        }
+    }
+
+    /// Unsubscribes from a filter or an array of filters, and removes the message handlers
+    /// registered for exactly those filters.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn unsubscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | string[]")] filter: JsValue,
+    ) -> Promise {
+        let (filters, _) = match js::filters_of(&filter) {
+            Ok(f) => f,
+            Err(e) => return rejected(e),
+        };
+        let Ok(mut inner) = self.inner.try_borrow_mut() else {
+            return rejected(MqttError::new("INVALID_ARGUMENT", "re-entrant call"));
+        };
+        match inner.session.unsubscribe(filters.clone(), js::now_ms()) {
+            Err(e) => rejected(js::request_error(&e)),
+            Ok(id) => {
+                let (p, settle) = promise();
+                inner.add_unsubscribe(id, settle, filters);
+                drop(inner);
+                driver::pump(&self.inner);
+                p
+            }
+        }
+    }
+
+    /// Calls `handler` for every message whose topic matches `filter` (wildcards allowed; a
+    /// shared subscription matches as its inner filter). Returns an id for `offMessage`.
+    /// Registering does not subscribe.
+    #[wasm_bindgen(js_name = onMessage)]
+    pub fn on_message(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] filter: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "(message: MqttMessage) => void")] handler: JsValue,
+    ) -> Result<u32, JsValue> {
+        let filter = js::topic_string(&filter, "the topic filter", "INVALID_FILTER")?;
+        crate::topic::validate_topic_filter(&filter).map_err(|e| {
+            MqttError::new(
+                "INVALID_FILTER",
+                alloc::format!("invalid topic filter: {e}"),
+            )
+        })?;
+        let f = function_of(handler)?;
+        let mut inner = self.inner.borrow_mut();
+        let id = inner.next_handler_id;
+        inner.next_handler_id += 1;
+        inner.handlers.push(driver::Handler { id, filter, f });
+        Ok(id)
+    }
+
+    /// Removes a handler registered with `onMessage` (or by `subscribe`). Returns whether it existed.
+    #[wasm_bindgen(js_name = offMessage)]
+    pub fn off_message(&self, id: u32) -> bool {
+        let mut inner = self.inner.borrow_mut();
+        let before = inner.handlers.len();
+        inner.handlers.retain(|h| h.id != id);
+        inner.handlers.len() != before
+    }
+
+    /// Adds a listener: `message` (every message), `connect` and `reconnect` (CONNACK accepted),
+    /// `close` (a connection ended, with the reason and when the next attempt is), `end` (closed
+    /// for good), `error` (a failure no Promise reports), `state`, `resubscribe`.
+    pub fn on(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "MqttClientEvent")] event: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "(arg: any) => void")] listener: JsValue,
+    ) -> Result<(), JsValue> {
+        let name = event_name(&event)?;
+        let f = function_of(listener)?;
+        self.inner
+            .borrow_mut()
+            .listeners
+            .map
+            .entry(String::from(name))
+            .or_default()
+            .push(f);
+        Ok(())
+    }
+
+    /// Removes a listener added with `on`.
+    pub fn off(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "MqttClientEvent")] event: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "(arg: any) => void")] listener: JsValue,
+    ) -> Result<(), JsValue> {
+        let name = event_name(&event)?;
+        if let Some(v) = self.inner.borrow_mut().listeners.map.get_mut(name) {
+            v.retain(|f| !JsValue::from(f.clone()).eq(&listener));
+        }
+        Ok(())
+    }
+
+    /// Ends the client: sends DISCONNECT when connected, closes the WebSocket, stops
+    /// reconnecting, and rejects everything still pending with `SESSION_CLOSED`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn end(&self) -> Promise {
+        if let Ok(mut inner) = self.inner.try_borrow_mut() {
+            inner.session.disconnect(js::now_ms());
+        }
+        driver::pump(&self.inner);
+        Promise::resolve(&JsValue::UNDEFINED)
+    }
+
+    /// `connecting`, `connected`, `reconnecting` or `closed`.
+    #[wasm_bindgen(getter, unchecked_return_type = "ClientState")]
+    pub fn state(&self) -> String {
+        String::from(self.inner.borrow().state.as_str())
+    }
+
+    /// Whether the client is connected right now.
+    #[wasm_bindgen(getter)]
+    pub fn connected(&self) -> bool {
+        self.inner.borrow().session.is_connected()
+    }
+
+    /// The client identifier in use (the broker's, if it assigned one).
+    #[wasm_bindgen(getter, js_name = clientId)]
+    pub fn client_id(&self) -> String {
+        self.inner.borrow().session.options().client_id.clone()
+    }
+
+    /// Outbound messages in flight and waiting: `{ inflight, queued, queuedBytes }`.
+    #[wasm_bindgen(
+        getter,
+        unchecked_return_type = "{ inflight: number; queued: number; queuedBytes: number }"
+    )]
+    pub fn pending(&self) -> JsValue {
+        let inner = self.inner.borrow();
+        let (queued, bytes) = inner.session.queued();
+        js::object(&[
+            ("inflight", (inner.session.inflight_len() as u32).into()),
+            ("queued", (queued as u32).into()),
+            ("queuedBytes", (bytes as f64).into()),
+        ])
+    }
+}
+
+fn event_name(v: &JsValue) -> Result<&'static str, JsValue> {
+    let s = v.as_string().unwrap_or_default();
+    EVENTS.iter().copied().find(|e| *e == s).ok_or_else(|| {
+        MqttError::new(
+            "INVALID_ARGUMENT",
+            alloc::format!("unknown event {s:?}; events are {}", EVENTS.join(", ")),
+        )
+        .into_js()
+    })
+}
+
+fn function_of(v: JsValue) -> Result<js_sys::Function, JsValue> {
+    use wasm_bindgen::JsCast;
+    v.dyn_into::<js_sys::Function>().map_err(|_| {
+        MqttError::new("INVALID_ARGUMENT", "the listener must be a function").into_js()
+    })
+}
