@@ -9,10 +9,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=target/wasm32-wasip2/wasm
-cargo build --profile wasm --target wasm32-wasip2 --bin wasmqtt-cli
-cargo build --profile wasm --target wasm32-wasip2 -p power-meter
-cargo build --profile wasm --target wasm32-wasip2 --lib --features provider
+CARGO_INCREMENTAL=0 cargo build --profile wasm --target wasm32-wasip2 --bin wasmqtt-cli
+CARGO_INCREMENTAL=0 cargo build --profile wasm --target wasm32-wasip2 -p power-meter
+CARGO_INCREMENTAL=0 cargo build --profile wasm --target wasm32-wasip2 --lib --features provider
 if command -v wac >/dev/null 2>&1; then
   wac plug "$out/power-meter.wasm" --plug "$out/wasmqtt.wasm" -o "$out/meter.wasm"
+else
+  echo "wac not found: skipping meter.wasm (cargo install wac-cli --version 0.12.0 --locked)" >&2
 fi
 ls -l "$out"/*.wasm

@@ -35,6 +35,8 @@ pub struct Connection {
     epoch_ns: u64,
     events: VecDeque<Event>,
     last_network_error: Option<String>,
+    /// Bytes taken from the session that the stream did not take yet.
+    unwritten: alloc::vec::Vec<u8>,
 }
 
 impl Connection {
@@ -48,6 +50,7 @@ impl Connection {
             epoch_ns: monotonic_clock::now(),
             events: VecDeque::new(),
             last_network_error: None,
+            unwritten: alloc::vec::Vec::new(),
         }
     }
 
@@ -64,7 +67,10 @@ impl Connection {
 
     /// Connects and waits for CONNACK (at most `timeout_ms`). Events other than the
     /// connection's own stay queued for [`Connection::poll_event`].
-    pub fn connect(&mut self, timeout_ms: u64) -> Result<crate::session::ConnectionInfo, ConnectError> {
+    pub fn connect(
+        &mut self,
+        timeout_ms: u64,
+    ) -> Result<crate::session::ConnectionInfo, ConnectError> {
         let now = self.now_ms();
         self.session.connect(now);
         let until = now.saturating_add(timeout_ms);
@@ -97,10 +103,33 @@ impl Connection {
         self.drive(timeout_ms)
     }
 
-    /// Writes what the session produced, without waiting for anything else.
+    /// Writes what the session produced as far as the stream takes it without waiting. While
+    /// an earlier write is still in progress the bytes stay with the session, so messages
+    /// published in a burst go out together; [`Connection::poll_event`] writes the rest.
     pub fn flush(&mut self) {
-        if let Some(e) = self.drive(0) {
-            self.events.push_back(e);
+        if self.transport.is_none() || !self.unwritten.is_empty() && !self.write_unwritten() {
+            return;
+        }
+        if let Some(bytes) = self.session.poll_transmit() {
+            self.unwritten = bytes;
+            self.write_unwritten();
+        }
+    }
+
+    /// Writes what it can of `unwritten` without waiting; true when all of it went.
+    fn write_unwritten(&mut self) -> bool {
+        let Some(t) = &self.transport else {
+            return false;
+        };
+        match t.write_some(&self.unwritten) {
+            Ok(n) => {
+                self.unwritten.drain(..n);
+                self.unwritten.is_empty()
+            }
+            Err(e) => {
+                self.lost(e);
+                false
+            }
         }
     }
 
@@ -115,7 +144,11 @@ impl Connection {
             .session
             .poll_timeout()
             .is_some_and(|d| d <= self.now_ms());
-        if !self.events.is_empty() || due || self.session.pending_write_bytes() > 0 {
+        if !self.events.is_empty()
+            || due
+            || self.session.pending_write_bytes() > 0
+            || !self.unwritten.is_empty()
+        {
             return monotonic_clock::subscribe_duration(0);
         }
         match &self.transport {
@@ -136,7 +169,19 @@ impl Connection {
     /// comes out or `timeout_ms` has passed.
     fn drive(&mut self, timeout_ms: u64) -> Option<Event> {
         let until = self.now_ms().saturating_add(timeout_ms);
+        // Rounds of catching up once `until` has passed: bounded, so a call never spins.
+        let mut catch_up = 0u32;
         loop {
+            if !self.unwritten.is_empty() {
+                let bytes = core::mem::take(&mut self.unwritten);
+                let failed = self
+                    .transport
+                    .as_ref()
+                    .and_then(|t| t.write_all(&bytes).err());
+                if let Some(e) = failed {
+                    self.lost(e);
+                }
+            }
             let deadline = loop {
                 match self.session.poll_output() {
                     Output::OpenTransport => self.open(),
@@ -156,7 +201,30 @@ impl Connection {
             };
             let now = self.now_ms();
             if now >= until {
-                return None;
+                // No more waiting, but take what already arrived and what is already due.
+                let mut progressed = false;
+                if let Some(t) = &self.transport {
+                    match t.read_available() {
+                        Ok(bytes) if !bytes.is_empty() => {
+                            self.session.handle_bytes(&bytes, now);
+                            progressed = true;
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            self.lost(e);
+                            progressed = true;
+                        }
+                    }
+                }
+                if deadline.is_some_and(|d| d <= now) {
+                    self.session.handle_timeout(now);
+                    progressed = true;
+                }
+                catch_up += 1;
+                if !progressed || catch_up > 64 {
+                    return None;
+                }
+                continue;
             }
             let wake = deadline.map_or(until, |d| d.min(until));
             let timer =
@@ -183,6 +251,7 @@ impl Connection {
 
     fn open(&mut self) {
         self.transport = None;
+        self.unwritten.clear();
         match Transport::connect(&self.host, self.port) {
             Ok(t) => {
                 self.transport = Some(t);
@@ -202,6 +271,7 @@ impl Connection {
         log::info!("connection lost: {error}");
         self.last_network_error = Some(error);
         self.transport = None;
+        self.unwritten.clear();
         let now = self.now_ms();
         self.session.handle_disconnected(now);
     }

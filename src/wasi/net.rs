@@ -86,6 +86,22 @@ impl Transport {
         }
     }
 
+    /// Writes as much of `bytes` as the stream takes right now, without waiting; returns how
+    /// many bytes it took.
+    pub(crate) fn write_some(&self, bytes: &[u8]) -> Result<usize, String> {
+        let err = |e: StreamError| match e {
+            StreamError::Closed => "closed by the broker".to_string(),
+            StreamError::LastOperationFailed(e) => e.to_debug_string(),
+        };
+        let permitted = self.output.check_write().map_err(err)?;
+        let n = bytes.len().min(permitted as usize);
+        if n > 0 {
+            self.output.write(&bytes[..n]).map_err(err)?;
+            self.output.flush().map_err(err)?;
+        }
+        Ok(n)
+    }
+
     /// Writes all of `bytes`, waiting for the stream as needed, then starts a flush.
     pub(crate) fn write_all(&self, mut bytes: &[u8]) -> Result<(), String> {
         let err = |e: StreamError| match e {
@@ -107,7 +123,10 @@ impl Transport {
     }
 }
 
-fn resolve(network: &wasip2::sockets::network::Network, host: &str) -> Result<Vec<IpAddress>, String> {
+fn resolve(
+    network: &wasip2::sockets::network::Network,
+    host: &str,
+) -> Result<Vec<IpAddress>, String> {
     if let Ok(ip) = host.parse::<core::net::IpAddr>() {
         return Ok(alloc::vec![match ip {
             core::net::IpAddr::V4(v4) => {

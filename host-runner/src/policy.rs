@@ -1,0 +1,267 @@
+//! The network policy: which socket addresses a component may use.
+//!
+//! wasmtime-wasi denies every socket unless the embedder allows it. A [`NetworkPolicy`] allows
+//! TCP connections to exactly the broker's addresses and nothing else: no listening, no accepting,
+//! no UDP, no other host or port. wasmtime 48 also checks the implicit bind that precedes every
+//! `connect` (to the unspecified address, port 0), so that one is allowed too, for the address
+//! families of the broker's addresses only.
+//!
+//! The broker is usually named by host and port (`localhost:1883`); the policy resolves that name
+//! once, up front, and allows the addresses it resolved to. When the broker is named by a host
+//! name, the component resolves the same name through `wasi:sockets/ip-name-lookup`, so name
+//! lookup is allowed then (it reveals addresses; it does not reach them). When it is an IP
+//! literal, the provider parses it itself and name lookup stays off.
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{bail, Context as _};
+use wasmtime_wasi::sockets::SocketAddrUse;
+use wasmtime_wasi::WasiCtxBuilder;
+
+/// A socket use the policy refused.
+#[derive(Debug, Clone, Copy)]
+pub struct Denial {
+    /// The address the component wanted to use.
+    pub addr: SocketAddr,
+    /// What for.
+    pub usage: SocketAddrUse,
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} {}", self.usage, self.addr)
+    }
+}
+
+/// Which network access a component gets: TCP to the listed addresses, nothing else.
+///
+/// Clones share the record of denials, so a test can hand a clone to the component and read the
+/// denials afterwards.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkPolicy {
+    allowed: Vec<SocketAddr>,
+    name_lookup: bool,
+    denied: Arc<Mutex<Vec<Denial>>>,
+}
+
+impl NetworkPolicy {
+    /// No network at all: no TCP, no UDP, no name lookup.
+    pub fn deny_all() -> Self {
+        Self::default()
+    }
+
+    /// TCP to `host:port` and nothing else. The name is resolved now; every address it resolves
+    /// to is allowed. Name lookup is allowed only when `host` is a name rather than an IP
+    /// literal, so that the component can resolve the same name.
+    pub fn broker(host: &str, port: u16) -> anyhow::Result<Self> {
+        if host.is_empty() {
+            bail!("the broker host is empty");
+        }
+        // `ToSocketAddrs` wants IPv6 literals without brackets when given as (host, port).
+        let bare = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let mut allowed: Vec<SocketAddr> = (bare, port)
+            .to_socket_addrs()
+            .with_context(|| format!("resolving the broker address {host}:{port}"))?
+            .map(canonical)
+            .collect();
+        allowed.sort();
+        allowed.dedup();
+        if allowed.is_empty() {
+            bail!("the broker address {host}:{port} resolved to no address");
+        }
+        Ok(Self {
+            allowed,
+            name_lookup: bare.parse::<std::net::IpAddr>().is_err(),
+            denied: Arc::default(),
+        })
+    }
+
+    /// TCP to `host:port` given as one string (`localhost:1883`, `127.0.0.1:1883`,
+    /// `[::1]:1883`).
+    pub fn broker_addr(host_port: &str) -> anyhow::Result<Self> {
+        let (host, port) = split_host_port(host_port)?;
+        Self::broker(host, port)
+    }
+
+    /// TCP to exactly these addresses; no name lookup (the component must use IP literals).
+    pub fn addrs(addrs: impl IntoIterator<Item = SocketAddr>) -> Self {
+        let mut allowed: Vec<SocketAddr> = addrs.into_iter().map(canonical).collect();
+        allowed.sort();
+        allowed.dedup();
+        Self {
+            allowed,
+            name_lookup: false,
+            denied: Arc::default(),
+        }
+    }
+
+    /// Allows or forbids `wasi:sockets/ip-name-lookup`.
+    pub fn with_name_lookup(mut self, allow: bool) -> Self {
+        self.name_lookup = allow;
+        self
+    }
+
+    /// The addresses TCP connections may go to.
+    pub fn allowed(&self) -> &[SocketAddr] {
+        &self.allowed
+    }
+
+    /// Whether the component may resolve names.
+    pub fn name_lookup(&self) -> bool {
+        self.name_lookup
+    }
+
+    /// Every socket use refused so far (by this policy and its clones).
+    pub fn denials(&self) -> Vec<Denial> {
+        self.denied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Whether the policy permits this use of this address.
+    pub fn permits(&self, addr: SocketAddr, usage: SocketAddrUse) -> bool {
+        let addr = canonical(addr);
+        match usage {
+            SocketAddrUse::TcpConnect => self.allowed.contains(&addr),
+            // The implicit bind before a connect: the wildcard address, port 0, in a family the
+            // broker has an address in. An explicit bind anywhere else is refused.
+            SocketAddrUse::TcpBind => {
+                addr.ip().is_unspecified()
+                    && addr.port() == 0
+                    && self.allowed.iter().any(|a| a.is_ipv4() == addr.is_ipv4())
+            }
+            // No listening, accepting or UDP (UDP is switched off as well).
+            _ => false,
+        }
+    }
+
+    /// Applies the policy to a WASI context: TCP on, UDP off, name lookup as configured, and the
+    /// address check. Refusals are recorded (see [`NetworkPolicy::denials`]).
+    pub fn apply(&self, builder: &mut WasiCtxBuilder) {
+        let tcp = !self.allowed.is_empty();
+        builder
+            .allow_tcp(tcp)
+            .allow_udp(false)
+            .allow_ip_name_lookup(self.name_lookup);
+        let policy = self.clone();
+        builder.socket_addr_check(move |addr, usage| {
+            let ok = policy.permits(addr, usage);
+            if !ok {
+                policy
+                    .denied
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(Denial { addr, usage });
+            }
+            Box::pin(async move { ok })
+        });
+    }
+}
+
+impl fmt::Display for NetworkPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.allowed.is_empty() {
+            return f.write_str("no network");
+        }
+        f.write_str("TCP to ")?;
+        for (i, a) in self.allowed.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{a}")?;
+        }
+        if self.name_lookup {
+            f.write_str(" (name lookup allowed)")?;
+        }
+        Ok(())
+    }
+}
+
+/// An IPv4-mapped IPv6 address compares as the IPv4 address it maps.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+/// Splits `host:port`, `[v6]:port` or a bare `v6` is refused (the port is required).
+pub fn split_host_port(s: &str) -> anyhow::Result<(&str, u16)> {
+    let (host, port) = s
+        .rsplit_once(':')
+        .with_context(|| format!("`{s}` is not host:port"))?;
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        bail!("`{s}`: write an IPv6 address in brackets, e.g. [::1]:1883");
+    }
+    let port: u16 = port
+        .parse()
+        .with_context(|| format!("`{s}`: the port `{port}` is not a number from 0 to 65535"))?;
+    if host.is_empty() {
+        bail!("`{s}` has no host");
+    }
+    Ok((host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    #[test]
+    fn allows_the_broker_and_the_implicit_bind_only() {
+        let broker: SocketAddr = "127.0.0.1:1883".parse().unwrap();
+        let p = NetworkPolicy::addrs([broker]);
+        assert!(p.permits(broker, SocketAddrUse::TcpConnect));
+        assert!(p.permits("0.0.0.0:0".parse().unwrap(), SocketAddrUse::TcpBind));
+        assert!(!p.permits("[::]:0".parse().unwrap(), SocketAddrUse::TcpBind));
+        assert!(!p.permits("0.0.0.0:1883".parse().unwrap(), SocketAddrUse::TcpBind));
+        assert!(!p.permits("127.0.0.1:0".parse().unwrap(), SocketAddrUse::TcpBind));
+        assert!(!p.permits("127.0.0.1:1884".parse().unwrap(), SocketAddrUse::TcpConnect));
+        assert!(!p.permits("127.0.0.2:1883".parse().unwrap(), SocketAddrUse::TcpConnect));
+        assert!(!p.permits(broker, SocketAddrUse::TcpListen));
+        assert!(!p.permits(broker, SocketAddrUse::TcpAccept));
+        assert!(!p.permits(broker, SocketAddrUse::UdpBind));
+        assert!(!p.permits(broker, SocketAddrUse::UdpSend));
+        assert!(!p.permits(broker, SocketAddrUse::UdpReceive));
+        let mapped = SocketAddr::new(IpAddr::V6(Ipv4Addr::LOCALHOST.to_ipv6_mapped()), 1883);
+        assert!(p.permits(mapped, SocketAddrUse::TcpConnect));
+    }
+
+    #[test]
+    fn deny_all_denies_everything() {
+        let p = NetworkPolicy::deny_all();
+        assert!(!p.permits("127.0.0.1:1883".parse().unwrap(), SocketAddrUse::TcpConnect));
+        assert!(!p.permits("0.0.0.0:0".parse().unwrap(), SocketAddrUse::TcpBind));
+        assert_eq!(p.to_string(), "no network");
+    }
+
+    #[test]
+    fn resolves_names_up_front() {
+        let p = NetworkPolicy::broker_addr("127.0.0.1:1883").unwrap();
+        assert_eq!(
+            p.allowed(),
+            &["127.0.0.1:1883".parse::<SocketAddr>().unwrap()]
+        );
+        assert!(!p.name_lookup());
+        let p = NetworkPolicy::broker_addr("localhost:1883").unwrap();
+        assert!(p.name_lookup());
+        assert!(p
+            .allowed()
+            .iter()
+            .all(|a| a.ip().is_loopback() && a.port() == 1883));
+        let p = NetworkPolicy::broker_addr("[::1]:1883").unwrap();
+        assert_eq!(
+            p.allowed(),
+            &[SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 1883)]
+        );
+        assert!(p.permits("[::]:0".parse().unwrap(), SocketAddrUse::TcpBind));
+        assert!(!p.permits("0.0.0.0:0".parse().unwrap(), SocketAddrUse::TcpBind));
+        assert!(NetworkPolicy::broker_addr("localhost").is_err());
+        assert!(NetworkPolicy::broker_addr("::1:1883").is_err());
+        assert!(NetworkPolicy::broker_addr(":1883").is_err());
+        assert!(NetworkPolicy::broker_addr("localhost:99999").is_err());
+    }
+}

@@ -1,0 +1,436 @@
+//! The provider component (`wasmqtt:mqtt/client`), instantiated through `bindgen!` and driven
+//! through a typed wrapper.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use wasmqtt_host::{types, MqttClient, NetworkPolicy, Provider, Runtime};
+//!
+//! let runtime = Runtime::new()?;
+//! let provider = Provider::load_default(&runtime)?;
+//! let policy = NetworkPolicy::broker("127.0.0.1", 1883)?;
+//! let options = types::connect_options("127.0.0.1", 1883, "demo", types::ProtocolVersion::V5);
+//! let mut client = MqttClient::connect(&provider, &policy, &options)?;
+//! client.subscribe(&[types::subscription("demo/#", types::Qos::AtLeastOnce)], None)?;
+//! client.publish(&types::message("demo/a", b"hi", types::Qos::AtLeastOnce, false))?;
+//! while let Some(event) = client.poll_event(Duration::from_millis(500))? {
+//!     println!("{event:?}");
+//! }
+//! client.disconnect()?;
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use wasmtime::component::{Resource, ResourceAny};
+use wasmtime::Store;
+use wasmtime_wasi::p2::bindings::io::poll::HostPollable;
+use wasmtime_wasi::p2::DynPollable;
+
+use crate::policy::NetworkPolicy;
+use crate::runtime::{Artifact, HostState, LoadedComponent, Runtime, Stdio};
+
+/// Generated from `wit/mqtt.wit`, world `provider`. `wasi:io/poll` is wasmtime-wasi's, so the
+/// pollable `client.ready` returns lives in the same table as every other WASI resource.
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "provider",
+        with: {
+            "wasi:io/poll": wasmtime_wasi::p2::bindings::io::poll,
+        },
+        additional_derives: [PartialEq, Eq],
+        require_store_data_send: true,
+    });
+}
+
+pub use bindings::{Provider as ProviderBindings, ProviderPre};
+
+/// The WIT types of `wasmqtt:mqtt/types`, with constructors for the common cases.
+pub mod types {
+    pub use super::bindings::exports::wasmqtt::mqtt::types::*;
+
+    /// Connect options with the defaults of the WIT documentation: keep-alive 60 s, clean start,
+    /// no credentials, no will, the provider's default reconnect policy, inflight window and
+    /// queue.
+    pub fn connect_options(
+        host: &str,
+        port: u16,
+        client_id: &str,
+        protocol: ProtocolVersion,
+    ) -> ConnectOptions {
+        ConnectOptions {
+            host: host.to_string(),
+            port,
+            client_id: client_id.to_string(),
+            username: None,
+            password: None,
+            keep_alive_secs: 60,
+            clean_start: true,
+            will: None,
+            protocol,
+            session_expiry_interval: None,
+            reconnect: None,
+            max_inflight: None,
+            max_queued_messages: None,
+            connect_timeout_ms: None,
+        }
+    }
+
+    /// A message without MQTT 5.0 properties.
+    pub fn message(topic: &str, payload: &[u8], qos: Qos, retain: bool) -> Message {
+        Message {
+            topic: topic.to_string(),
+            payload: payload.to_vec(),
+            qos,
+            retain,
+            properties: None,
+        }
+    }
+
+    /// A subscription with the MQTT 3.1.1 semantics: local messages delivered, retain flag
+    /// cleared on forwarding, retained messages sent at subscribe.
+    pub fn subscription(filter: &str, qos: Qos) -> Subscription {
+        Subscription {
+            filter: filter.to_string(),
+            qos,
+            no_local: false,
+            retain_as_published: false,
+            retain_handling: RetainHandling::SendAtSubscribe,
+        }
+    }
+
+    /// Empty MQTT 5.0 message properties.
+    pub fn no_properties() -> MessageProperties {
+        MessageProperties {
+            payload_format_utf8: None,
+            message_expiry_interval: None,
+            content_type: None,
+            response_topic: None,
+            correlation_data: None,
+            user_properties: Vec::new(),
+            subscription_identifiers: Vec::new(),
+        }
+    }
+
+    impl Qos {
+        /// The QoS as its MQTT number (0, 1 or 2).
+        pub fn level(self) -> u8 {
+            match self {
+                Qos::AtMostOnce => 0,
+                Qos::AtLeastOnce => 1,
+                Qos::ExactlyOnce => 2,
+            }
+        }
+
+        /// The QoS for an MQTT number, if it is 0, 1 or 2.
+        pub fn from_level(level: u8) -> Option<Qos> {
+            match level {
+                0 => Some(Qos::AtMostOnce),
+                1 => Some(Qos::AtLeastOnce),
+                2 => Some(Qos::ExactlyOnce),
+                _ => None,
+            }
+        }
+    }
+}
+
+use types::{ConnectOptions, DeliveryId, Event, Message, RequestId, Subscription};
+
+/// What a call into the provider can answer besides success.
+#[derive(Debug)]
+pub enum ClientError {
+    /// The provider answered with its WIT `error`: bad input, network, broker refusal, ….
+    Mqtt(types::Error),
+    /// The host failed or the component trapped. The instance is unusable after a trap.
+    Host(anyhow::Error),
+}
+
+impl ClientError {
+    /// The WIT error, if that is what this is.
+    pub fn mqtt(&self) -> Option<&types::Error> {
+        match self {
+            ClientError::Mqtt(e) => Some(e),
+            ClientError::Host(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Mqtt(e) => write!(f, "{}", describe_error(e)),
+            ClientError::Host(e) => write!(f, "host or trap: {e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl From<anyhow::Error> for ClientError {
+    fn from(e: anyhow::Error) -> Self {
+        ClientError::Host(e)
+    }
+}
+
+impl From<wasmtime::Error> for ClientError {
+    fn from(e: wasmtime::Error) -> Self {
+        ClientError::Host(e.into())
+    }
+}
+
+/// Flattens `Result<Result<T, WitError>, Trap>`.
+fn flatten<T>(r: wasmtime::Result<Result<T, types::Error>>) -> Result<T, ClientError> {
+    match r {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(ClientError::Mqtt(e)),
+        Err(e) => Err(ClientError::Host(e.into())),
+    }
+}
+
+/// A short human-readable text for a WIT error.
+pub fn describe_error(e: &types::Error) -> String {
+    use types::Error as E;
+    match e {
+        E::InvalidTopic(s) => format!("invalid topic: {s}"),
+        E::InvalidFilter(s) => format!("invalid filter: {s}"),
+        E::InvalidArgument(s) => format!("invalid argument: {s}"),
+        E::QueueFull => "queue full".into(),
+        E::WouldBlock => "would block".into(),
+        E::TooLarge(s) => format!("too large: {s}"),
+        E::Refused(r) => format!("refused by the broker: 0x{:02x} {}", r.code, r.text),
+        E::Timeout => "no CONNACK within the connect timeout".into(),
+        E::Network(s) => format!("network: {s}"),
+        E::Protocol(s) => format!("protocol: {s}"),
+        E::Closed => "closed".into(),
+    }
+}
+
+/// The provider component, compiled and pre-linked: instantiate it once per client.
+#[derive(Clone)]
+pub struct Provider {
+    runtime: Runtime,
+    loaded: LoadedComponent,
+    pre: ProviderPre<HostState>,
+}
+
+impl Provider {
+    /// Compiles the provider at `path` and checks that it exports the `provider` world.
+    pub fn load(runtime: &Runtime, path: &Path) -> anyhow::Result<Self> {
+        let loaded = runtime.load(path)?;
+        let pre = runtime
+            .linker()
+            .instantiate_pre(&loaded.component)
+            .map_err(anyhow::Error::from)
+            .and_then(|pre| ProviderPre::new(pre).map_err(anyhow::Error::from))
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{} does not fit the world wasmqtt:mqtt/provider ({e:#}).\n\
+                     If it is the library built without the `provider` feature (a later \
+                     `cargo build --bin wasmqtt-cli` copies that one over it), rebuild it at {} \
+                     with:\n    {}",
+                    path.display(),
+                    crate::runtime::workspace_root().display(),
+                    Artifact::Provider.build_command()
+                )
+            })?;
+        Ok(Self {
+            runtime: runtime.clone(),
+            loaded,
+            pre,
+        })
+    }
+
+    /// Compiles the provider at [`Artifact::Provider`]'s path (`$WASMQTT_PROVIDER_WASM` or
+    /// `target/wasm32-wasip2/wasm/wasmqtt.wasm`).
+    pub fn load_default(runtime: &Runtime) -> anyhow::Result<Self> {
+        Self::load(runtime, &Artifact::Provider.require()?)
+    }
+
+    /// The compiled component, its path, size and compile time.
+    pub fn component(&self) -> &LoadedComponent {
+        &self.loaded
+    }
+
+    /// The runtime it was compiled in.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// A fresh instance in a fresh store whose network access is `policy`.
+    pub fn instantiate(&self, policy: &NetworkPolicy) -> anyhow::Result<Instance> {
+        let mut store = self.runtime.store(policy, &Stdio::Null);
+        let bindings = self.pre.instantiate(&mut store)?;
+        Ok(Instance { store, bindings })
+    }
+}
+
+/// One instance of the provider in its own store.
+pub struct Instance {
+    store: Store<HostState>,
+    bindings: ProviderBindings,
+}
+
+impl Instance {
+    /// `client.connect`: connects and waits for CONNACK. The client keeps this instance.
+    pub fn connect(mut self, options: &ConnectOptions) -> Result<MqttClient, ClientError> {
+        let handle = flatten(
+            self.bindings
+                .wasmqtt_mqtt_client()
+                .client()
+                .call_connect(&mut self.store, options),
+        )?;
+        Ok(MqttClient {
+            store: self.store,
+            bindings: self.bindings,
+            handle,
+        })
+    }
+
+    /// The store (for inspection in tests).
+    pub fn store(&mut self) -> &mut Store<HostState> {
+        &mut self.store
+    }
+}
+
+/// A connected `wasmqtt:mqtt/client` resource, with the instance and store it lives in.
+///
+/// Dropping it drops the store without sending DISCONNECT: to the broker that is a client dying
+/// uncleanly (its will is published). Call [`MqttClient::disconnect`] first for a clean end.
+pub struct MqttClient {
+    store: Store<HostState>,
+    bindings: ProviderBindings,
+    handle: ResourceAny,
+}
+
+impl fmt::Debug for MqttClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MqttClient")
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MqttClient {
+    /// Instantiates `provider` with network access `policy` and connects with `options`.
+    pub fn connect(
+        provider: &Provider,
+        policy: &NetworkPolicy,
+        options: &ConnectOptions,
+    ) -> Result<MqttClient, ClientError> {
+        provider.instantiate(policy)?.connect(options)
+    }
+
+    /// `client.publish`: a delivery id; a `publish-complete` event with that id follows.
+    pub fn publish(&mut self, message: &Message) -> Result<DeliveryId, ClientError> {
+        flatten(self.bindings.wasmqtt_mqtt_client().client().call_publish(
+            &mut self.store,
+            self.handle,
+            message,
+        ))
+    }
+
+    /// `client.subscribe`: a request id; a `subscribed` event with that id follows.
+    pub fn subscribe(
+        &mut self,
+        subscriptions: &[Subscription],
+        subscription_id: Option<u32>,
+    ) -> Result<RequestId, ClientError> {
+        flatten(self.bindings.wasmqtt_mqtt_client().client().call_subscribe(
+            &mut self.store,
+            self.handle,
+            subscriptions,
+            subscription_id,
+        ))
+    }
+
+    /// `client.unsubscribe`: a request id; an `unsubscribed` event with that id follows.
+    pub fn unsubscribe(&mut self, filters: &[String]) -> Result<RequestId, ClientError> {
+        flatten(
+            self.bindings
+                .wasmqtt_mqtt_client()
+                .client()
+                .call_unsubscribe(&mut self.store, self.handle, filters),
+        )
+    }
+
+    /// `client.poll-event`: makes progress and returns the next event, waiting up to `timeout`.
+    pub fn poll_event(&mut self, timeout: Duration) -> Result<Option<Event>, ClientError> {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        flatten(
+            self.bindings
+                .wasmqtt_mqtt_client()
+                .client()
+                .call_poll_event(&mut self.store, self.handle, ms),
+        )
+    }
+
+    /// `client.next-deadline`: the monotonic-clock instant (ns) of the next deadline.
+    pub fn next_deadline(&mut self) -> Result<Option<u64>, ClientError> {
+        Ok(self
+            .bindings
+            .wasmqtt_mqtt_client()
+            .client()
+            .call_next_deadline(&mut self.store, self.handle)?)
+    }
+
+    /// `client.is-connected`.
+    pub fn is_connected(&mut self) -> Result<bool, ClientError> {
+        Ok(self
+            .bindings
+            .wasmqtt_mqtt_client()
+            .client()
+            .call_is_connected(&mut self.store, self.handle)?)
+    }
+
+    /// Waits on the pollable `client.ready` returns, at most `timeout`, on the host side: true
+    /// when it became ready (call [`MqttClient::poll_event`]), false on timeout. The pollable is
+    /// dropped before returning, so no WASI resource of the component is held across calls.
+    pub fn wait_ready(&mut self, timeout: Duration) -> Result<bool, ClientError> {
+        let pollable: Resource<DynPollable> = self
+            .bindings
+            .wasmqtt_mqtt_client()
+            .client()
+            .call_ready(&mut self.store, self.handle)?;
+        let table = self.store.data_mut().table();
+        let borrowed = Resource::<DynPollable>::new_borrow(pollable.rep());
+        let waited = wasmtime_wasi::runtime::in_tokio(async {
+            tokio::time::timeout(timeout, HostPollable::block(table, borrowed)).await
+        });
+        HostPollable::drop(table, pollable)?;
+        match waited {
+            Ok(Ok(())) => Ok(true),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_elapsed) => Ok(false),
+        }
+    }
+
+    /// `client.disconnect`: DISCONNECT and close. The resource stays, so later calls answer
+    /// with the WIT error `closed`.
+    pub fn disconnect(&mut self) -> Result<(), ClientError> {
+        flatten(
+            self.bindings
+                .wasmqtt_mqtt_client()
+                .client()
+                .call_disconnect(&mut self.store, self.handle),
+        )
+    }
+
+    /// Drops the resource (the component's destructor runs) and then the store.
+    pub fn close(mut self) -> Result<(), ClientError> {
+        self.handle.resource_drop(&mut self.store)?;
+        Ok(())
+    }
+
+    /// Ends the client as if its process died: the store goes, no DISCONNECT is sent, the
+    /// sockets are closed by the host. Same as dropping it; the name says what it means.
+    pub fn abort(self) {
+        drop(self);
+    }
+
+    /// The store (for inspection in tests).
+    pub fn store(&mut self) -> &mut Store<HostState> {
+        &mut self.store
+    }
+}
