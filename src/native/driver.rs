@@ -1,9 +1,15 @@
 //! The driver task: the session's run loop over a tokio `TcpStream`.
+//!
+//! The session lives in [`Shared`], behind a mutex the driver task and [`super::Client`] both
+//! take: a publish is handed to the session by the caller itself (no round trip through the
+//! driver task), and [`Shared::wake`] tells the driver there is something new to write. Every
+//! other request goes through the command channel. The lock is never held across an `await`.
 
 use super::{Command, Error, Reply};
 use crate::codec::ReasonCode;
 use crate::session::{
-    Event, Options, Output, PublishError, PublishId, RequestError, RequestId, Session, State,
+    Event, Message, Options, Output, PublishError, PublishId, RequestError, RequestId, Session,
+    State,
 };
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
@@ -11,11 +17,12 @@ use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::time::Instant;
 
 /// Bytes read from the socket at a time.
@@ -24,6 +31,68 @@ const READ_BUFFER: usize = 64 * 1024;
 const LINGER: Duration = Duration::from_secs(5);
 
 type Connecting = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
+
+/// What the driver task and every [`super::Client`] share.
+#[derive(Debug)]
+pub(super) struct Shared {
+    core: Mutex<Core>,
+    /// Wakes the driver: a publish gave the session something to do.
+    wake: Notify,
+    /// The session's clock starts here.
+    start: Instant,
+}
+
+/// The session and the completions of the messages it accepted.
+#[derive(Debug)]
+struct Core {
+    session: Session,
+    publishes: HashMap<PublishId, Reply<Result<ReasonCode, PublishError>>>,
+    /// The driver has ended: nothing drives the session any more.
+    ended: bool,
+}
+
+impl Shared {
+    pub(super) fn new(mut options: Options) -> Arc<Self> {
+        if options.random_seed == 0 {
+            options.random_seed = random_seed();
+        }
+        Arc::new(Shared {
+            core: Mutex::new(Core {
+                session: Session::new(options),
+                publishes: HashMap::new(),
+                ended: false,
+            }),
+            wake: Notify::new(),
+            start: Instant::now(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Milliseconds since the driver started: the session's clock.
+    fn now(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Hands a message to the session; `done` is answered when it completes.
+    pub(super) fn publish(
+        &self,
+        message: Message,
+        done: Reply<Result<ReasonCode, PublishError>>,
+    ) -> Result<PublishId, PublishError> {
+        let mut core = self.lock();
+        if core.ended {
+            return Err(PublishError::SessionClosed);
+        }
+        let id = core.session.publish(message, self.now())?;
+        core.publishes.insert(id, done);
+        drop(core);
+        self.wake.notify_one();
+        Ok(id)
+    }
+}
 
 /// An open transport and the bytes the session handed out that are not written yet.
 struct Conn {
@@ -44,18 +113,17 @@ enum Wake {
     Deadline,
     Lingered,
     Command(Option<Command>),
+    Published,
 }
 
 pub(super) struct Driver {
-    session: Session,
+    shared: Arc<Shared>,
     addr: String,
-    start: Instant,
     commands: mpsc::Receiver<Command>,
     commands_open: bool,
     events: mpsc::Sender<Event>,
     /// Events the application's full channel could not take yet (the socket is not read meanwhile).
     undelivered: VecDeque<Event>,
-    publishes: HashMap<PublishId, Reply<Result<ReasonCode, PublishError>>>,
     requests: HashMap<RequestId, Reply<Result<Vec<ReasonCode>, RequestError>>>,
     /// Answers `Client::connect` at the first CONNACK or the first failure.
     first: Option<Reply<Result<(), Error>>>,
@@ -67,26 +135,31 @@ pub(super) struct Driver {
     conn: Option<Conn>,
 }
 
+impl Drop for Driver {
+    /// However the driver ends (closed, aborted), the session is driven no more: later
+    /// publishes are refused and the ones waiting fail with `SessionClosed` (their replies drop).
+    fn drop(&mut self) {
+        let mut core = self.shared.lock();
+        core.ended = true;
+        core.publishes.clear();
+    }
+}
+
 impl Driver {
     pub(super) fn new(
+        shared: Arc<Shared>,
         addr: String,
-        mut options: Options,
         commands: mpsc::Receiver<Command>,
         events: mpsc::Sender<Event>,
         first: oneshot::Sender<Result<(), Error>>,
     ) -> Self {
-        if options.random_seed == 0 {
-            options.random_seed = random_seed();
-        }
         Driver {
-            session: Session::new(options),
+            shared,
             addr,
-            start: Instant::now(),
             commands,
             commands_open: true,
             events,
             undelivered: VecDeque::new(),
-            publishes: HashMap::new(),
             requests: HashMap::new(),
             first: Some(first),
             io_error: None,
@@ -96,21 +169,25 @@ impl Driver {
         }
     }
 
-    /// Milliseconds since the driver started: the session's clock.
-    fn now(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
     pub(super) async fn run(mut self) {
-        let now = self.now();
-        self.session.connect(now);
+        let shared = Arc::clone(&self.shared);
+        shared.lock().session.connect(shared.now());
         let mut buf = vec![0u8; READ_BUFFER];
+        let mut wake = None;
         loop {
-            let deadline = self.drain();
-            if self.finished() {
-                break;
-            }
-            let wake = {
+            let deadline = {
+                let mut core = shared.lock();
+                let core = &mut *core;
+                if let Some(wake) = wake.take() {
+                    self.handle(core, wake, &buf);
+                }
+                let deadline = self.drain(core);
+                if self.finished(core) {
+                    break;
+                }
+                deadline
+            };
+            wake = Some({
                 let (reader, writer, out, closing) = match self.conn.as_mut() {
                     Some(c) => (
                         Some(&mut c.reader),
@@ -122,7 +199,7 @@ impl Driver {
                 };
                 let can_write = !out.is_empty();
                 let can_read = reader.is_some() && closing.is_none() && self.undelivered.is_empty();
-                let sleep = deadline.map(|ms| self.start + Duration::from_millis(ms));
+                let sleep = deadline.map(|ms| shared.start + Duration::from_millis(ms));
                 tokio::select! {
                     r = or_pending(self.connecting.as_mut()) => Wake::Opened(r),
                     r = or_pending(reader.map(|r| r.read(&mut buf))), if can_read => Wake::Read(r),
@@ -131,100 +208,107 @@ impl Driver {
                     _ = or_pending(sleep.map(tokio::time::sleep_until)) => Wake::Deadline,
                     _ = or_pending(closing.map(tokio::time::sleep_until)) => Wake::Lingered,
                     c = self.commands.recv(), if self.commands_open => Wake::Command(c),
+                    _ = shared.wake.notified() => Wake::Published,
                 }
-            };
-            let now = self.now();
-            match wake {
-                Wake::Opened(r) => {
-                    self.connecting = None;
-                    match r {
-                        Ok(stream) => {
-                            log::debug!("TCP connection to {} open", self.addr);
-                            if let Err(e) = stream.set_nodelay(true) {
-                                log::debug!("set_nodelay: {e}");
-                            }
-                            let (reader, writer) = stream.into_split();
-                            self.conn = Some(Conn {
-                                reader,
-                                writer,
-                                out: Vec::new(),
-                                written: 0,
-                                closing: None,
-                            });
-                            self.session.handle_connected(now);
-                        }
-                        Err(e) => {
-                            log::info!("cannot connect to {}: {e}", self.addr);
-                            self.io_error = Some(e);
-                            self.session.handle_disconnected(now);
-                        }
-                    }
-                }
-                Wake::Read(Ok(n)) if n > 0 => self.session.handle_bytes(&buf[..n], now),
-                Wake::Read(r) => {
-                    let e = r
-                        .err()
-                        .unwrap_or_else(|| io::ErrorKind::UnexpectedEof.into());
-                    self.transport_failed(e, now);
-                }
-                Wake::Wrote(Ok(n)) if n > 0 => {
-                    if let Some(c) = self.conn.as_mut() {
-                        c.written += n;
-                        if c.written == c.out.len() {
-                            c.out.clear();
-                            c.written = 0;
-                            if c.closing.is_some() {
-                                self.conn = None;
-                            }
-                        }
-                    }
-                }
-                Wake::Wrote(r) => {
-                    let e = r.err().unwrap_or_else(|| io::ErrorKind::WriteZero.into());
-                    self.transport_failed(e, now);
-                }
-                Wake::EventSlot => {
-                    while let Some(e) = self.undelivered.pop_front() {
-                        match self.events.try_send(e) {
-                            Ok(()) => {}
-                            Err(mpsc::error::TrySendError::Full(e)) => {
-                                self.undelivered.push_front(e);
-                                break;
-                            }
-                            // The application dropped `Events`: nobody wants these.
-                            Err(mpsc::error::TrySendError::Closed(_)) => self.undelivered.clear(),
-                        }
-                    }
-                }
-                Wake::Deadline => self.session.handle_timeout(now),
-                Wake::Lingered => {
-                    log::debug!("dropping a closed transport that did not take its last bytes");
-                    self.conn = None;
-                }
-                Wake::Command(Some(cmd)) => self.command(cmd, now),
-                Wake::Command(None) => {
-                    log::debug!("every Client was dropped: disconnecting");
-                    self.commands_open = false;
-                    self.session.disconnect(now);
-                }
-            }
+            });
         }
         log::debug!("driver for {} ended", self.addr);
     }
 
+    /// Handles what woke the driver up (with the session locked).
+    fn handle(&mut self, core: &mut Core, wake: Wake, buf: &[u8]) {
+        let now = self.shared.now();
+        match wake {
+            Wake::Opened(r) => {
+                self.connecting = None;
+                match r {
+                    Ok(stream) => {
+                        log::debug!("TCP connection to {} open", self.addr);
+                        if let Err(e) = stream.set_nodelay(true) {
+                            log::debug!("set_nodelay: {e}");
+                        }
+                        let (reader, writer) = stream.into_split();
+                        self.conn = Some(Conn {
+                            reader,
+                            writer,
+                            out: Vec::new(),
+                            written: 0,
+                            closing: None,
+                        });
+                        core.session.handle_connected(now);
+                    }
+                    Err(e) => {
+                        log::info!("cannot connect to {}: {e}", self.addr);
+                        self.io_error = Some(e);
+                        core.session.handle_disconnected(now);
+                    }
+                }
+            }
+            Wake::Read(Ok(n)) if n > 0 => core.session.handle_bytes(&buf[..n], now),
+            Wake::Read(r) => {
+                let e = r
+                    .err()
+                    .unwrap_or_else(|| io::ErrorKind::UnexpectedEof.into());
+                self.transport_failed(core, e, now);
+            }
+            Wake::Wrote(Ok(n)) if n > 0 => {
+                if let Some(c) = self.conn.as_mut() {
+                    c.written += n;
+                    if c.written == c.out.len() {
+                        c.out.clear();
+                        c.written = 0;
+                        if c.closing.is_some() {
+                            self.conn = None;
+                        }
+                    }
+                }
+            }
+            Wake::Wrote(r) => {
+                let e = r.err().unwrap_or_else(|| io::ErrorKind::WriteZero.into());
+                self.transport_failed(core, e, now);
+            }
+            Wake::EventSlot => {
+                while let Some(e) = self.undelivered.pop_front() {
+                    match self.events.try_send(e) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(e)) => {
+                            self.undelivered.push_front(e);
+                            break;
+                        }
+                        // The application dropped `Events`: nobody wants these.
+                        Err(mpsc::error::TrySendError::Closed(_)) => self.undelivered.clear(),
+                    }
+                }
+            }
+            Wake::Deadline => core.session.handle_timeout(now),
+            Wake::Lingered => {
+                log::debug!("dropping a closed transport that did not take its last bytes");
+                self.conn = None;
+            }
+            Wake::Command(Some(cmd)) => self.command(core, cmd, now),
+            Wake::Command(None) => {
+                log::debug!("every Client was dropped: disconnecting");
+                self.commands_open = false;
+                core.session.disconnect(now);
+            }
+            // The session has it already: `drain` takes what it produced.
+            Wake::Published => {}
+        }
+    }
+
     /// Whether the session is closed and everything it said was done.
-    fn finished(&self) -> bool {
-        self.session.state() == State::Closed
+    fn finished(&self, core: &Core) -> bool {
+        core.session.state() == State::Closed
             && self.conn.is_none()
             && self.connecting.is_none()
             && (self.undelivered.is_empty() || self.events.is_closed())
     }
 
-    fn transport_failed(&mut self, e: io::Error, now: u64) {
+    fn transport_failed(&mut self, core: &mut Core, e: io::Error, now: u64) {
         log::info!("connection to {} lost: {e}", self.addr);
         self.conn = None;
         self.io_error = Some(e);
-        self.session.handle_disconnected(now);
+        core.session.handle_disconnected(now);
     }
 
     /// Does what the session asks until it says wait; returns its deadline.
@@ -233,20 +317,20 @@ impl Driver {
     /// bytes stay with the session (so its write budget holds) and only its events are taken.
     /// Once the session has given the connection up, its last bytes (DISCONNECT) follow the
     /// earlier ones and the transport closes when they are written, or after [`LINGER`].
-    fn drain(&mut self) -> Option<u64> {
+    fn drain(&mut self, core: &mut Core) -> Option<u64> {
         loop {
             let writing = self.conn.as_ref().is_some_and(|c| !c.out.is_empty());
             let live = matches!(
-                self.session.state(),
+                core.session.state(),
                 State::Connected | State::AwaitingConnAck
             );
             if writing && live {
-                while let Some(e) = self.session.poll_event() {
-                    self.route(e);
+                while let Some(e) = core.session.poll_event() {
+                    self.route(core, e);
                 }
-                return self.session.poll_timeout();
+                return core.session.poll_timeout();
             }
-            match self.session.poll_output() {
+            match core.session.poll_output() {
                 Output::Transmit(bytes) => match self.conn.as_mut() {
                     Some(c) if c.out.is_empty() => c.out = bytes,
                     Some(c) => c.out.extend_from_slice(&bytes),
@@ -262,7 +346,7 @@ impl Driver {
                 Output::OpenTransport => {
                     self.conn = None;
                     let addr = self.addr.clone();
-                    let timeout = Duration::from_millis(self.session.options().connect_timeout_ms);
+                    let timeout = Duration::from_millis(core.session.options().connect_timeout_ms);
                     log::debug!("connecting to {addr}");
                     self.connecting = Some(Box::pin(async move {
                         match tokio::time::timeout(timeout, TcpStream::connect(addr.as_str())).await
@@ -275,30 +359,19 @@ impl Driver {
                         }
                     }));
                 }
-                Output::Event(e) => self.route(e),
+                Output::Event(e) => self.route(core, e),
                 Output::Wait(deadline) => return deadline,
             }
         }
     }
 
-    fn command(&mut self, cmd: Command, now: u64) {
+    fn command(&mut self, core: &mut Core, cmd: Command, now: u64) {
         match cmd {
-            Command::Publish {
-                message,
-                admitted,
-                done,
-            } => {
-                let r = self.session.publish(message, now);
-                if let Ok(id) = r {
-                    self.publishes.insert(id, done);
-                }
-                let _ = admitted.send(r);
-            }
             Command::Subscribe {
                 filters,
                 subscription_id,
                 reply,
-            } => match self.session.subscribe(filters, subscription_id, now) {
+            } => match core.session.subscribe(filters, subscription_id, now) {
                 Ok(id) => {
                     self.requests.insert(id, reply);
                 }
@@ -307,7 +380,7 @@ impl Driver {
                 }
             },
             Command::Unsubscribe { filters, reply } => {
-                match self.session.unsubscribe(filters, now) {
+                match core.session.unsubscribe(filters, now) {
                     Ok(id) => {
                         self.requests.insert(id, reply);
                     }
@@ -321,20 +394,20 @@ impl Driver {
                 data,
                 reply,
             } => {
-                let _ = reply.send(self.session.auth(reason_code, data, now));
+                let _ = reply.send(core.session.auth(reason_code, data, now));
             }
             Command::Disconnect { reason_code, done } => {
                 self.disconnecting.push(done);
-                self.session.disconnect_with(reason_code, now);
+                core.session.disconnect_with(reason_code, now);
             }
         }
     }
 
     /// Completions resolve their handles; everything else goes to the application.
-    fn route(&mut self, event: Event) {
+    fn route(&mut self, core: &mut Core, event: Event) {
         match event {
             Event::PublishComplete { id, result } => {
-                if let Some(done) = self.publishes.remove(&id) {
+                if let Some(done) = core.publishes.remove(&id) {
                     let _ = done.send(result);
                 }
             }
@@ -372,7 +445,7 @@ impl Driver {
                         None => Error::Connection(reason),
                     };
                     let _ = first.send(Err(error));
-                    self.session.disconnect(self.now());
+                    core.session.disconnect(self.shared.now());
                     return;
                 }
                 self.deliver(Event::Disconnected {

@@ -34,9 +34,11 @@
 //! # }
 //! ```
 //!
-//! Backpressure: application calls go through a bounded channel of [`COMMAND_CAPACITY`]
-//! commands (a call waits while it is full), and the session's own budgets answer
-//! [`PublishError::QueueFull`] or [`PublishError::WouldBlock`]. Events go through a bounded
+//! Backpressure: [`Client::publish`] hands the message to the session at once (the session is
+//! shared with the driver task behind a lock, so a publish costs no round trip through the
+//! driver), and the session's own budgets answer [`PublishError::QueueFull`] or
+//! [`PublishError::WouldBlock`]. Other application calls go through a bounded channel of
+//! [`COMMAND_CAPACITY`] commands (a call waits while it is full). Events go through a bounded
 //! channel of [`EVENT_CAPACITY`]: while it is full, the driver stops reading from the broker
 //! (acknowledgements included) until the application takes events, so keep reading
 //! [`Events`], or drop it.
@@ -47,12 +49,14 @@ use crate::codec::{EncodeError, ReasonCode, SubscriptionOptions};
 use crate::session::{DisconnectReason, Event, Message, Options, PublishId};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::{mpsc, oneshot};
 
 pub use crate::session::{PublishError, RequestError};
 
-/// Application commands that may wait for the driver at once; past this, calls wait.
+/// Application commands (other than publishes) that may wait for the driver at once; past
+/// this, calls wait.
 pub const COMMAND_CAPACITY: usize = 64;
 /// Events that may wait for the application; past this, the driver stops reading the socket.
 pub const EVENT_CAPACITY: usize = 1024;
@@ -80,11 +84,6 @@ type Reply<T> = oneshot::Sender<T>;
 /// What a [`Client`] asks the driver to do.
 #[derive(Debug)]
 enum Command {
-    Publish {
-        message: Message,
-        admitted: Reply<Result<PublishId, PublishError>>,
-        done: Reply<Result<ReasonCode, PublishError>>,
-    },
     Subscribe {
         filters: Vec<(String, SubscriptionOptions)>,
         subscription_id: Option<u32>,
@@ -113,6 +112,7 @@ enum Command {
 #[derive(Debug, Clone)]
 pub struct Client {
     commands: mpsc::Sender<Command>,
+    shared: Arc<driver::Shared>,
     task: tokio::task::AbortHandle,
 }
 
@@ -194,15 +194,20 @@ impl Client {
         let (commands, commands_rx) = mpsc::channel(COMMAND_CAPACITY);
         let (events_tx, rx) = mpsc::channel(EVENT_CAPACITY);
         let (first_tx, first_rx) = oneshot::channel();
+        let shared = driver::Shared::new(options);
         let driver = driver::Driver::new(
+            Arc::clone(&shared),
             broker_addr.to_string(),
-            options,
             commands_rx,
             events_tx,
             first_tx,
         );
         let task = tokio::spawn(driver.run()).abort_handle();
-        let client = Client { commands, task };
+        let client = Client {
+            commands,
+            shared,
+            task,
+        };
         match first_rx.await {
             Ok(Ok(())) => Ok((client, Events { rx })),
             Ok(Err(e)) => Err(e),
@@ -218,20 +223,12 @@ impl Client {
     /// (QoS 0 while the socket is not keeping up), an invalid topic, a message too large, or
     /// [`PublishError::SessionClosed`].
     pub async fn publish(&self, message: Message) -> Result<PublishHandle, PublishError> {
-        let (admitted, admitted_rx) = oneshot::channel();
+        // The session answers at once, without the driver task: give the runtime a turn now and
+        // then, so a loop of publishes (or of retries after `WouldBlock`) lets the driver run
+        // even on a single-threaded runtime.
+        tokio::task::coop::consume_budget().await;
         let (done, rx) = oneshot::channel();
-        let cmd = Command::Publish {
-            message,
-            admitted,
-            done,
-        };
-        self.commands
-            .send(cmd)
-            .await
-            .map_err(|_| PublishError::SessionClosed)?;
-        let id = admitted_rx
-            .await
-            .unwrap_or(Err(PublishError::SessionClosed))?;
+        let id = self.shared.publish(message, done)?;
         Ok(PublishHandle { id, rx })
     }
 
