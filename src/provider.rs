@@ -210,7 +210,9 @@ fn options(o: &t::ConnectOptions) -> Result<session::Options, t::Error> {
     }
     if let Some(n) = o.max_inflight {
         if n == 0 {
-            return Err(t::Error::InvalidArgument("max-inflight must be at least 1".into()));
+            return Err(t::Error::InvalidArgument(
+                "max-inflight must be at least 1".into(),
+            ));
         }
         opts.max_inflight = n;
     }
@@ -226,7 +228,9 @@ fn options(o: &t::ConnectOptions) -> Result<session::Options, t::Error> {
         ));
     }
     if o.host.is_empty() || o.port == 0 {
-        return Err(t::Error::InvalidArgument("host and port are required".into()));
+        return Err(t::Error::InvalidArgument(
+            "host and port are required".into(),
+        ));
     }
     Ok(opts)
 }

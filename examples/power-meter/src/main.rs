@@ -27,7 +27,9 @@ mod app {
 
     /// A simulated meter: a daily load curve with a little noise, deterministic per id.
     fn reading(id: &str, n: u32) -> f64 {
-        let seed = id.bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b.into()));
+        let seed = id
+            .bytes()
+            .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b.into()));
         let phase = (seed % 360) as f64;
         let noise = ((seed.wrapping_add(n.into()).wrapping_mul(2_654_435_761)) % 100) as f64 / 10.0;
         1200.0 + 800.0 * ((f64::from(n) * 15.0 + phase).to_radians()).sin() + noise
@@ -43,7 +45,11 @@ mod app {
             keep_alive_secs: 30,
             clean_start: true,
             will: None,
-            protocol: if a.v5 { ProtocolVersion::V5 } else { ProtocolVersion::V311 },
+            protocol: if a.v5 {
+                ProtocolVersion::V5
+            } else {
+                ProtocolVersion::V311
+            },
             session_expiry_interval: None,
             reconnect: None,
             max_inflight: None,
@@ -82,12 +88,17 @@ mod app {
             if now_ms() >= deadline {
                 return Err(format!("{} readings not acknowledged", pending.len()));
             }
-            if let Some(e) = client.poll_event(1000).map_err(|e| format!("poll: {e:?}"))? {
+            if let Some(e) = client
+                .poll_event(1000)
+                .map_err(|e| format!("poll: {e:?}"))?
+            {
                 settle(e, &mut pending)?;
             }
         }
         println!("published {} readings, all acknowledged", a.count);
-        client.disconnect().map_err(|e| format!("disconnect: {e:?}"))
+        client
+            .disconnect()
+            .map_err(|e| format!("disconnect: {e:?}"))
     }
 
     fn settle(e: Event, pending: &mut Vec<u64>) -> Result<(), String> {
@@ -120,7 +131,9 @@ fn parse() -> Result<(String, u16, String, u32, u64, bool), String> {
             "--port" => port = value()?.parse().map_err(|_| "invalid --port")?,
             "--id" => id = value()?,
             "--count" => count = value()?.parse().map_err(|_| "invalid --count")?,
-            "--interval-ms" => interval_ms = value()?.parse().map_err(|_| "invalid --interval-ms")?,
+            "--interval-ms" => {
+                interval_ms = value()?.parse().map_err(|_| "invalid --interval-ms")?
+            }
             "--v5" => v5 = true,
             f => return Err(format!("unknown flag {f}")),
         }
@@ -139,7 +152,14 @@ fn main() {
     #[cfg(target_arch = "wasm32")]
     {
         let (host, port, id, count, interval_ms, v5) = args;
-        if let Err(e) = app::run(app::Args { host, port, id, count, interval_ms, v5 }) {
+        if let Err(e) = app::run(app::Args {
+            host,
+            port,
+            id,
+            count,
+            interval_ms,
+            v5,
+        }) {
             eprintln!("error: {e}");
             std::process::exit(1);
         }

@@ -200,7 +200,10 @@ fn run(a: &Args) -> Result<(), String> {
             .qos(a.qos)
             .retain(a.retain);
         let now = conn.now_ms();
-        let id = conn.session().publish(msg, now).map_err(|e| e.to_string())?;
+        let id = conn
+            .session()
+            .publish(msg, now)
+            .map_err(|e| e.to_string())?;
         loop {
             if left(&conn) == 0 {
                 return Err("timed out waiting for the acknowledgement".into());
