@@ -27,10 +27,10 @@ pub mod browser;
 pub mod codec;
 #[cfg(feature = "native")]
 pub mod native;
+#[cfg(all(target_arch = "wasm32", target_os = "wasi", feature = "provider"))]
+#[allow(unsafe_code)] // wit-bindgen glue
+mod provider;
 pub mod session;
 pub mod topic;
 #[cfg(all(target_arch = "wasm32", target_os = "wasi", feature = "std"))]
 pub mod wasi;
-#[cfg(all(target_arch = "wasm32", target_os = "wasi", feature = "provider"))]
-#[allow(unsafe_code)] // wit-bindgen glue
-mod provider;

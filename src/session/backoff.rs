@@ -77,7 +77,10 @@ mod tests {
         for attempt in 0..20 {
             let base = (500u64 << attempt.min(16)).min(30_000);
             let d = delay(&p, attempt, &mut rng);
-            assert!(d <= base && d >= base / 2, "attempt {attempt}: {d} vs {base}");
+            assert!(
+                d <= base && d >= base / 2,
+                "attempt {attempt}: {d} vs {base}"
+            );
         }
     }
 }

@@ -62,9 +62,9 @@ pub use message::{Message, MessageProperties, ReceivedMessage};
 pub use options::{LastWill, Options};
 
 use crate::codec::{
-    self, Auth, ConnAck, Connect, Decoder, Disconnect, EncodeError, Packet, PacketType,
-    PubResp, Publish, QoS, ReasonCode, Seq, SubAck, Subscribe, Subscription,
-    SubscriptionOptions, UnsubAck, Unsubscribe, Will,
+    self, Auth, ConnAck, Connect, Decoder, Disconnect, EncodeError, Packet, PacketType, PubResp,
+    Publish, QoS, ReasonCode, Seq, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck,
+    Unsubscribe, Will,
 };
 use crate::topic::{validate_topic_filter, validate_topic_name};
 use alias::{InboundAliases, OutboundAliases};
@@ -561,7 +561,9 @@ impl Session {
                 && o.no_local
                 && matches!(crate::topic::parse_shared(f), Ok(Some(_)))
             {
-                return Err(RequestError::Invalid(EncodeError::NoLocalOnSharedSubscription));
+                return Err(RequestError::Invalid(
+                    EncodeError::NoLocalOnSharedSubscription,
+                ));
             }
         }
         if subscription_id.is_some_and(|i| i == 0 || i > codec::MAX_VAR_INT) {
@@ -580,7 +582,11 @@ impl Session {
     }
 
     /// Unsubscribes from `filters`. An [`Event::Unsubscribed`] follows.
-    pub fn unsubscribe(&mut self, filters: Vec<String>, now: u64) -> Result<RequestId, RequestError> {
+    pub fn unsubscribe(
+        &mut self,
+        filters: Vec<String>,
+        now: u64,
+    ) -> Result<RequestId, RequestError> {
         if filters.is_empty() {
             return Err(RequestError::Empty);
         }
@@ -625,7 +631,12 @@ impl Session {
 
     /// v5 enhanced authentication: answers an [`Event::AuthChallenge`] (or starts
     /// re-authentication) with AUTH.
-    pub fn auth(&mut self, reason_code: ReasonCode, data: Option<Vec<u8>>, now: u64) -> Result<(), EncodeError> {
+    pub fn auth(
+        &mut self,
+        reason_code: ReasonCode,
+        data: Option<Vec<u8>>,
+        now: u64,
+    ) -> Result<(), EncodeError> {
         if !self.opts.version.is_v5() {
             return Err(EncodeError::NotInVersion {
                 packet: PacketType::Auth,
@@ -680,12 +691,18 @@ impl Session {
     }
 
     fn window(&self) -> usize {
-        usize::from(self.opts.max_inflight.max(1).min(self.server.receive_maximum))
-            .min(usize::from(u16::MAX) - MAX_WAITING_REQUESTS)
+        usize::from(
+            self.opts
+                .max_inflight
+                .max(1)
+                .min(self.server.receive_maximum),
+        )
+        .min(usize::from(u16::MAX) - MAX_WAITING_REQUESTS)
     }
 
     fn ping_due(&self) -> u64 {
-        self.last_sent.saturating_add(u64::from(self.keep_alive) * 1000)
+        self.last_sent
+            .saturating_add(u64::from(self.keep_alive) * 1000)
     }
 
     /// When the connection is declared dead after a PINGREQ sent at `sent`.
@@ -745,7 +762,10 @@ impl Session {
             self.next_packet_id = self.next_packet_id.checked_add(1).unwrap_or(1);
             if !self.inflight.contains_key(&id)
                 && !self.requests_sent.contains_key(&id)
-                && !self.requests_waiting.iter().any(|r| r.packet_id == Some(id))
+                && !self
+                    .requests_waiting
+                    .iter()
+                    .any(|r| r.packet_id == Some(id))
             {
                 return id;
             }
@@ -836,7 +856,8 @@ impl Session {
             packet_id: None,
         };
         if self.state == State::Connected {
-            self.send_request(pending, now).map_err(RequestError::Invalid)?;
+            self.send_request(pending, now)
+                .map_err(RequestError::Invalid)?;
         } else {
             self.requests_waiting.push_back(pending);
         }
@@ -916,7 +937,8 @@ impl Session {
         }
         let pid = self.alloc_packet_id();
         if let Err(e) = self.write_publish(&msg, pid, false, true, now) {
-            self.events.push_back(Event::PublishComplete { id, result: Err(e) });
+            self.events
+                .push_back(Event::PublishComplete { id, result: Err(e) });
             return;
         }
         let stage = if msg.qos == QoS::AtLeastOnce {
@@ -1045,7 +1067,8 @@ impl Session {
             if front.msg.qos != QoS::AtMostOnce && self.inflight.len() >= self.window() {
                 break;
             }
-            if front.msg.qos == QoS::AtMostOnce && self.tx.len() >= self.opts.max_pending_write_bytes
+            if front.msg.qos == QoS::AtMostOnce
+                && self.tx.len() >= self.opts.max_pending_write_bytes
             {
                 break;
             }
@@ -1156,9 +1179,7 @@ impl Session {
             | Packet::ConnAck(_)
             | Packet::Subscribe(_)
             | Packet::Unsubscribe(_)
-            | Packet::PingReq) => {
-                return Err(ProtocolViolation::UnexpectedPacket(p.packet_type()))
-            }
+            | Packet::PingReq) => return Err(ProtocolViolation::UnexpectedPacket(p.packet_type())),
         }
         Ok(())
     }
@@ -1366,7 +1387,9 @@ impl Session {
                 })
             }
             Request::Subscribe { .. } => None,
-            Request::Unsubscribe { .. } => Some(ProtocolViolation::UnexpectedPacket(PacketType::SubAck)),
+            Request::Unsubscribe { .. } => {
+                Some(ProtocolViolation::UnexpectedPacket(PacketType::SubAck))
+            }
         };
         if let Some(v) = violation {
             // The request is sent again on the next connection.
@@ -1415,7 +1438,9 @@ impl Session {
                 })
             }
             Request::Unsubscribe { .. } => None,
-            Request::Subscribe { .. } => Some(ProtocolViolation::UnexpectedPacket(PacketType::UnsubAck)),
+            Request::Subscribe { .. } => {
+                Some(ProtocolViolation::UnexpectedPacket(PacketType::UnsubAck))
+            }
         };
         if let Some(v) = violation {
             self.requests_sent.insert(u.packet_id, pending);
@@ -1495,12 +1520,17 @@ impl Session {
             self.close_for_good(reason);
             return;
         }
-        let at = now.saturating_add(backoff::delay(&self.opts.reconnect, self.attempt, &mut self.rng));
+        let at = now.saturating_add(backoff::delay(
+            &self.opts.reconnect,
+            self.attempt,
+            &mut self.rng,
+        ));
         self.attempt = self.attempt.saturating_add(1);
         self.state = State::Reconnecting(at);
         // Requests sent on the lost connection go again on the next one.
-        let sent: Vec<PendingRequest> =
-            core::mem::take(&mut self.requests_sent).into_values().collect();
+        let sent: Vec<PendingRequest> = core::mem::take(&mut self.requests_sent)
+            .into_values()
+            .collect();
         for r in sent.into_iter().rev() {
             self.requests_waiting.push_front(r);
         }
@@ -1533,9 +1563,13 @@ impl Session {
             });
         }
         self.queued_bytes = 0;
-        let sent: Vec<PendingRequest> =
-            core::mem::take(&mut self.requests_sent).into_values().collect();
-        for r in sent.into_iter().chain(core::mem::take(&mut self.requests_waiting)) {
+        let sent: Vec<PendingRequest> = core::mem::take(&mut self.requests_sent)
+            .into_values()
+            .collect();
+        for r in sent
+            .into_iter()
+            .chain(core::mem::take(&mut self.requests_waiting))
+        {
             if let Some(id) = r.id {
                 self.events.push_back(Event::RequestFailed {
                     id,

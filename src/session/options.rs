@@ -162,7 +162,11 @@ impl Options {
     }
 
     /// Sets user name and password.
-    pub fn credentials(mut self, username: impl Into<String>, password: impl Into<Vec<u8>>) -> Self {
+    pub fn credentials(
+        mut self,
+        username: impl Into<String>,
+        password: impl Into<Vec<u8>>,
+    ) -> Self {
         self.username = Some(username.into());
         self.password = Some(password.into());
         self
