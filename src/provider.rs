@@ -26,6 +26,9 @@ use exports::wasmqtt::mqtt::types as t;
 
 struct Provider;
 
+/// Publishes are written once this many bytes wait (or by the next `poll-event`).
+const PUBLISH_BATCH_BYTES: usize = 32 * 1024;
+
 impl Guest for Provider {
     type Client = ClientResource;
 }
@@ -267,7 +270,7 @@ impl GuestClient for ClientResource {
             properties: props_in(m.properties),
         };
         let id = conn.session().publish(msg, now).map_err(publish_error)?;
-        conn.flush();
+        conn.flush_batched(PUBLISH_BATCH_BYTES);
         Ok(id.0)
     }
 
@@ -360,7 +363,7 @@ impl GuestClient for ClientResource {
         }
         let now = conn.now_ms();
         conn.session().disconnect(now);
-        conn.flush();
+        conn.flush_all();
         Ok(())
     }
 }

@@ -79,6 +79,7 @@ fn action() -> impl Strategy<Value = Action> {
 }
 
 #[derive(Debug, Clone, Copy)]
+#[allow(clippy::enum_variant_names)] // named after the packets
 enum Ack {
     PubAck(u16),
     PubRec(u16),

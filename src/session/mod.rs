@@ -110,11 +110,11 @@ pub enum State {
 /// The acknowledgement an inflight message waits for.
 enum Stage {
     /// QoS 1, waiting for PUBACK.
-    AckPending,
+    Qos1Sent,
     /// QoS 2, waiting for PUBREC.
-    RecPending,
+    Qos2Sent,
     /// QoS 2, PUBREL sent, waiting for PUBCOMP.
-    CompPending,
+    Qos2Released,
 }
 
 #[derive(Debug)]
@@ -942,9 +942,9 @@ impl Session {
             return;
         }
         let stage = if msg.qos == QoS::AtLeastOnce {
-            Stage::AckPending
+            Stage::Qos1Sent
         } else {
-            Stage::RecPending
+            Stage::Qos2Sent
         };
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -1129,7 +1129,7 @@ impl Session {
         match packet {
             Packet::Publish(p) => self.on_publish(p, now)?,
             Packet::PubAck(r) => match self.inflight.get(&r.packet_id) {
-                Some(f) if f.stage == Stage::AckPending => {
+                Some(f) if f.stage == Stage::Qos1Sent => {
                     let f = self.inflight.remove(&r.packet_id).expect("present");
                     self.complete(f.id, r.reason_code);
                     self.fill_window(now);
@@ -1137,13 +1137,13 @@ impl Session {
                 _ => log::debug!("PUBACK for unknown packet id {}", r.packet_id),
             },
             Packet::PubRec(r) => match self.inflight.get_mut(&r.packet_id) {
-                Some(f) if f.stage != Stage::AckPending => {
+                Some(f) if f.stage != Stage::Qos1Sent => {
                     if r.reason_code.is_error() {
                         let f = self.inflight.remove(&r.packet_id).expect("present");
                         self.complete(f.id, r.reason_code);
                         self.fill_window(now);
                     } else {
-                        f.stage = Stage::CompPending;
+                        f.stage = Stage::Qos2Released;
                         self.write_packet(&Packet::PubRel(PubResp::new(r.packet_id)), now);
                     }
                 }
@@ -1156,7 +1156,7 @@ impl Session {
                 }
             },
             Packet::PubComp(r) => match self.inflight.get(&r.packet_id) {
-                Some(f) if f.stage == Stage::CompPending => {
+                Some(f) if f.stage == Stage::Qos2Released => {
                     let f = self.inflight.remove(&r.packet_id).expect("present");
                     self.complete(f.id, r.reason_code);
                     self.fill_window(now);
@@ -1250,13 +1250,13 @@ impl Session {
             let mut unacked = self
                 .inflight
                 .values()
-                .filter(|f| f.stage == Stage::CompPending)
+                .filter(|f| f.stage == Stage::Qos2Released)
                 .count();
             for (_, pid) in order {
                 let Some(f) = self.inflight.get(&pid) else {
                     continue;
                 };
-                if f.stage == Stage::CompPending {
+                if f.stage == Stage::Qos2Released {
                     self.write_packet(&Packet::PubRel(PubResp::new(pid)), now);
                 } else if unacked < self.window() {
                     if self.resend_publish(pid, now) {
@@ -1271,7 +1271,7 @@ impl Session {
             self.inbound_qos2.clear();
             for (_, pid) in order.into_iter().rev() {
                 let f = self.inflight.remove(&pid).expect("present");
-                if f.stage == Stage::CompPending {
+                if f.stage == Stage::Qos2Released {
                     self.events.push_back(Event::PublishComplete {
                         id: f.id,
                         result: Ok(ReasonCode::SUCCESS),

@@ -116,6 +116,23 @@ impl Connection {
         }
     }
 
+    /// Writes everything the session produced, waiting for the stream as long as it takes (for
+    /// a DISCONNECT and what precedes it), and handles what is already due.
+    pub fn flush_all(&mut self) {
+        if let Some(e) = self.drive(0) {
+            self.events.push_back(e);
+        }
+    }
+
+    /// Like [`Connection::flush`], but only once at least `threshold` bytes are waiting: a
+    /// burst of small publishes then costs one write instead of one each. What stays behind
+    /// goes out with the next [`Connection::poll_event`].
+    pub fn flush_batched(&mut self, threshold: usize) {
+        if self.session.pending_write_bytes() >= threshold {
+            self.flush();
+        }
+    }
+
     /// Writes what it can of `unwritten` without waiting; true when all of it went.
     fn write_unwritten(&mut self) -> bool {
         let Some(t) = &self.transport else {

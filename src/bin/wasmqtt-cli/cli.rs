@@ -263,6 +263,6 @@ fn run(a: &Args) -> Result<(), String> {
     }
     let now = conn.now_ms();
     conn.session().disconnect(now);
-    conn.flush();
+    conn.flush_all();
     Ok(())
 }
