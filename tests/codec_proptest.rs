@@ -16,10 +16,10 @@
 
 mod codec_support;
 
-use codec_support::{packet, Model, VERSIONS};
+use codec_support::{any_props, packet, Model, OAck, OProps, OSubscribe, OUnsubscribe, VERSIONS};
 use proptest::prelude::*;
 use wasmqtt::codec::{
-    decode, DecodeError, Decoder, EncodeError, Packet, PacketType, ProtocolVersion,
+    decode, DecodeError, Decoder, EncodeError, Packet, PacketType, ProtocolVersion, ReasonCode,
 };
 
 const V311: ProtocolVersion = ProtocolVersion::V311;
@@ -85,15 +85,12 @@ fn decode_anything(buf: &[u8]) -> Result<(), TestCaseError> {
     for v in VERSIONS {
         for max in [u32::MAX, 64, 2] {
             let d = Decoder::new(v).with_max_packet_size(max);
-            match d.decode(buf) {
-                Ok(Some((p, n))) => {
-                    prop_assert!(n <= buf.len() && n as u64 <= u64::from(max));
-                    if v == V311 {
-                        prop_assert!(!matches!(p, Packet::Auth(_)));
-                    }
-                    check_reencode(&p, v)?;
+            if let Ok(Some((p, n))) = d.decode(buf) {
+                prop_assert!(n <= buf.len() && n as u64 <= u64::from(max));
+                if v == V311 {
+                    prop_assert!(!matches!(p, Packet::Auth(_)));
                 }
-                Ok(None) | Err(_) => {}
+                check_reencode(&p, v)?;
             }
         }
     }
@@ -285,6 +282,120 @@ proptest! {
             Err(DecodeError::PacketTooLarge { size, .. }) if size == wire.len()
         );
         prop_assert!(refused);
+    }
+}
+
+/// Breaks (or tries to break) one rule of a valid model: the kinds of mistake an application
+/// can make when it builds a packet by hand.
+fn perturb(m: &mut Model, kind: u8, props: OProps, byte: u8) {
+    let nasty = ['#', '+', '\0', '/'][byte as usize % 4];
+    match (kind % 6, m) {
+        // Properties that may not be allowed here (or at all in 3.1.1).
+        (0, m) => {
+            if let Some(p) = model_props(m) {
+                *p = props;
+            }
+        }
+        // Packet identifier 0.
+        (1, Model::Publish(p)) => p.packet_id = 0,
+        (1, Model::Subscribe(OSubscribe { packet_id, .. }))
+        | (1, Model::Unsubscribe(OUnsubscribe { packet_id, .. }))
+        | (1, Model::SubAck(OAck { packet_id, .. }))
+        | (1, Model::UnsubAck(OAck { packet_id, .. })) => *packet_id = 0,
+        (1, Model::PubAck(r) | Model::PubRec(r) | Model::PubRel(r) | Model::PubComp(r)) => {
+            r.packet_id = 0
+        }
+        // A character a topic name or filter may not hold there.
+        (2, Model::Publish(p)) => p.topic.push(nasty),
+        (2, Model::Subscribe(s)) => s.subs[0].0.push(nasty),
+        (2, Model::Unsubscribe(u)) => u.filters[0].push(nasty),
+        (2, Model::Connect(c)) => match &mut c.will {
+            Some(w) => w.topic.insert(0, nasty),
+            None => c.client_id.push('\0'),
+        },
+        // Any reason code.
+        (3, Model::ConnAck(c)) => c.reason = byte,
+        (3, Model::PubAck(r) | Model::PubRec(r) | Model::PubRel(r) | Model::PubComp(r)) => {
+            r.reason = byte
+        }
+        (3, Model::Disconnect(d) | Model::Auth(d)) => d.reason = byte,
+        (3, Model::SubAck(a) | Model::UnsubAck(a)) => a.codes.push(ReasonCode(byte)),
+        // Empty lists.
+        (4, Model::Subscribe(s)) => s.subs.clear(),
+        (4, Model::Unsubscribe(u)) => u.filters.clear(),
+        (4, Model::SubAck(a) | Model::UnsubAck(a)) => a.codes.clear(),
+        // Empty topic, user properties with U+0000.
+        (5, Model::Publish(p)) => p.topic.clear(),
+        (5, m) => {
+            if let Some(p) = model_props(m) {
+                p.user_properties.push(("k\0".to_owned(), String::new()));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn model_props(m: &mut Model) -> Option<&mut OProps> {
+    Some(match m {
+        Model::Connect(c) => &mut c.props,
+        Model::ConnAck(c) => &mut c.props,
+        Model::Publish(p) => &mut p.props,
+        Model::PubAck(r) | Model::PubRec(r) | Model::PubRel(r) | Model::PubComp(r) => &mut r.props,
+        Model::Subscribe(s) => &mut s.props,
+        Model::SubAck(a) | Model::UnsubAck(a) => &mut a.props,
+        Model::Unsubscribe(u) => &mut u.props,
+        Model::Disconnect(d) | Model::Auth(d) => &mut d.props,
+        Model::PingReq | Model::PingResp => return None,
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Whatever the application builds, valid or not: `encode` and `encoded_len` agree, a
+    /// broken rule leaves the output buffer as it was (and wins over a too-small maximum
+    /// packet size), and what encodes decodes to a packet that encodes to the same bytes.
+    #[test]
+    fn encode_checks_before_writing(
+        (v, mut m) in prop_oneof![
+            packet(V311).prop_map(|m| (V311, m)),
+            packet(V5).prop_map(|m| (V5, m)),
+        ],
+        kind in any::<u8>(),
+        props in any_props(),
+        byte in any::<u8>(),
+    ) {
+        perturb(&mut m, kind, props, byte);
+        let view = m.view();
+        let p = view.packet();
+        let before = vec![0x5A; 3];
+        let mut out = before.clone();
+        let result = p.encode(v, &mut out);
+        prop_assert_eq!(result, p.encoded_len(v));
+        match result {
+            Err(_) => prop_assert_eq!(&out, &before),
+            Ok(n) => {
+                prop_assert_eq!(out.len(), 3 + n);
+                let (q, used) = decode(&out[3..], v)
+                    .map_err(|e| TestCaseError::fail(format!("{e} decoding {p:?}")))?
+                    .unwrap();
+                prop_assert_eq!(used, n);
+                let mut again = Vec::new();
+                prop_assert_eq!(q.encode(v, &mut again), Ok(n));
+                prop_assert_eq!(&again[..], &out[3..]);
+            }
+        }
+        // A maximum packet size below the packet's: the broken rule still comes first.
+        let mut out = before.clone();
+        let limited = p.encode_limited(v, 1, &mut out);
+        match result {
+            Err(e) => prop_assert_eq!(limited, Err(e)),
+            Ok(n) => prop_assert_eq!(
+                limited,
+                Err(wasmqtt::codec::EncodeError::PacketTooLarge { size: n, max: 1 })
+            ),
+        }
+        prop_assert_eq!(&out, &before);
     }
 }
 

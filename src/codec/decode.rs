@@ -5,8 +5,9 @@ use super::packet::*;
 use super::properties::{Properties, PropertyContext};
 use super::seq::Seq;
 use super::types::{PacketType, ProtocolVersion, QoS, ReasonCode};
+use super::wire::{check_topic_filter, check_topic_name};
 use super::wire::{read_var_int, Reader, MAX_VAR_INT};
-use crate::topic::{parse_shared, validate_topic_filter, validate_topic_name};
+use crate::topic::parse_shared;
 
 /// The largest packet MQTT can express: 1 type byte, 4 length bytes, 268 435 455 bytes of body.
 pub const MAX_PACKET_SIZE: u32 = 1 + 4 + MAX_VAR_INT;
@@ -117,8 +118,15 @@ impl Decoder {
             return Ok(None);
         }
         let body = &buf[h.header_len..size];
-        let packet = decode_body(h.packet_type, h.flags, body, self.version)?;
-        Ok(Some((packet, size)))
+        // The packet (a large value) is decoded where it is returned rather than moved there;
+        // one exit lets `out` be the return slot itself.
+        let mut out = Ok(Some((Packet::PingReq, size)));
+        if let Ok(Some((p, _))) = &mut out {
+            if let Err(e) = decode_body(h.packet_type, h.flags, body, self.version, p) {
+                out = Err(e);
+            }
+        }
+        out
     }
 }
 
@@ -130,37 +138,129 @@ pub fn decode(
     Decoder::new(version).decode(buf)
 }
 
+/// Decodes the body of a packet of type `t` into `out`. Each packet is first set to its
+/// empty form, then filled in place.
+#[inline(always)]
 fn decode_body<'a>(
     t: PacketType,
     flags: u8,
     body: &'a [u8],
     v: ProtocolVersion,
-) -> Result<Packet<'a>, DecodeError> {
+    out: &mut Packet<'a>,
+) -> Result<(), DecodeError> {
     let mut r = Reader::new(body, t);
-    let p = match t {
-        PacketType::Connect => Packet::Connect(connect(&mut r)?),
-        PacketType::ConnAck => Packet::ConnAck(connack(&mut r, v)?),
-        PacketType::Publish => Packet::Publish(publish(&mut r, flags, v)?),
-        PacketType::PubAck => Packet::PubAck(pub_resp(&mut r, v, PropertyContext::PubAck)?),
-        PacketType::PubRec => Packet::PubRec(pub_resp(&mut r, v, PropertyContext::PubRec)?),
-        PacketType::PubRel => Packet::PubRel(pub_resp(&mut r, v, PropertyContext::PubRel)?),
-        PacketType::PubComp => Packet::PubComp(pub_resp(&mut r, v, PropertyContext::PubComp)?),
-        PacketType::Subscribe => Packet::Subscribe(subscribe(&mut r, v)?),
-        PacketType::SubAck => Packet::SubAck(suback(&mut r, v)?),
-        PacketType::Unsubscribe => Packet::Unsubscribe(unsubscribe(&mut r, v)?),
-        PacketType::UnsubAck => Packet::UnsubAck(unsuback(&mut r, v)?),
-        PacketType::PingReq => Packet::PingReq,
-        PacketType::PingResp => Packet::PingResp,
-        PacketType::Disconnect => Packet::Disconnect(disconnect(&mut r, v)?),
-        PacketType::Auth => Packet::Auth(auth(&mut r)?),
-    };
+    let r = &mut r;
+    macro_rules! fill {
+        ($variant:ident, $empty:expr, |$x:ident| $decode:expr) => {{
+            *out = Packet::$variant($empty);
+            if let Packet::$variant($x) = out {
+                $decode?;
+            }
+        }};
+    }
+    match t {
+        PacketType::Connect => fill!(Connect, empty_connect(), |c| connect(r, c)),
+        PacketType::ConnAck => fill!(ConnAck, empty_connack(), |c| connack(r, v, c)),
+        // The payload takes the rest: no trailing bytes to check.
+        PacketType::Publish => {
+            fill!(Publish, Publish::empty(), |p| publish(r, flags, v, p));
+            return Ok(());
+        }
+        PacketType::PubAck => fill!(PubAck, PubResp::new(0), |p| pub_resp(
+            r,
+            v,
+            PropertyContext::PubAck,
+            p
+        )),
+        PacketType::PubRec => fill!(PubRec, PubResp::new(0), |p| pub_resp(
+            r,
+            v,
+            PropertyContext::PubRec,
+            p
+        )),
+        PacketType::PubRel => fill!(PubRel, PubResp::new(0), |p| pub_resp(
+            r,
+            v,
+            PropertyContext::PubRel,
+            p
+        )),
+        PacketType::PubComp => fill!(PubComp, PubResp::new(0), |p| pub_resp(
+            r,
+            v,
+            PropertyContext::PubComp,
+            p
+        )),
+        PacketType::Subscribe => fill!(Subscribe, empty_subscribe(), |s| subscribe(r, v, s)),
+        PacketType::SubAck => fill!(SubAck, empty_suback(), |s| suback(r, v, s)),
+        PacketType::Unsubscribe => {
+            fill!(Unsubscribe, empty_unsubscribe(), |u| unsubscribe(r, v, u))
+        }
+        PacketType::UnsubAck => fill!(UnsubAck, empty_unsuback(), |u| unsuback(r, v, u)),
+        PacketType::PingReq => *out = Packet::PingReq,
+        PacketType::PingResp => *out = Packet::PingResp,
+        PacketType::Disconnect => fill!(Disconnect, Disconnect::default(), |d| disconnect(r, v, d)),
+        PacketType::Auth => fill!(Auth, Auth::default(), |a| auth(r, a)),
+    }
     if !r.is_empty() {
         return Err(DecodeError::TrailingBytes {
             packet: t,
             extra: r.remaining(),
         });
     }
-    Ok(p)
+    Ok(())
+}
+
+fn empty_connect() -> Connect<'static> {
+    Connect {
+        protocol: ProtocolVersion::V311,
+        clean_start: false,
+        keep_alive: 0,
+        properties: Properties::default(),
+        client_id: "",
+        will: None,
+        username: None,
+        password: None,
+    }
+}
+
+fn empty_connack() -> ConnAck<'static> {
+    ConnAck {
+        session_present: false,
+        reason_code: ReasonCode::SUCCESS,
+        properties: Properties::default(),
+    }
+}
+
+fn empty_subscribe() -> Subscribe<'static> {
+    Subscribe {
+        packet_id: 0,
+        properties: Properties::default(),
+        subscriptions: Seq::empty(),
+    }
+}
+
+fn empty_suback() -> SubAck<'static> {
+    SubAck {
+        packet_id: 0,
+        properties: Properties::default(),
+        reason_codes: Seq::empty(),
+    }
+}
+
+fn empty_unsubscribe() -> Unsubscribe<'static> {
+    Unsubscribe {
+        packet_id: 0,
+        properties: Properties::default(),
+        filters: Seq::empty(),
+    }
+}
+
+fn empty_unsuback() -> UnsubAck<'static> {
+    UnsubAck {
+        packet_id: 0,
+        properties: Properties::default(),
+        reason_codes: Seq::empty(),
+    }
 }
 
 fn packet_id(r: &mut Reader<'_>) -> Result<u16, DecodeError> {
@@ -170,15 +270,18 @@ fn packet_id(r: &mut Reader<'_>) -> Result<u16, DecodeError> {
     }
 }
 
+/// Decodes a property block into `p` (empty) in v5; 3.1.1 has none.
+#[inline]
 fn props<'a>(
     r: &mut Reader<'a>,
     v: ProtocolVersion,
     ctx: PropertyContext,
-) -> Result<Properties<'a>, DecodeError> {
+    p: &mut Properties<'a>,
+) -> Result<(), DecodeError> {
     if v.is_v5() {
-        Properties::decode(r, ctx)
+        p.decode_into(r, ctx)
     } else {
-        Ok(Properties::default())
+        Ok(())
     }
 }
 
@@ -193,7 +296,7 @@ fn reason(r: &mut Reader<'_>) -> Result<ReasonCode, DecodeError> {
     Ok(code)
 }
 
-fn connect<'a>(r: &mut Reader<'a>) -> Result<Connect<'a>, DecodeError> {
+fn connect<'a>(r: &mut Reader<'a>, c: &mut Connect<'a>) -> Result<(), DecodeError> {
     if r.binary("protocol name")? != b"MQTT" {
         return Err(DecodeError::InvalidProtocolName);
     }
@@ -216,47 +319,39 @@ fn connect<'a>(r: &mut Reader<'a>) -> Result<Connect<'a>, DecodeError> {
     if !protocol.is_v5() && has_password && !has_username {
         return Err(DecodeError::PasswordWithoutUsername);
     }
-    let keep_alive = r.u16("keep alive")?;
-    let properties = props(r, protocol, PropertyContext::Connect)?;
-    let client_id = r.string("client identifier")?;
-    let will = if has_will {
-        let properties = props(r, protocol, PropertyContext::Will)?;
-        let topic = r.string("will topic")?;
-        validate_topic_name(topic).map_err(DecodeError::InvalidTopicName)?;
-        let payload = r.binary("will payload")?;
-        Some(Will {
-            topic,
-            payload,
+    c.protocol = protocol;
+    c.clean_start = flags & 0b10 != 0;
+    c.keep_alive = r.u16("keep alive")?;
+    props(r, protocol, PropertyContext::Connect, &mut c.properties)?;
+    c.client_id = r.string("client identifier")?;
+    if has_will {
+        let w = c.will.insert(Will {
+            topic: "",
+            payload: &[],
             qos: will_qos,
             retain: will_retain,
-            properties,
-        })
-    } else {
-        None
-    };
-    let username = if has_username {
-        Some(r.string("user name")?)
-    } else {
-        None
-    };
-    let password = if has_password {
-        Some(r.binary("password")?)
-    } else {
-        None
-    };
-    Ok(Connect {
-        protocol,
-        clean_start: flags & 0b10 != 0,
-        keep_alive,
-        properties,
-        client_id,
-        will,
-        username,
-        password,
-    })
+            properties: Properties::default(),
+        });
+        props(r, protocol, PropertyContext::Will, &mut w.properties)?;
+        let topic = r.string("will topic")?;
+        check_topic_name(topic).map_err(DecodeError::InvalidTopicName)?;
+        w.topic = topic;
+        w.payload = r.binary("will payload")?;
+    }
+    if has_username {
+        c.username = Some(r.string("user name")?);
+    }
+    if has_password {
+        c.password = Some(r.binary("password")?);
+    }
+    Ok(())
 }
 
-fn connack<'a>(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<ConnAck<'a>, DecodeError> {
+fn connack<'a>(
+    r: &mut Reader<'a>,
+    v: ProtocolVersion,
+    c: &mut ConnAck<'a>,
+) -> Result<(), DecodeError> {
     let flags = r.u8("acknowledge flags")?;
     if flags & 0xFE != 0 {
         return Err(DecodeError::InvalidConnAckFlags(flags));
@@ -277,72 +372,72 @@ fn connack<'a>(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<ConnAck<'a>, De
     if session_present && code.0 != 0 {
         return Err(DecodeError::SessionPresentOnRefusal);
     }
-    Ok(ConnAck {
-        session_present,
-        reason_code: code,
-        properties: props(r, v, PropertyContext::ConnAck)?,
-    })
+    c.session_present = session_present;
+    c.reason_code = code;
+    props(r, v, PropertyContext::ConnAck, &mut c.properties)
 }
 
+/// Decodes a PUBLISH into `p` (which starts as [`Publish::empty()`]).
+#[inline(always)]
 fn publish<'a>(
     r: &mut Reader<'a>,
     flags: u8,
     v: ProtocolVersion,
-) -> Result<Publish<'a>, DecodeError> {
+    p: &mut Publish<'a>,
+) -> Result<(), DecodeError> {
     let qos = QoS::from_u8((flags >> 1) & 3).ok_or(DecodeError::InvalidQoS(3))?;
-    let topic = r.string("topic name")?;
-    let packet_id = if qos == QoS::AtMostOnce {
+    let (topic, suspect) = r.topic("topic name")?;
+    p.packet_id = if qos == QoS::AtMostOnce {
         0
     } else {
         packet_id(r)?
     };
-    let properties = props(r, v, PropertyContext::Publish)?;
+    if v.is_v5() {
+        p.properties.decode_into(r, PropertyContext::Publish)?;
+    }
     if topic.is_empty() {
-        if properties.topic_alias.is_none() {
+        if p.properties.topic_alias.is_none() {
             return Err(DecodeError::EmptyTopicName);
         }
-    } else {
-        validate_topic_name(topic).map_err(DecodeError::InvalidTopicName)?;
+    } else if suspect {
+        check_topic_name(topic).map_err(DecodeError::InvalidTopicName)?;
     }
-    Ok(Publish {
-        dup: flags & 0b1000 != 0,
-        qos,
-        retain: flags & 1 != 0,
-        topic,
-        packet_id,
-        properties,
-        payload: r.rest(),
-    })
+    p.dup = flags & 0b1000 != 0;
+    p.qos = qos;
+    p.retain = flags & 1 != 0;
+    p.topic = topic;
+    p.payload = r.rest();
+    Ok(())
 }
 
 fn pub_resp<'a>(
     r: &mut Reader<'a>,
     v: ProtocolVersion,
     ctx: PropertyContext,
-) -> Result<PubResp<'a>, DecodeError> {
-    let packet_id = packet_id(r)?;
-    let mut resp = PubResp {
-        packet_id,
-        reason_code: ReasonCode::SUCCESS,
-        properties: Properties::default(),
-    };
+    resp: &mut PubResp<'a>,
+) -> Result<(), DecodeError> {
+    resp.packet_id = packet_id(r)?;
     if v.is_v5() && !r.is_empty() {
         resp.reason_code = reason(r)?;
         if !r.is_empty() {
-            resp.properties = Properties::decode(r, ctx)?;
+            resp.properties.decode_into(r, ctx)?;
         }
     }
-    Ok(resp)
+    Ok(())
 }
 
-fn subscribe<'a>(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Subscribe<'a>, DecodeError> {
-    let packet_id = packet_id(r)?;
-    let properties = props(r, v, PropertyContext::Subscribe)?;
+fn subscribe<'a>(
+    r: &mut Reader<'a>,
+    v: ProtocolVersion,
+    s: &mut Subscribe<'a>,
+) -> Result<(), DecodeError> {
+    s.packet_id = packet_id(r)?;
+    props(r, v, PropertyContext::Subscribe, &mut s.properties)?;
     let start = r.buf;
     let mut count = 0;
     while !r.is_empty() {
         let filter = r.string("topic filter")?;
-        validate_topic_filter(filter).map_err(DecodeError::InvalidTopicFilter)?;
+        check_topic_filter(filter).map_err(DecodeError::InvalidTopicFilter)?;
         let o = r.u8("subscription options")?;
         let reserved = if v.is_v5() { 0b1100_0000 } else { 0b1111_1100 };
         if o & reserved != 0 {
@@ -362,11 +457,8 @@ fn subscribe<'a>(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Subscribe<'a>
     if count == 0 {
         return Err(DecodeError::EmptySubscribe);
     }
-    Ok(Subscribe {
-        packet_id,
-        properties,
-        subscriptions: Seq::packed(start, count),
-    })
+    s.subscriptions = Seq::packed(start, count);
+    Ok(())
 }
 
 fn reason_codes<'a>(
@@ -386,77 +478,76 @@ fn reason_codes<'a>(
     Ok(Seq::packed(codes, codes.len()))
 }
 
-fn suback<'a>(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<SubAck<'a>, DecodeError> {
-    let packet_id = packet_id(r)?;
-    let properties = props(r, v, PropertyContext::SubAck)?;
-    let reason_codes = if v.is_v5() {
+fn suback<'a>(
+    r: &mut Reader<'a>,
+    v: ProtocolVersion,
+    s: &mut SubAck<'a>,
+) -> Result<(), DecodeError> {
+    s.packet_id = packet_id(r)?;
+    props(r, v, PropertyContext::SubAck, &mut s.properties)?;
+    s.reason_codes = if v.is_v5() {
         reason_codes(r, |c| ReasonCode(c).allowed_in(PacketType::SubAck))?
     } else {
         reason_codes(r, |c| matches!(c, 0 | 1 | 2 | 0x80))?
     };
-    Ok(SubAck {
-        packet_id,
-        properties,
-        reason_codes,
-    })
+    Ok(())
 }
 
-fn unsubscribe<'a>(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Unsubscribe<'a>, DecodeError> {
-    let packet_id = packet_id(r)?;
-    let properties = props(r, v, PropertyContext::Unsubscribe)?;
+fn unsubscribe<'a>(
+    r: &mut Reader<'a>,
+    v: ProtocolVersion,
+    u: &mut Unsubscribe<'a>,
+) -> Result<(), DecodeError> {
+    u.packet_id = packet_id(r)?;
+    props(r, v, PropertyContext::Unsubscribe, &mut u.properties)?;
     let start = r.buf;
     let mut count = 0;
     while !r.is_empty() {
         let filter = r.string("topic filter")?;
-        validate_topic_filter(filter).map_err(DecodeError::InvalidTopicFilter)?;
+        check_topic_filter(filter).map_err(DecodeError::InvalidTopicFilter)?;
         count += 1;
     }
     if count == 0 {
         return Err(DecodeError::EmptyUnsubscribe);
     }
-    Ok(Unsubscribe {
-        packet_id,
-        properties,
-        filters: Seq::packed(start, count),
-    })
+    u.filters = Seq::packed(start, count);
+    Ok(())
 }
 
-fn unsuback<'a>(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<UnsubAck<'a>, DecodeError> {
-    let packet_id = packet_id(r)?;
+fn unsuback<'a>(
+    r: &mut Reader<'a>,
+    v: ProtocolVersion,
+    u: &mut UnsubAck<'a>,
+) -> Result<(), DecodeError> {
+    u.packet_id = packet_id(r)?;
     if !v.is_v5() {
-        return Ok(UnsubAck {
-            packet_id,
-            properties: Properties::default(),
-            reason_codes: Seq::empty(),
-        });
+        return Ok(());
     }
-    let properties = Properties::decode(r, PropertyContext::UnsubAck)?;
-    let reason_codes = reason_codes(r, |c| ReasonCode(c).allowed_in(PacketType::UnsubAck))?;
-    Ok(UnsubAck {
-        packet_id,
-        properties,
-        reason_codes,
-    })
+    u.properties.decode_into(r, PropertyContext::UnsubAck)?;
+    u.reason_codes = reason_codes(r, |c| ReasonCode(c).allowed_in(PacketType::UnsubAck))?;
+    Ok(())
 }
 
-fn disconnect<'a>(r: &mut Reader<'a>, v: ProtocolVersion) -> Result<Disconnect<'a>, DecodeError> {
-    let mut d = Disconnect::default();
+fn disconnect<'a>(
+    r: &mut Reader<'a>,
+    v: ProtocolVersion,
+    d: &mut Disconnect<'a>,
+) -> Result<(), DecodeError> {
     if v.is_v5() && !r.is_empty() {
         d.reason_code = reason(r)?;
         if !r.is_empty() {
-            d.properties = Properties::decode(r, PropertyContext::Disconnect)?;
+            d.properties.decode_into(r, PropertyContext::Disconnect)?;
         }
     }
-    Ok(d)
+    Ok(())
 }
 
-fn auth<'a>(r: &mut Reader<'a>) -> Result<Auth<'a>, DecodeError> {
-    let mut a = Auth::default();
+fn auth<'a>(r: &mut Reader<'a>, a: &mut Auth<'a>) -> Result<(), DecodeError> {
     if !r.is_empty() {
         a.reason_code = reason(r)?;
         if !r.is_empty() {
-            a.properties = Properties::decode(r, PropertyContext::Auth)?;
+            a.properties.decode_into(r, PropertyContext::Auth)?;
         }
     }
-    Ok(a)
+    Ok(())
 }

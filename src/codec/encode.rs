@@ -6,9 +6,23 @@ use super::error::EncodeError;
 use super::packet::*;
 use super::properties::{Properties, PropertyContext};
 use super::types::{PacketType, ProtocolVersion, QoS, ReasonCode};
-use super::wire::{var_int_len, Counter, Sink, MAX_VAR_INT};
-use crate::topic::{parse_shared, validate_topic_filter, validate_topic_name};
+use super::wire::{
+    check_topic_filter, check_topic_name, var_int_len, CheckedCounter, Sink, Sizer, Writer,
+    MAX_VAR_INT,
+};
+use crate::topic::parse_shared;
 use alloc::vec::Vec;
+
+/// The remaining length and the whole size of a packet whose body is `remaining` bytes
+/// (`usize::MAX` when the body is too long for any packet).
+fn sizes(remaining: usize) -> (usize, usize) {
+    let size = if remaining > MAX_VAR_INT as usize {
+        usize::MAX
+    } else {
+        1 + var_int_len(remaining as u32) + remaining
+    };
+    (remaining, size)
+}
 
 impl Packet<'_> {
     /// Appends the encoded packet to `out` and returns its size.
@@ -31,11 +45,36 @@ impl Packet<'_> {
         max_packet_size: u32,
         out: &mut Vec<u8>,
     ) -> Result<usize, EncodeError> {
-        let (first, remaining, size) = self.measure(version, max_packet_size)?;
+        // First pass: sizes only. The rules are checked while writing (second pass), so a
+        // valid packet is walked twice, not three times. A PUBLISH without properties, the
+        // common case, is sized without a pass.
+        let (first, c) = match self.publish_size(version) {
+            Some(known) => known,
+            None => {
+                let mut c = Sizer::default();
+                (self.body(version, &mut c)?, c)
+            }
+        };
+        let (remaining, size) = sizes(c.n);
+        if size > max_packet_size as usize {
+            // A broken rule is reported before the size, as if the rules came first.
+            self.checked_body(version)?;
+            return Err(EncodeError::PacketTooLarge {
+                size,
+                max: max_packet_size,
+            });
+        }
+        let start = out.len();
         out.reserve(size);
         out.push(first);
         out.put_var_int(remaining as u32)?;
-        self.body(version, out)?;
+        let mut w = Writer::new(out, &c);
+        if let Err(e) = self.body(version, &mut w) {
+            // Nothing is written when a rule is broken.
+            out.truncate(start);
+            return Err(e);
+        }
+        debug_assert_eq!(out.len() - start, size);
         Ok(size)
     }
 
@@ -44,19 +83,38 @@ impl Packet<'_> {
         Ok(self.measure(version, MAX_PACKET_SIZE)?.2)
     }
 
+    /// What the sizing pass gives for a PUBLISH without properties, worked out directly: the
+    /// same sums as [`publish`] makes against a [`Sizer`].
+    #[inline]
+    fn publish_size(&self, v: ProtocolVersion) -> Option<(u8, Sizer)> {
+        let Packet::Publish(p) = self else {
+            return None;
+        };
+        let v5 = v.is_v5();
+        // (3.1.1 never sizes properties: a non-empty block is refused while writing.)
+        if v5 && !p.properties.is_empty() {
+            return None;
+        }
+        let id = if p.qos == QoS::AtMostOnce { 0 } else { 2 };
+        let n = 2 + p.topic.len() + id + v5 as usize + p.payload.len();
+        Some((publish_first_byte(p), Sizer::known(n, v5)))
+    }
+
+    /// Checks every rule, writing nothing: the first byte and the size of the body.
+    fn checked_body(&self, version: ProtocolVersion) -> Result<(u8, usize), EncodeError> {
+        let mut c = CheckedCounter(0);
+        let first = self.body(version, &mut c)?;
+        Ok((first, c.0))
+    }
+
+    /// Checks every rule and sizes the packet, writing nothing.
     fn measure(
         &self,
         version: ProtocolVersion,
         max: u32,
     ) -> Result<(u8, usize, usize), EncodeError> {
-        let mut c = Counter(0);
-        let first = self.body(version, &mut c)?;
-        let remaining = c.0;
-        let size = if remaining > MAX_VAR_INT as usize {
-            usize::MAX
-        } else {
-            1 + var_int_len(remaining as u32) + remaining
-        };
+        let (first, body) = self.checked_body(version)?;
+        let (remaining, size) = sizes(body);
         if size > max as usize {
             return Err(EncodeError::PacketTooLarge { size, max });
         }
@@ -173,9 +231,9 @@ fn connect<S: Sink>(c: &Connect<'_>, s: &mut S) -> Result<(), EncodeError> {
     if let Some(w) = &c.will {
         props(&w.properties, v, PropertyContext::Will, s)?;
         if S::CHECK {
-            validate_topic_name(w.topic).map_err(EncodeError::InvalidTopicName)?;
+            check_topic_name(w.topic).map_err(EncodeError::InvalidTopicName)?;
         }
-        s.put_str(w.topic)?;
+        s.put_checked_str(w.topic);
         s.put_binary(w.payload)?;
     }
     if let Some(u) = c.username {
@@ -218,17 +276,23 @@ fn publish<S: Sink>(p: &Publish<'_>, v: ProtocolVersion, s: &mut S) -> Result<u8
                 ));
             }
         } else {
-            validate_topic_name(p.topic).map_err(EncodeError::InvalidTopicName)?;
+            check_topic_name(p.topic).map_err(EncodeError::InvalidTopicName)?;
         }
     }
-    s.put_str(p.topic)?;
+    s.put_checked_str(p.topic);
     if p.qos != QoS::AtMostOnce {
         nonzero_id(p.packet_id, PacketType::Publish, s)?;
     }
     props(&p.properties, v, PropertyContext::Publish, s)?;
     s.put_slice(p.payload);
+    Ok(publish_first_byte(p))
+}
+
+/// The fixed header's first byte of a PUBLISH (DUP only with QoS 1 or 2).
+#[inline]
+fn publish_first_byte(p: &Publish<'_>) -> u8 {
     let dup = p.dup && p.qos != QoS::AtMostOnce;
-    Ok(0x30 | (dup as u8) << 3 | (p.qos as u8) << 1 | p.retain as u8)
+    0x30 | (dup as u8) << 3 | (p.qos as u8) << 1 | p.retain as u8
 }
 
 fn pub_resp<S: Sink>(
@@ -273,22 +337,22 @@ fn subscribe<S: Sink>(p: &Subscribe<'_>, v: ProtocolVersion, s: &mut S) -> Resul
     }
     nonzero_id(p.packet_id, PacketType::Subscribe, s)?;
     props(&p.properties, v, PropertyContext::Subscribe, s)?;
-    for sub in p.subscriptions.iter() {
+    p.subscriptions.try_each(|sub| {
         if S::CHECK {
-            validate_topic_filter(sub.filter).map_err(EncodeError::InvalidTopicFilter)?;
+            check_topic_filter(sub.filter).map_err(EncodeError::InvalidTopicFilter)?;
             if v.is_v5() && sub.options.no_local && matches!(parse_shared(sub.filter), Ok(Some(_)))
             {
                 return Err(EncodeError::NoLocalOnSharedSubscription);
             }
         }
-        s.put_str(sub.filter)?;
+        s.put_checked_str(sub.filter);
         if v.is_v5() {
             s.put_u8(sub.options.to_byte());
         } else {
             s.put_u8(sub.options.qos as u8);
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn suback<S: Sink>(p: &SubAck<'_>, v: ProtocolVersion, s: &mut S) -> Result<(), EncodeError> {
@@ -297,7 +361,7 @@ fn suback<S: Sink>(p: &SubAck<'_>, v: ProtocolVersion, s: &mut S) -> Result<(), 
     if S::CHECK && p.reason_codes.is_empty() {
         return Err(EncodeError::EmptyReasonCodes(PacketType::SubAck));
     }
-    for code in p.reason_codes.iter() {
+    p.reason_codes.try_each(|code| {
         if S::CHECK {
             let ok = if v.is_v5() {
                 code.allowed_in(PacketType::SubAck)
@@ -312,8 +376,8 @@ fn suback<S: Sink>(p: &SubAck<'_>, v: ProtocolVersion, s: &mut S) -> Result<(), 
             }
         }
         s.put_u8(code.0);
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn unsubscribe<S: Sink>(
@@ -326,13 +390,13 @@ fn unsubscribe<S: Sink>(
     }
     nonzero_id(p.packet_id, PacketType::Unsubscribe, s)?;
     props(&p.properties, v, PropertyContext::Unsubscribe, s)?;
-    for f in p.filters.iter() {
+    p.filters.try_each(|f| {
         if S::CHECK {
-            validate_topic_filter(f).map_err(EncodeError::InvalidTopicFilter)?;
+            check_topic_filter(f).map_err(EncodeError::InvalidTopicFilter)?;
         }
-        s.put_str(f)?;
-    }
-    Ok(())
+        s.put_checked_str(f);
+        Ok(())
+    })
 }
 
 fn unsuback<S: Sink>(p: &UnsubAck<'_>, v: ProtocolVersion, s: &mut S) -> Result<(), EncodeError> {
@@ -345,9 +409,9 @@ fn unsuback<S: Sink>(p: &UnsubAck<'_>, v: ProtocolVersion, s: &mut S) -> Result<
     if S::CHECK && p.reason_codes.is_empty() {
         return Err(EncodeError::EmptyReasonCodes(PacketType::UnsubAck));
     }
-    for code in p.reason_codes.iter() {
+    p.reason_codes.try_each(|code| {
         check_reason::<S>(code, v, PacketType::UnsubAck)?;
         s.put_u8(code.0);
-    }
-    Ok(())
+        Ok(())
+    })
 }

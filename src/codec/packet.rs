@@ -78,6 +78,23 @@ pub struct Publish<'a> {
     pub payload: &'a [u8],
 }
 
+impl Publish<'_> {
+    /// A QoS 0 PUBLISH with an empty topic, no properties and an empty payload: a start for
+    /// building one in place.
+    #[inline(always)]
+    pub(crate) fn empty() -> Publish<'static> {
+        Publish {
+            dup: false,
+            qos: QoS::AtMostOnce,
+            retain: false,
+            topic: "",
+            packet_id: 0,
+            properties: Properties::default(),
+            payload: &[],
+        }
+    }
+}
+
 /// PUBACK, PUBREC, PUBREL or PUBCOMP: a packet identifier with a v5 reason code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PubResp<'a> {

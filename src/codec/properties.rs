@@ -4,8 +4,7 @@
 use super::error::{DecodeError, EncodeError};
 use super::seq::Seq;
 use super::types::QoS;
-use super::wire::{read_var_int, Counter, Reader, Sink};
-use crate::topic::validate_topic_name;
+use super::wire::{check_topic_name, read_var_int, CheckedCounter, Counter, Reader, Sink};
 use core::fmt;
 
 /// Property identifiers (MQTT 5.0 §2.2.2.2).
@@ -227,8 +226,36 @@ impl<'a> Properties<'a> {
     };
 
     /// Whether no property is set.
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        *self == Properties::EMPTY
+        // The same as `*self == Properties::EMPTY`, field by field, stopping at the first set.
+        self.payload_format_indicator.is_none()
+            && self.message_expiry_interval.is_none()
+            && self.content_type.is_none()
+            && self.response_topic.is_none()
+            && self.correlation_data.is_none()
+            && self.subscription_identifiers.is_empty()
+            && self.session_expiry_interval.is_none()
+            && self.assigned_client_identifier.is_none()
+            && self.server_keep_alive.is_none()
+            && self.authentication_method.is_none()
+            && self.authentication_data.is_none()
+            && self.request_problem_information.is_none()
+            && self.will_delay_interval.is_none()
+            && self.request_response_information.is_none()
+            && self.response_information.is_none()
+            && self.server_reference.is_none()
+            && self.reason_string.is_none()
+            && self.receive_maximum.is_none()
+            && self.topic_alias_maximum.is_none()
+            && self.topic_alias.is_none()
+            && self.maximum_qos.is_none()
+            && self.retain_available.is_none()
+            && self.user_properties.is_empty()
+            && self.maximum_packet_size.is_none()
+            && self.wildcard_subscription_available.is_none()
+            && self.subscription_identifiers_available.is_none()
+            && self.shared_subscription_available.is_none()
     }
 
     /// Writes the property length and the properties (MQTT 5.0 only).
@@ -237,17 +264,37 @@ impl<'a> Properties<'a> {
         ctx: PropertyContext,
         s: &mut S,
     ) -> Result<(), EncodeError> {
-        let len = if S::CHECK {
-            let mut c = Counter(0);
+        if let Some(len) = s.known_props() {
+            // Writing pass: the sizing pass measured this block.
+            s.put_var_int(len as u32)?;
+            return if len == 0 { Ok(()) } else { self.write(ctx, s) };
+        }
+        if self.is_empty() {
+            // No property: a zero length (nothing to check either).
+            s.measured_props(0);
+            s.put_u8(0);
+            return Ok(());
+        }
+        // The length prefix comes first: measure the block without checking it (a writing
+        // sink checks while it writes), or, for a checking counter, check it while measuring
+        // and account for it without a second walk.
+        let len = if S::CHECK && !S::WRITES {
+            let mut c = CheckedCounter(0);
             self.write(ctx, &mut c)?;
             c.0
         } else {
-            let mut c = RawCounter(0);
+            let mut c = Counter(0);
             self.write(ctx, &mut c)?;
             c.0
         };
+        s.measured_props(len);
         s.put_var_int(len as u32)?;
-        self.write(ctx, s)
+        if S::WRITES {
+            self.write(ctx, s)
+        } else {
+            s.skip(len);
+            Ok(())
+        }
     }
 
     /// Fails when any property is set: for MQTT 3.1.1, which has none.
@@ -334,7 +381,7 @@ impl<'a> Properties<'a> {
         strp!(content_type, id::CONTENT_TYPE);
         if let Some(t) = self.response_topic {
             if S::CHECK {
-                validate_topic_name(t).map_err(EncodeError::InvalidTopicName)?;
+                check_topic_name(t).map_err(EncodeError::InvalidTopicName)?;
             }
         }
         strp!(response_topic, id::RESPONSE_TOPIC);
@@ -343,11 +390,11 @@ impl<'a> Properties<'a> {
         {
             return Err(EncodeError::DuplicateProperty(id::SUBSCRIPTION_IDENTIFIER));
         }
-        for v in self.subscription_identifiers.iter() {
+        self.subscription_identifiers.try_each(|v| {
             head(s, id::SUBSCRIPTION_IDENTIFIER, ctx)?;
             nonzero::<S>(id::SUBSCRIPTION_IDENTIFIER, v)?;
-            s.put_var_int(v)?;
-        }
+            s.put_var_int(v)
+        })?;
         u32p!(session_expiry_interval, id::SESSION_EXPIRY_INTERVAL, false);
         strp!(assigned_client_identifier, id::ASSIGNED_CLIENT_IDENTIFIER);
         u16p!(server_keep_alive, id::SERVER_KEEP_ALIVE, false);
@@ -376,11 +423,11 @@ impl<'a> Properties<'a> {
             s.put_u8(q as u8);
         }
         byte!(retain_available, id::RETAIN_AVAILABLE);
-        for (k, v) in self.user_properties.iter() {
+        self.user_properties.try_each(|(k, v)| {
             head(s, id::USER_PROPERTY, ctx)?;
             s.put_str(k)?;
-            s.put_str(v)?;
-        }
+            s.put_str(v)
+        })?;
         u32p!(maximum_packet_size, id::MAXIMUM_PACKET_SIZE, true);
         byte!(
             wildcard_subscription_available,
@@ -398,11 +445,22 @@ impl<'a> Properties<'a> {
     }
 
     /// Reads a property block (length prefix included) and checks it against the rules for `ctx`.
-    pub(crate) fn decode(r: &mut Reader<'a>, ctx: PropertyContext) -> Result<Self, DecodeError> {
+    ///
+    /// Decodes into `self`, which must be empty: decoding straight into the packet being
+    /// built saves moving this large struct around.
+    #[inline]
+    pub(crate) fn decode_into(
+        &mut self,
+        r: &mut Reader<'a>,
+        ctx: PropertyContext,
+    ) -> Result<(), DecodeError> {
         let len = r.var_int("property length")? as usize;
+        if len == 0 {
+            return Ok(());
+        }
         let block = r.take(len, "properties")?;
         let mut b = Reader::new(block, r.packet);
-        let mut p = Properties::default();
+        let p = self;
         let mut seen: u64 = 0;
         let mut users = 0usize;
         let mut sub_ids = 0usize;
@@ -452,7 +510,7 @@ impl<'a> Properties<'a> {
                 id::CONTENT_TYPE => p.content_type = Some(b.string(F)?),
                 id::RESPONSE_TOPIC => {
                     let t = b.string(F)?;
-                    validate_topic_name(t).map_err(DecodeError::InvalidTopicName)?;
+                    check_topic_name(t).map_err(DecodeError::InvalidTopicName)?;
                     p.response_topic = Some(t);
                 }
                 id::CORRELATION_DATA => p.correlation_data = Some(b.binary(F)?),
@@ -515,7 +573,7 @@ impl<'a> Properties<'a> {
         if sub_ids > 0 {
             p.subscription_identifiers = Seq::property(block, sub_ids, id::SUBSCRIPTION_IDENTIFIER);
         }
-        Ok(p)
+        Ok(())
     }
 }
 
@@ -538,24 +596,13 @@ pub(crate) fn skip_property(id: u8, buf: &mut &[u8]) {
     *buf = &buf[n.min(buf.len())..];
 }
 
-/// A non-validating counter, for the length prefix in the writing pass.
-struct RawCounter(usize);
-
-impl Sink for RawCounter {
-    const CHECK: bool = false;
-    fn put_u8(&mut self, _: u8) {
-        self.0 += 1;
-    }
-    fn put_slice(&mut self, v: &[u8]) {
-        self.0 += v.len();
-    }
-}
-
 /// Records the first property identifier written.
 struct FirstId(Option<u8>);
 
 impl Sink for FirstId {
     const CHECK: bool = false;
+    const WRITES: bool = true;
+    fn skip(&mut self, _: usize) {}
     fn put_u8(&mut self, v: u8) {
         if self.0.is_none() {
             self.0 = Some(v);

@@ -130,6 +130,7 @@ impl<'a, T> Seq<'a, T> {
     }
 
     /// Number of items.
+    #[inline]
     pub fn len(&self) -> usize {
         match self.repr {
             Repr::Slice(s) => s.len(),
@@ -138,13 +139,25 @@ impl<'a, T> Seq<'a, T> {
     }
 
     /// Whether the list is empty.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
 
 impl<'a, T: WireItem<'a>> Seq<'a, T> {
+    /// Calls `f` on each item in order, stopping at the first error. A slice is walked
+    /// directly, without the iterator's per-item dispatch.
+    #[inline(always)]
+    pub(crate) fn try_each<E>(&self, mut f: impl FnMut(T) -> Result<(), E>) -> Result<(), E> {
+        match self.repr {
+            Repr::Slice(s) => s.iter().try_for_each(|&x| f(x)),
+            _ => self.iter().try_for_each(f),
+        }
+    }
+
     /// Iterates over the items.
+    #[inline]
     pub fn iter(&self) -> SeqIter<'a, T> {
         SeqIter {
             repr: self.repr,
@@ -212,6 +225,7 @@ pub struct SeqIter<'a, T> {
 impl<'a, T: WireItem<'a>> Iterator for SeqIter<'a, T> {
     type Item = T;
 
+    #[inline]
     fn next(&mut self) -> Option<T> {
         if self.left == 0 {
             return None;

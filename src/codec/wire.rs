@@ -6,6 +6,7 @@
 
 use super::error::{DecodeError, EncodeError};
 use super::types::PacketType;
+use crate::topic::{validate_topic_filter, validate_topic_name, TopicError, MAX_TOPIC_LEN};
 use alloc::vec::Vec;
 
 /// The largest value of a variable byte integer (MQTT §1.5.5).
@@ -100,13 +101,33 @@ impl<'a> Reader<'a> {
         let b = self.binary(field)?;
         check_utf8(b)
     }
+
+    /// A topic name: [`Reader::string`], and whether it holds a byte that may make it an invalid
+    /// topic name (`+` or `#`; U+0000 is refused here, as `string` does), found in the same
+    /// scan. `false` means the name is valid if it is not empty.
+    #[inline]
+    pub(crate) fn topic(&mut self, field: &'static str) -> Result<(&'a str, bool), DecodeError> {
+        let b = self.binary(field)?;
+        let s = core::str::from_utf8(b).map_err(|_| DecodeError::InvalidUtf8)?;
+        let suspect = has_nul_or_wildcard(b);
+        if suspect && has_nul(b) {
+            return Err(DecodeError::NullCharacter);
+        }
+        Ok((s, suspect))
+    }
 }
 
 /// Checks an MQTT UTF-8 string: well-formed UTF-8 (which excludes surrogates) without U+0000.
 #[inline]
 pub(crate) fn check_utf8(b: &[u8]) -> Result<&str, DecodeError> {
     let s = core::str::from_utf8(b).map_err(|_| DecodeError::InvalidUtf8)?;
-    if b.contains(&0) {
+    // Short strings (the usual ones) are scanned faster word by word than by `memchr`.
+    let nul = if b.len() < 64 {
+        has_nul(b)
+    } else {
+        b.contains(&0)
+    };
+    if nul {
         return Err(DecodeError::NullCharacter);
     }
     Ok(s)
@@ -146,12 +167,29 @@ pub const fn var_int_len(v: u32) -> usize {
     }
 }
 
-/// Where encoded bytes go: a counter (first pass, validating) or a buffer (second pass).
+/// Where encoded bytes go: a counter (sizing) or a buffer (writing).
+///
+/// [`Packet::encode`](super::Packet::encode) runs each packet's layout twice: first against
+/// [`Counter`], which only adds up sizes, then against the output `Vec<u8>`, which checks every
+/// sender rule as it writes (and is truncated back on error). [`CheckedCounter`] sizes and
+/// checks without writing, for [`Packet::encoded_len`](super::Packet::encoded_len).
 pub(crate) trait Sink {
-    /// Whether this pass validates (the counting pass does; the writing pass repeats nothing).
+    /// Whether this pass checks the rules the specification sets for senders.
     const CHECK: bool;
+    /// Whether bytes are really written (a counter can skip a span it already measured).
+    const WRITES: bool;
     fn put_u8(&mut self, v: u8);
     fn put_slice(&mut self, v: &[u8]);
+    /// Accounts for `n` bytes without producing them: only counters are asked to.
+    fn skip(&mut self, n: usize);
+    /// Hands the length of a property block, measured in the sizing pass, to the writing pass.
+    #[inline]
+    fn measured_props(&mut self, _len: usize) {}
+    /// The length of the next property block, if the sizing pass measured it.
+    #[inline]
+    fn known_props(&mut self) -> Option<usize> {
+        None
+    }
 
     #[inline]
     fn put_u16(&mut self, v: u16) {
@@ -188,13 +226,19 @@ pub(crate) trait Sink {
         self.put_slice(v);
         Ok(())
     }
+    /// A string already checked (a validated topic name or filter).
+    #[inline]
+    fn put_checked_str(&mut self, v: &str) {
+        self.put_u16(v.len() as u16);
+        self.put_slice(v.as_bytes());
+    }
     #[inline]
     fn put_str(&mut self, v: &str) -> Result<(), EncodeError> {
         if Self::CHECK {
             if v.len() > u16::MAX as usize {
                 return Err(EncodeError::StringTooLong(v.len()));
             }
-            if v.as_bytes().contains(&0) {
+            if has_nul(v.as_bytes()) {
                 return Err(EncodeError::NullCharacter);
             }
         }
@@ -204,12 +248,13 @@ pub(crate) trait Sink {
     }
 }
 
-/// Counts bytes without writing them.
+/// Adds up sizes without checking or writing anything.
 #[derive(Debug, Default)]
 pub(crate) struct Counter(pub usize);
 
 impl Sink for Counter {
-    const CHECK: bool = true;
+    const CHECK: bool = false;
+    const WRITES: bool = false;
     #[inline]
     fn put_u8(&mut self, _: u8) {
         self.0 += 1;
@@ -218,10 +263,136 @@ impl Sink for Counter {
     fn put_slice(&mut self, v: &[u8]) {
         self.0 += v.len();
     }
+    #[inline]
+    fn skip(&mut self, n: usize) {
+        self.0 += n;
+    }
+}
+
+/// The sizing pass of [`Packet::encode`](super::Packet::encode): a [`Counter`] that also
+/// records the length of each property block for the writing pass ([`Writer`]).
+#[derive(Debug, Default)]
+pub(crate) struct Sizer {
+    pub(crate) n: usize,
+    props: PropsLens,
+}
+
+/// Lengths of the (at most two: CONNECT and its will) property blocks of a packet.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct PropsLens {
+    lens: [usize; 2],
+    count: usize,
+}
+
+impl Sizer {
+    /// The result of a sizing pass worked out without one: `n` bytes of body, and one
+    /// property block, empty, when `empty_props`.
+    #[inline]
+    pub(crate) fn known(n: usize, empty_props: bool) -> Self {
+        Sizer {
+            n,
+            props: PropsLens {
+                lens: [0; 2],
+                count: empty_props as usize,
+            },
+        }
+    }
+}
+
+impl Sink for Sizer {
+    const CHECK: bool = false;
+    const WRITES: bool = false;
+    #[inline]
+    fn put_u8(&mut self, _: u8) {
+        self.n += 1;
+    }
+    #[inline]
+    fn put_slice(&mut self, v: &[u8]) {
+        self.n += v.len();
+    }
+    #[inline]
+    fn skip(&mut self, n: usize) {
+        self.n += n;
+    }
+    #[inline]
+    fn measured_props(&mut self, len: usize) {
+        let p = &mut self.props;
+        if let Some(slot) = p.lens.get_mut(p.count) {
+            *slot = len;
+        }
+        p.count += 1;
+    }
+}
+
+/// The writing pass of [`Packet::encode`](super::Packet::encode): checks every rule as it
+/// appends to the output, using the property-block lengths the [`Sizer`] measured.
+pub(crate) struct Writer<'a> {
+    pub(crate) out: &'a mut Vec<u8>,
+    props: PropsLens,
+    next: usize,
+}
+
+impl<'a> Writer<'a> {
+    pub(crate) fn new(out: &'a mut Vec<u8>, sizer: &Sizer) -> Self {
+        Writer {
+            out,
+            props: sizer.props,
+            next: 0,
+        }
+    }
+}
+
+impl Sink for Writer<'_> {
+    const CHECK: bool = true;
+    const WRITES: bool = true;
+    #[inline]
+    fn put_u8(&mut self, v: u8) {
+        self.out.push(v);
+    }
+    #[inline]
+    fn put_slice(&mut self, v: &[u8]) {
+        self.out.extend_from_slice(v);
+    }
+    #[inline]
+    fn skip(&mut self, n: usize) {
+        self.out.resize(self.out.len() + n, 0);
+    }
+    #[inline]
+    fn known_props(&mut self) -> Option<usize> {
+        let i = self.next;
+        self.next += 1;
+        if i < self.props.count {
+            self.props.lens.get(i).copied()
+        } else {
+            None
+        }
+    }
+}
+
+/// Adds up sizes and checks every sender rule, writing nothing.
+#[derive(Debug, Default)]
+pub(crate) struct CheckedCounter(pub usize);
+
+impl Sink for CheckedCounter {
+    const CHECK: bool = true;
+    const WRITES: bool = false;
+    #[inline]
+    fn put_u8(&mut self, _: u8) {
+        self.0 += 1;
+    }
+    #[inline]
+    fn put_slice(&mut self, v: &[u8]) {
+        self.0 += v.len();
+    }
+    #[inline]
+    fn skip(&mut self, n: usize) {
+        self.0 += n;
+    }
 }
 
 impl Sink for Vec<u8> {
-    const CHECK: bool = false;
+    const CHECK: bool = true;
+    const WRITES: bool = true;
     #[inline]
     fn put_u8(&mut self, v: u8) {
         self.push(v);
@@ -229,5 +400,162 @@ impl Sink for Vec<u8> {
     #[inline]
     fn put_slice(&mut self, v: &[u8]) {
         self.extend_from_slice(v);
+    }
+    #[inline]
+    fn skip(&mut self, n: usize) {
+        self.resize(self.len() + n, 0);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Byte scans, eight bytes at a time
+// ---------------------------------------------------------------------------------------------
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Whether the word holds a zero byte. (The classic test: it may flag the wrong byte, but only
+/// when some byte really is zero, so the answer for the word is exact.)
+#[inline(always)]
+const fn zero_byte(w: u64) -> bool {
+    w.wrapping_sub(LO) & !w & HI != 0
+}
+
+/// The high bit of each byte that may be U+0000, `+` or `#` (see [`nul_or_wildcard`]): the
+/// lowest one set is exact, higher ones may be false.
+#[inline(always)]
+const fn nul_or_wildcard_mask(w: u64) -> u64 {
+    let m = w & (LO * 0xF7);
+    let x = m ^ (LO * 0x23);
+    (m.wrapping_sub(LO) & !m | x.wrapping_sub(LO) & !x) & HI
+}
+
+/// Whether the word holds U+0000, `+` (0x2B) or `#` (0x23). `+` and `#` differ only in bit 3,
+/// so one test finds both; the NUL test also fires on 0x08, which only sends a valid string
+/// down the slow, exact path.
+#[inline(always)]
+const fn nul_or_wildcard(w: u64) -> bool {
+    let m = w & (LO * 0xF7);
+    zero_byte(m) || zero_byte(m ^ (LO * 0x23))
+}
+
+/// Whether `b` holds U+0000.
+#[inline]
+pub(crate) fn has_nul(b: &[u8]) -> bool {
+    scan(b, zero_byte, |c| c == 0)
+}
+
+/// Whether `b` holds U+0000, `+` or `#`: the bytes a topic name may not hold.
+#[inline]
+pub(crate) fn has_nul_or_wildcard(b: &[u8]) -> bool {
+    scan(b, nul_or_wildcard, |c| (c == 0) | ((c & 0xF7) == 0x23))
+}
+
+#[inline(always)]
+fn scan(b: &[u8], found: impl Fn(u64) -> bool, byte: impl Fn(u8) -> bool + Copy) -> bool {
+    let n = b.len();
+    if n < 8 {
+        return b.iter().any(|&c| byte(c));
+    }
+    if n < 16 {
+        // Two words, overlapping.
+        return found(word(&b[..8])) || found(word(&b[n - 8..]));
+    }
+    // Sixteen bytes at a time: a fixed-size block without early exit, which the compiler
+    // turns into a few vector instructions where the target has them. The tail is the last
+    // sixteen bytes again (a second look at some is harmless).
+    let block = |c: &[u8]| {
+        let mut hits = 0u8;
+        for &x in c {
+            hits |= byte(x) as u8;
+        }
+        hits != 0
+    };
+    let mut chunks = b.chunks_exact(16);
+    if chunks.any(block) {
+        return true;
+    }
+    !chunks.remainder().is_empty() && block(&b[n - 16..])
+}
+
+/// The same verdict as [`validate_topic_name`], without its cost on the common path.
+#[inline]
+pub(crate) fn check_topic_name(name: &str) -> Result<(), TopicError> {
+    let b = name.as_bytes();
+    if !b.is_empty() && b.len() <= MAX_TOPIC_LEN && !has_nul_or_wildcard(b) {
+        return Ok(());
+    }
+    validate_topic_name(name)
+}
+
+/// The same verdict as [`validate_topic_filter`], without its cost on the common path: a
+/// filter that is not a shared subscription, whose wildcards each fill their level and whose
+/// `#` is last, is accepted in one scan; anything else gets the full check.
+#[inline]
+pub(crate) fn check_topic_filter(filter: &str) -> Result<(), TopicError> {
+    if plain_valid_filter(filter.as_bytes()) {
+        return Ok(());
+    }
+    validate_topic_filter(filter)
+}
+
+fn plain_valid_filter(b: &[u8]) -> bool {
+    let n = b.len();
+    if n == 0 || n > MAX_TOPIC_LEN || b.starts_with(b"$share") {
+        return false;
+    }
+    if n < 8 {
+        return (0..n).all(|i| plain_filter_byte(b, i));
+    }
+    // Eight bytes at a time, the tail as the last eight bytes with those already seen masked
+    // off. Every special byte is flagged in its word's mask; a false flag only costs an exact
+    // check.
+    let check = |at: usize, mut mask: u64| {
+        while mask != 0 {
+            if !plain_filter_byte(b, at + (mask.trailing_zeros() / 8) as usize) {
+                return false;
+            }
+            mask &= mask - 1;
+        }
+        true
+    };
+    let mut chunks = b.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut chunks {
+        let mask = nul_or_wildcard_mask(word(c));
+        if mask != 0 && !check(at, mask) {
+            return false;
+        }
+        at += 8;
+    }
+    let rest = chunks.remainder().len();
+    if rest > 0 {
+        let mask = nul_or_wildcard_mask(word(&b[n - 8..])) & (!0u64 << (8 * (8 - rest)));
+        if mask != 0 && !check(n - 8, mask) {
+            return false;
+        }
+    }
+    true
+}
+
+/// The eight bytes of `c` (exactly eight) as a little-endian word.
+#[inline(always)]
+fn word(c: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(c);
+    u64::from_le_bytes(a)
+}
+
+/// Whether byte `i` of filter `b` is allowed where it stands: U+0000 never, a wildcard only
+/// filling its level (and `#` only as the last level).
+#[inline(always)]
+fn plain_filter_byte(b: &[u8], i: usize) -> bool {
+    let n = b.len();
+    let level_start = i == 0 || b[i - 1] == b'/';
+    match b[i] {
+        0 => false,
+        b'+' => level_start && (i + 1 == n || b[i + 1] == b'/'),
+        b'#' => level_start && i + 1 == n,
+        _ => true,
     }
 }

@@ -313,6 +313,7 @@ pub struct OReason {
 
 /// Any MQTT control packet, owning its data.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Model {
     Connect(OConnect),
     ConnAck(OConnAck),
@@ -649,7 +650,7 @@ where
 }
 
 /// Any valid property of any kind (not yet restricted to one packet).
-fn any_props() -> impl Strategy<Value = OProps> {
+pub fn any_props() -> impl Strategy<Value = OProps> {
     let s = || mqtt_string(6);
     let nz16 = || 1..=u16::MAX;
     let a = (
