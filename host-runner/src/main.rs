@@ -236,6 +236,24 @@ fn build(artifact: Artifact) -> anyhow::Result<()> {
     if !root.join("Cargo.toml").is_file() || !root.join("wit").is_dir() {
         return Ok(()); // not in the source tree: use what is there
     }
+    // A fresh machine may have the pinned toolchain without its wasm targets: rust-toolchain.toml
+    // lists them, but rustup adds targets only when it installs the toolchain itself.
+    let has_target = std::process::Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .current_dir(&root)
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l == "wasm32-wasip2")
+        });
+    if let Ok(false) = has_target {
+        eprintln!("wasmqtt-host: rustup target add wasm32-wasip2");
+        let _ = std::process::Command::new("rustup")
+            .args(["target", "add", "wasm32-wasip2"])
+            .current_dir(&root)
+            .status();
+    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     eprintln!(
         "wasmqtt-host: building the {} component: {}",
