@@ -102,7 +102,7 @@ impl Packet<'_> {
 
     /// Checks every rule, writing nothing: the first byte and the size of the body.
     fn checked_body(&self, version: ProtocolVersion) -> Result<(u8, usize), EncodeError> {
-        let mut c = CheckedCounter(0);
+        let mut c = CheckedCounter::default();
         let first = self.body(version, &mut c)?;
         Ok((first, c.0))
     }

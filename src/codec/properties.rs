@@ -279,11 +279,11 @@ impl<'a> Properties<'a> {
         // sink checks while it writes), or, for a checking counter, check it while measuring
         // and account for it without a second walk.
         let len = if S::CHECK && !S::WRITES {
-            let mut c = CheckedCounter(0);
+            let mut c = CheckedCounter::default();
             self.write(ctx, &mut c)?;
             c.0
         } else {
-            let mut c = Counter(0);
+            let mut c = Counter::default();
             self.write(ctx, &mut c)?;
             c.0
         };

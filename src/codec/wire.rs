@@ -248,27 +248,6 @@ pub(crate) trait Sink {
     }
 }
 
-/// Adds up sizes without checking or writing anything.
-#[derive(Debug, Default)]
-pub(crate) struct Counter(pub usize);
-
-impl Sink for Counter {
-    const CHECK: bool = false;
-    const WRITES: bool = false;
-    #[inline]
-    fn put_u8(&mut self, _: u8) {
-        self.0 += 1;
-    }
-    #[inline]
-    fn put_slice(&mut self, v: &[u8]) {
-        self.0 += v.len();
-    }
-    #[inline]
-    fn skip(&mut self, n: usize) {
-        self.0 += n;
-    }
-}
-
 /// The sizing pass of [`Packet::encode`](super::Packet::encode): a [`Counter`] that also
 /// records the length of each property block for the writing pass ([`Writer`]).
 #[derive(Debug, Default)]
@@ -369,12 +348,18 @@ impl Sink for Writer<'_> {
     }
 }
 
-/// Adds up sizes and checks every sender rule, writing nothing.
+/// Adds up sizes without writing anything; with `CHECK` it also checks every sender rule.
 #[derive(Debug, Default)]
-pub(crate) struct CheckedCounter(pub usize);
+pub(crate) struct Count<const CHECK: bool>(pub usize);
 
-impl Sink for CheckedCounter {
-    const CHECK: bool = true;
+/// Only sizes (the first pass of an encode).
+pub(crate) type Counter = Count<false>;
+
+/// Sizes and checks every sender rule, writing nothing.
+pub(crate) type CheckedCounter = Count<true>;
+
+impl<const C: bool> Sink for Count<C> {
+    const CHECK: bool = C;
     const WRITES: bool = false;
     #[inline]
     fn put_u8(&mut self, _: u8) {
