@@ -1,7 +1,7 @@
-//! End-to-end benchmark: the native driver (`wasmqtt::native`) against rumqttc (`AsyncClient` +
+//! End-to-end benchmark: the native driver (`wasmqtt_tokio`) against rumqttc (`AsyncClient` +
 //! `EventLoop`) through the same mosquitto, in the same run.
 //!
-//! The binary starts its own mosquitto (tests/support/mosquitto.rs: a free loopback port,
+//! The binary starts its own mosquitto (wasmqtt-testkit's mosquitto: a free loopback port,
 //! `max_queued_messages 0`, so the broker queues without a limit) and measures, for each client
 //! library, a publisher and a subscriber of that same library on one topic:
 //!
@@ -25,19 +25,18 @@
 //! each round; every figure in the table is the median over the rounds (for latency: the median
 //! of each round's p50 and p99).
 //!
-//! Run: `cargo bench --features native --bench e2e`. Environment: `E2E_ROUNDS` (default 5),
+//! Run: `cargo bench --bench e2e`. Environment: `E2E_ROUNDS` (default 5),
 //! `E2E_MESSAGES` (default 100000), `E2E_LATENCY_MESSAGES` (default 2000), `E2E_VERSION` (3 or
 //! 5, default 3), `E2E_ONLY` (`qos0`, `qos1` or `latency`: run one scenario), `E2E_LIB`
 //! (`wasmqtt` or `rumqttc`: run one library, for profiling; no ratios then).
 
-#[path = "../tests/support/mosquitto.rs"]
-mod mosquitto;
+use wasmqtt_testkit::mosquitto;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 use wasmqtt::codec::{ProtocolVersion, QoS, SubscriptionOptions};
-use wasmqtt::native::{Client, Events, PublishError};
 use wasmqtt::session::{Event, Message, Options, ReconnectPolicy};
+use wasmqtt_tokio::{Client, Events, PublishError};
 
 /// Payload size of every message.
 const PAYLOAD: usize = 100;

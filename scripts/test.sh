@@ -7,10 +7,16 @@
 #   SKIP_INSTALL=1 ./scripts/test.sh  do not install OS packages or Rust targets
 #
 # It installs what is missing (mosquitto via apt when root, the wasm targets via rustup), then
-# runs rustfmt, clippy, the native tests (unit, integration against a real mosquitto, examples,
-# doctests), and builds the library for both wasm targets, with std and as no_std. The
-# host-runner step builds the provider and command components and runs the wasmtime host's
+# runs rustfmt, clippy (every crate on its target), the native tests (unit, integration against
+# a real mosquitto, examples, doctests), builds the core and the drivers for both wasm targets,
+# and checks that the core (crate `wasmqtt`) is no_std with nothing but the core in its tree.
+# The host-runner step builds the provider and command components and runs the wasmtime host's
 # tests against them (release profile only).
+#
+# The crates (see the README's layout): the core `wasmqtt` (src/), the drivers wasmqtt-tokio,
+# wasmqtt-wasi and wasmqtt-browser (drivers/), the components wasmqtt-provider and wasmqtt-cli
+# (components/), wasmqtt-host (host-runner/), power-meter (examples/) and wasmqtt-testkit
+# (tests/support/).
 #
 # To add a step: write a function, then add "<name> <function>" to STEPS at the bottom.
 set -euo pipefail
@@ -220,22 +226,34 @@ fmt_check() {
     cargo fmt --all -- --check
 }
 
+# The crates that build and run on the host (wasmqtt-host is linted in its own step, in release).
+HOST_CRATES=(-p wasmqtt -p wasmqtt-tokio -p wasmqtt-testkit -p wasmqtt-cli)
+# The crates for wasm32-wasip2 (wasmqtt-cli again: its binary is the command component).
+WASI_CRATES=(-p wasmqtt -p wasmqtt-wasi -p wasmqtt-provider -p wasmqtt-cli -p power-meter)
+BROWSER_CRATES=(-p wasmqtt -p wasmqtt-browser)
+
+# Every crate on its target (CARGO_INCREMENTAL=0 for the wasm targets: see wasm_build).
 clippy() {
-    cargo clippy --all-targets --features native -- -D warnings
+    log "--- cargo clippy ${HOST_CRATES[*]} --all-targets -- -D warnings"
+    cargo clippy "${HOST_CRATES[@]}" --all-targets -- -D warnings
+    log "--- cargo clippy ${WASI_CRATES[*]} --all-targets --target wasm32-wasip2 -- -D warnings"
+    CARGO_INCREMENTAL=0 cargo clippy "${WASI_CRATES[@]}" --all-targets --target wasm32-wasip2 -- -D warnings
+    log "--- cargo clippy ${BROWSER_CRATES[*]} --all-targets --target wasm32-unknown-unknown -- -D warnings"
+    CARGO_INCREMENTAL=0 cargo clippy "${BROWSER_CRATES[@]}" --all-targets --target wasm32-unknown-unknown -- -D warnings
 }
 
 # Unit tests, integration tests (a real mosquitto), examples. The criterion bench is built,
 # not run (see build_benches).
 native_tests() {
-    cargo test --no-fail-fast --features native --lib --bins --tests --examples | tee -a "$TEST_LOG"
+    cargo test --no-fail-fast "${HOST_CRATES[@]}" --lib --bins --tests --examples | tee -a "$TEST_LOG"
 }
 
 doc_tests() {
-    cargo test --doc --features native | tee -a "$TEST_LOG"
+    cargo test --doc "${HOST_CRATES[@]}" | tee -a "$TEST_LOG"
 }
 
 build_benches() {
-    cargo build --benches --features native
+    cargo build --benches -p wasmqtt
 }
 
 # CARGO_INCREMENTAL=0 in the wasm steps: rust-lld (LLVM 22, Rust 1.95) segfaults in
@@ -243,21 +261,29 @@ build_benches() {
 # incremental debug build (an open LLVM bug, llvm/llvm-project#174676); 16 codegen units link.
 wasm_build() {
     export CARGO_INCREMENTAL=0
-    local t
-    for t in "${WASM_TARGETS[@]}"; do
-        log "--- cargo build --lib --target $t"
-        cargo build --lib --target "$t"
-    done
+    log "--- cargo build ${WASI_CRATES[*]} --target wasm32-wasip2"
+    cargo build "${WASI_CRATES[@]}" --target wasm32-wasip2
+    log "--- cargo build ${BROWSER_CRATES[*]} --lib --target wasm32-unknown-unknown"
+    cargo build "${BROWSER_CRATES[@]}" --lib --target wasm32-unknown-unknown
 }
 
-# The core must need nothing but core + alloc: build it without the std feature as a plain
-# rlib (the cdylib crate type would need a panic handler) for each wasm target.
+# The core must need nothing but core + alloc (it is `no_std` without a feature to turn that
+# off): build it for each wasm target with warnings denied, and check that its dependency tree
+# holds no driver's crates.
 no_std_build() {
     export CARGO_INCREMENTAL=0
-    local t
+    local t tree bad
     for t in "${WASM_TARGETS[@]}"; do
-        log "--- cargo rustc --lib --no-default-features --crate-type rlib --target $t -- -D warnings"
-        cargo rustc --lib --no-default-features --crate-type rlib --target "$t" -- -D warnings
+        log "--- cargo rustc -p wasmqtt --lib --target $t -- -D warnings"
+        cargo rustc -p wasmqtt --lib --target "$t" -- -D warnings
+        tree=$(cargo tree -p wasmqtt -e normal --target "$t" --prefix none)
+        bad=$(grep -E '^(wasm-bindgen|web-sys|js-sys|wit-bindgen|wasip2|tokio|wasmtime)[ -]' <<<"$tree" || true)
+        if [ -n "$bad" ]; then
+            log "the core's dependency tree for $t holds driver crates:" >&2
+            log "$bad" >&2
+            return 1
+        fi
+        log "cargo tree -p wasmqtt -e normal --target $t: $(sort -u <<<"$tree" | awk '{ print $1 }' | tr '\n' ' ')"
     done
 }
 
@@ -276,8 +302,7 @@ host_runner_tests() {
         fi
         cargo install wac-cli --version 0.12.0 --locked
     fi
-    # The provider, the command component, the power-meter app and their composition, in the
-    # order that keeps the provider's exports (see the script).
+    # The provider, the command component, the power-meter app and their composition.
     ./scripts/build-components.sh
     log "--- cargo clippy --release -p wasmqtt-host --no-deps --all-targets -- -D warnings"
     cargo clippy --release -p wasmqtt-host --no-deps --all-targets -- -D warnings
@@ -285,13 +310,12 @@ host_runner_tests() {
     cargo test --release -p wasmqtt-host | tee -a "$TEST_LOG"
 }
 
-# The browser build (wasmqtt::browser, web-demo/): installs Debian's chromium and chromium-driver,
+# The browser build (crate wasmqtt-browser in drivers/browser/, web-demo/): installs Debian's chromium and chromium-driver,
 # wasm-bindgen-cli at the Cargo.lock version (scripts/web-demo.sh does that when it differs) and
 # web-demo's npm packages (playwright-core: it never downloads a browser), then
-#   1. clippy on the browser driver (it only compiles for wasm32-unknown-unknown),
-#   2. wasm-bindgen-test tests of the JavaScript API in headless Chromium (tests/browser/, a crate
+#   1. wasm-bindgen-test tests of the JavaScript API in headless Chromium (tests/browser/, a crate
 #      of its own) against a mosquitto WebSocket listener started here,
-#   3. the dashboard's end-to-end test (web-demo/test/e2e.test.mjs, node:test + playwright-core),
+#   2. the dashboard's end-to-end test (web-demo/test/e2e.test.mjs, node:test + playwright-core),
 #      which starts and restarts its own mosquitto; its screenshot is target/web-demo/e2e.png.
 install_browser_tools() {
     local need=()
@@ -341,8 +365,6 @@ start_ws_broker() {
 browser_tests() {
     export CARGO_INCREMENTAL=0
     install_browser_tools
-    log "--- cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings"
-    cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
     log "--- scripts/web-demo.sh build"
     ./scripts/web-demo.sh build
     start_ws_broker

@@ -7,8 +7,9 @@
 #   ./scripts/web-demo.sh --port 9000      serve the page on another port
 #   ./scripts/web-demo.sh build            only build web-demo/pkg/ (the wasm and its JS glue)
 #
-# The build: `cargo build --profile wasm --target wasm32-unknown-unknown`, then
-# `wasm-bindgen --target web` into web-demo/pkg/ (installed at the Cargo.lock version if missing).
+# The build: `cargo build --profile wasm --target wasm32-unknown-unknown -p wasmqtt-browser`
+# (drivers/browser/), then `wasm-bindgen --target web --out-name wasmqtt` into web-demo/pkg/
+# (wasm-bindgen-cli is installed at the Cargo.lock version if missing).
 # The broker: Debian's mosquitto with `protocol websockets` on a free loopback port (and a plain
 # MQTT listener beside it, for mosquitto_pub/sub), in a temporary directory removed on exit.
 set -euo pipefail
@@ -44,10 +45,10 @@ build() {
     # wasm-bindgen reads the target_features section (it strips the names itself), and
     # opt-level "z", which makes the gzipped .wasm ~7% smaller here (binaryen's wasm-opt did not).
     CARGO_INCREMENTAL=0 CARGO_PROFILE_WASM_STRIP=false CARGO_PROFILE_WASM_OPT_LEVEL=z \
-        cargo build --lib --profile wasm --target wasm32-unknown-unknown
+        cargo build -p wasmqtt-browser --lib --profile wasm --target wasm32-unknown-unknown
     rm -rf "$ROOT/web-demo/pkg"
-    wasm-bindgen --target web --remove-name-section --remove-producers-section \
-        --out-dir "$ROOT/web-demo/pkg" "$ROOT/target/wasm32-unknown-unknown/wasm/wasmqtt.wasm"
+    wasm-bindgen --target web --remove-name-section --remove-producers-section --out-name wasmqtt \
+        --out-dir "$ROOT/web-demo/pkg" "$ROOT/target/wasm32-unknown-unknown/wasm/wasmqtt_browser.wasm"
     echo "built web-demo/pkg/: $(wc -c <"$ROOT/web-demo/pkg/wasmqtt_bg.wasm") bytes of wasm," \
         "$(gzip -9c "$ROOT/web-demo/pkg/wasmqtt_bg.wasm" | wc -c) gzipped"
 }

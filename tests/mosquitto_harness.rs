@@ -2,7 +2,7 @@
 //! `wasmqtt::codec` encoded, keeps a persistent session across a graceful restart, and speaks
 //! MQTT over its WebSocket listener.
 
-mod support;
+use wasmqtt_testkit as support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -1,22 +1,21 @@
-//! The native driver (`wasmqtt::native`) against a real mosquitto, in MQTT 3.1.1 and 5.0:
+//! The native driver (`wasmqtt_tokio`) against a real mosquitto, in MQTT 3.1.1 and 5.0:
 //! round trips at every QoS, retained messages, the will of a client that died, a persistent
 //! session resumed with the messages queued while it was away, and a broker restart in the
 //! middle of a stream of QoS 1 and 2 messages that loses nothing.
 //!
 //! Each scenario is an `async fn(ProtocolVersion)`; `both_versions!` turns it into the tests
 //! `<scenario>::v311` and `<scenario>::v5`. Every wait is bounded (`native_support::WAIT`).
-#![cfg(feature = "native")]
 
 mod native_support;
-mod support;
+use wasmqtt_testkit as support;
 
 use native_support::*;
 use std::collections::BTreeMap;
 use support::mosquitto::Mosquitto;
 use tokio::sync::watch;
 use wasmqtt::codec::{ProtocolVersion, QoS, ReasonCode};
-use wasmqtt::native::{Client, Error, PublishError};
 use wasmqtt::session::{Event, LastWill, Message};
+use wasmqtt_tokio::{Client, Error, PublishError};
 
 macro_rules! both_versions {
     ($($scenario:ident),* $(,)?) => {
@@ -335,7 +334,7 @@ async fn broker_restart_mid_stream_loses_nothing(version: ProtocolVersion) {
         let mut done = 0;
         for i in 0..STREAM {
             if handles.len() == WINDOW {
-                let (j, h): (usize, wasmqtt::native::PublishHandle) = handles.pop_front().unwrap();
+                let (j, h): (usize, wasmqtt_tokio::PublishHandle) = handles.pop_front().unwrap();
                 let code = h
                     .await
                     .unwrap_or_else(|e| panic!("message {j} failed: {e}"));

@@ -1,9 +1,8 @@
-//! The native driver (`wasmqtt::native`) against a second real peer, an embedded rumqttd
+//! The native driver (`wasmqtt_tokio`) against a second real peer, an embedded rumqttd
 //! (`support::rumqttd`), in MQTT 3.1.1 and 5.0: round trips at QoS 0, 1 and 2.
-#![cfg(feature = "native")]
 
 mod native_support;
-mod support;
+use wasmqtt_testkit as support;
 
 use native_support::*;
 use support::rumqttd::Rumqttd;

@@ -4,7 +4,7 @@
 //! component / native.
 //!
 //! ```text
-//! cargo build --profile wasm --target wasm32-wasip2 --lib --features provider
+//! cargo build --profile wasm --target wasm32-wasip2 -p wasmqtt-provider
 //! cargo bench -p wasmqtt-host --bench component_throughput
 //! ```
 //!
@@ -15,18 +15,17 @@
 //! A publish counts as done at its completion: for QoS 0 when the session wrote it, for QoS 1
 //! at PUBACK. The clock runs from the first publish to the last completion.
 
-#[path = "../../tests/support/mosquitto.rs"]
-mod mosquitto;
+use wasmqtt_testkit::mosquitto;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use mosquitto::Mosquitto;
 use wasmqtt::codec::{ProtocolVersion as CoreVersion, QoS};
-use wasmqtt::native::{Client, PublishError};
 use wasmqtt::session::{Message, Options};
 use wasmqtt_host::types::{self, Delivery, Error as WitError, Event, ProtocolVersion, Qos};
-use wasmqtt_host::{ClientError, MqttClient, NetworkPolicy, Provider, Runtime};
+use wasmqtt_host::{ClientError, NetworkPolicy, Provider, Runtime};
+use wasmqtt_tokio::PublishError;
 
 const PAYLOAD: usize = 100;
 const INFLIGHT: u16 = 100;
@@ -113,7 +112,7 @@ fn component_run(
         ProtocolVersion::V311,
     );
     opts.max_inflight = Some(INFLIGHT);
-    let mut client = MqttClient::connect(provider, &policy, &opts)
+    let mut client = wasmqtt_host::Client::connect(provider, &policy, &opts)
         .unwrap_or_else(|e| panic!("component connect: {e}"));
     let qos = Qos::from_level(qos).unwrap();
     let message = types::message("bench/component", &[b'x'; PAYLOAD], qos, false);
@@ -164,7 +163,7 @@ async fn native_run(broker: &Mosquitto, qos: u8, n: usize, round: usize) -> Dura
     let options = Options::new(format!("bench-native-{qos}-{round}"))
         .version(CoreVersion::V311)
         .max_inflight(INFLIGHT);
-    let (client, mut events) = Client::connect(&broker.addr().to_string(), options)
+    let (client, mut events) = wasmqtt_tokio::Client::connect(&broker.addr().to_string(), options)
         .await
         .unwrap_or_else(|e| panic!("native connect: {e}"));
     let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 
-use crate::broker::EmbeddedBroker;
 use crate::policy::{split_host_port, NetworkPolicy};
 use crate::provider::{describe_error, types, Provider};
 use types::{Delivery, Event, ProtocolVersion, Qos};
+use wasmqtt_testkit::rumqttd::Rumqttd;
 
 /// What the demo does.
 #[derive(Debug, Clone)]
@@ -97,12 +97,12 @@ pub fn run(
         }
         None => {
             let t0 = Instant::now();
-            let broker = EmbeddedBroker::start()?;
+            let broker = Rumqttd::try_start().map_err(anyhow::Error::msg)?;
             writeln!(
                 out,
                 "broker: embedded rumqttd, MQTT 3.1.1 on {}, MQTT 5.0 on {} (started in {})",
-                broker.v311,
-                broker.v5,
+                broker.v4_addr(),
+                broker.v5_addr(),
                 ms(t0.elapsed())
             )?;
             config
@@ -110,8 +110,8 @@ pub fn run(
                 .iter()
                 .map(|&p| {
                     let a = match p {
-                        ProtocolVersion::V311 => broker.v311,
-                        ProtocolVersion::V5 => broker.v5,
+                        ProtocolVersion::V311 => broker.v4_addr(),
+                        ProtocolVersion::V5 => broker.v5_addr(),
                     };
                     (p, a.ip().to_string(), a.port())
                 })

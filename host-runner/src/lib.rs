@@ -2,18 +2,18 @@
 //!
 //! - [`Runtime`]: the engine and a linker with WASI 0.2; loads components.
 //! - [`NetworkPolicy`]: network access to exactly the broker's addresses and nothing else.
-//! - [`Provider`] and [`MqttClient`]: the provider component (`wasmqtt:mqtt/client`)
-//!   instantiated through `bindgen!`, driven through typed calls (connect, publish, subscribe,
-//!   unsubscribe, poll-event, disconnect) that answer with the WIT error or a host error.
+//! - [`Provider`] and [`Client`]: the provider component (`wasmqtt:mqtt/client`) instantiated
+//!   through `bindgen!`, and the host's wrapper of its `client` resource, driven through typed
+//!   calls (connect, publish, subscribe, unsubscribe, poll-event, disconnect) that answer with
+//!   the WIT error or a host error.
 //! - [`run_command`]: a `wasi:cli/run` command component (the wasmqtt CLI, or an app composed
 //!   with the provider) with arguments, stdio and the same network policy.
 //! - [`demo`]: the round trip `wasmqtt-host demo` shows, against an embedded rumqttd
-//!   ([`broker::EmbeddedBroker`]) or a given broker.
+//!   (`wasmqtt_testkit::rumqttd::Rumqttd`) or a given broker.
 //!
 //! Everything is synchronous: WASI 0.2 calls block the calling thread, and wasmtime-wasi's
 //! synchronous bindings run their I/O on a private tokio runtime.
 
-pub mod broker;
 pub mod command;
 pub mod demo;
 pub mod policy;
@@ -22,5 +22,5 @@ pub mod runtime;
 
 pub use command::{run_command, run_command_file, CommandConfig, ExitStatus};
 pub use policy::{Denial, NetworkPolicy};
-pub use provider::{describe_error, types, ClientError, Instance, MqttClient, Provider};
+pub use provider::{describe_error, types, Client, ClientError, Instance, Provider};
 pub use runtime::{workspace_root, Artifact, HostState, LoadedComponent, Runtime, Stdio};

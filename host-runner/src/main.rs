@@ -7,103 +7,172 @@
 //! wasmqtt-host demo [--broker host:port]                          (the provider, round trip)
 //! ```
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
-use clap::{Parser, Subcommand, ValueEnum};
 use wasmqtt_host::demo::{self, DemoConfig};
 use wasmqtt_host::types::ProtocolVersion;
 use wasmqtt_host::{
     run_command_file, workspace_root, Artifact, CommandConfig, NetworkPolicy, Provider, Runtime,
 };
 
-#[derive(Parser)]
-#[command(
-    name = "wasmqtt-host",
-    version,
-    about = "Runs the wasmqtt WebAssembly components in wasmtime, with network access to \
-             exactly one MQTT broker",
-    after_help = "Component paths default to target/wasm32-wasip2/wasm/ in the workspace; \
-                  $WASMQTT_PROVIDER_WASM and $WASMQTT_CLI_WASM override them."
-)]
-struct Cli {
-    /// The command-line component for `pub` and `sub` [default: $WASMQTT_CLI_WASM or
-    /// target/wasm32-wasip2/wasm/wasmqtt-cli.wasm].
-    #[arg(long, value_name = "WASM")]
-    cli_wasm: Option<PathBuf>,
+const USAGE: &str = "\
+wasmqtt-host: runs the wasmqtt WebAssembly components in wasmtime, with network access to
+exactly one MQTT broker
 
-    #[command(subcommand)]
-    command: Command,
-}
+usage: wasmqtt-host [--cli-wasm WASM] <command> [args...]
 
-#[derive(Subcommand)]
+commands:
+  pub [flags]       publish, with mosquitto_pub's flags (-h -p -t -m -q -r -u -P -i -k -V 311|5,
+                    will flags, ...), run by the command component; the network policy comes
+                    from -h and -p (`pub --help` prints the flags)
+  sub [flags]       subscribe, with mosquitto_sub's flags (-h -p -t -q -C count -W seconds -v,
+                    ...), run by the command component; the network policy comes from -h and -p
+  run [--broker HOST:PORT] COMPONENT [args...]
+                    run a command component (wasi:cli/run), e.g. an app composed with the
+                    provider; without --broker it has no network
+  demo [options]    show the provider component at work: connect, subscribe, publish at QoS 0,
+                    1 and 2, and print the round trip, against an embedded rumqttd broker
+    --broker HOST:PORT  use this broker instead of starting an embedded rumqttd
+    --provider WASM     the provider component [default: $WASMQTT_PROVIDER_WASM or
+                        target/wasm32-wasip2/wasm/wasmqtt_provider.wasm, built first with cargo]
+    --protocol 311|5|both  MQTT protocol version(s) [default: both]
+    --count N           messages published at each QoS [default: 3]
+    --no-build          do not run cargo to build the provider component first
+
+options:
+  --cli-wasm WASM   the command component for pub and sub [default: $WASMQTT_CLI_WASM or
+                    target/wasm32-wasip2/wasm/wasmqtt-cli.wasm]
+  --help            print this and exit
+  --version         print the version and exit";
+
+/// What to do.
 enum Command {
-    /// Publish, with mosquitto_pub's flags (-h -p -t -m -q -r -u -P -i -k -V 311|5, will
-    /// flags, …), run by the command component. The network policy comes from -h and -p.
-    #[command(disable_help_flag = true, disable_version_flag = true)]
-    Pub {
-        /// Passed to the component unchanged (`--help` prints its usage).
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    Help,
+    Version,
+    /// `pub` / `sub` with the component's flags, unparsed (the component parses them too).
+    Cli {
+        subcommand: &'static str,
         args: Vec<String>,
     },
-    /// Subscribe, with mosquitto_sub's flags (-h -p -t -q -C count -W seconds -v, …), run by the
-    /// command component. The network policy comes from -h and -p.
-    #[command(disable_help_flag = true, disable_version_flag = true)]
-    Sub {
-        /// Passed to the component unchanged (`--help` prints its usage).
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
-        args: Vec<String>,
-    },
-    /// Run a command component (`wasi:cli/run`), e.g. an app composed with the provider.
     Run {
-        /// The only address it may connect to, as host:port. Without it, no network.
-        #[arg(long, value_name = "HOST:PORT")]
         broker: Option<String>,
-        /// The component.
         component: PathBuf,
-        /// Its arguments.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<String>,
     },
-    /// Show the provider component at work: connect, subscribe, publish at QoS 0, 1 and 2,
-    /// and print the round trip, against an embedded rumqttd broker or a given one.
     Demo {
-        /// Use this broker (host:port; it must speak the chosen protocols on that port)
-        /// instead of starting an embedded rumqttd.
-        #[arg(long, value_name = "HOST:PORT")]
         broker: Option<String>,
-        /// The provider component [default: $WASMQTT_PROVIDER_WASM or
-        /// target/wasm32-wasip2/wasm/wasmqtt.wasm, built first with cargo].
-        #[arg(long, value_name = "WASM")]
         provider: Option<PathBuf>,
-        /// MQTT protocol version(s).
-        #[arg(long, value_enum, default_value_t = DemoProtocol::Both)]
-        protocol: DemoProtocol,
-        /// Messages published at each QoS.
-        #[arg(long, default_value_t = 3)]
+        protocols: Vec<ProtocolVersion>,
         count: u32,
-        /// Do not run cargo to build the provider component first.
-        #[arg(long)]
         no_build: bool,
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum DemoProtocol {
-    /// MQTT 3.1.1.
-    #[value(name = "311")]
-    V311,
-    /// MQTT 5.0.
-    #[value(name = "5")]
-    V5,
-    /// 3.1.1, then 5.0.
-    Both,
+fn strings(rest: impl Iterator<Item = OsString>) -> anyhow::Result<Vec<String>> {
+    rest.map(|a| {
+        a.into_string()
+            .map_err(|a| anyhow::anyhow!("argument is not valid UTF-8: {a:?}"))
+    })
+    .collect()
+}
+
+fn string(v: OsString) -> anyhow::Result<String> {
+    v.into_string()
+        .map_err(|v| anyhow::anyhow!("value is not valid UTF-8: {v:?}"))
+}
+
+/// Parses the host's own flags (lexopt); `pub` / `sub` flags are left to the component's parser.
+fn parse(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<(Option<PathBuf>, Command)> {
+    use lexopt::prelude::*;
+    let mut p = lexopt::Parser::from_args(args);
+    let mut cli_wasm = None;
+    let command = loop {
+        match p.next()? {
+            Some(Long("cli-wasm")) => cli_wasm = Some(PathBuf::from(p.value()?)),
+            Some(Long("help")) | Some(Short('h')) => break Command::Help,
+            Some(Long("version")) | Some(Short('V')) => break Command::Version,
+            Some(Value(v)) => break subcommand(&string(v)?, &mut p)?,
+            Some(other) => return Err(other.unexpected().into()),
+            None => bail!("missing command: pub, sub, run or demo (see --help)"),
+        }
+    };
+    Ok((cli_wasm, command))
+}
+
+fn subcommand(name: &str, p: &mut lexopt::Parser) -> anyhow::Result<Command> {
+    use lexopt::prelude::*;
+    Ok(match name {
+        "pub" | "sub" => Command::Cli {
+            subcommand: if name == "pub" { "pub" } else { "sub" },
+            args: strings(p.raw_args()?)?,
+        },
+        "run" => {
+            let mut broker = None;
+            loop {
+                match p.next()? {
+                    Some(Long("broker")) => broker = Some(string(p.value()?)?),
+                    Some(Long("help")) => return Ok(Command::Help),
+                    Some(Value(component)) => {
+                        break Command::Run {
+                            broker,
+                            component: component.into(),
+                            args: strings(p.raw_args()?)?,
+                        }
+                    }
+                    Some(other) => return Err(other.unexpected().into()),
+                    None => bail!("run: missing the component (see --help)"),
+                }
+            }
+        }
+        "demo" => {
+            let (mut broker, mut provider, mut no_build, mut count) = (None, None, false, 3u32);
+            let mut protocols = vec![ProtocolVersion::V311, ProtocolVersion::V5];
+            while let Some(arg) = p.next()? {
+                match arg {
+                    Long("broker") => broker = Some(string(p.value()?)?),
+                    Long("provider") => provider = Some(PathBuf::from(p.value()?)),
+                    Long("protocol") => {
+                        protocols = match string(p.value()?)?.as_str() {
+                            "311" => vec![ProtocolVersion::V311],
+                            "5" => vec![ProtocolVersion::V5],
+                            "both" => vec![ProtocolVersion::V311, ProtocolVersion::V5],
+                            v => bail!("--protocol {v}: use 311, 5 or both"),
+                        }
+                    }
+                    Long("count") => {
+                        count = string(p.value()?)?
+                            .parse()
+                            .context("--count: not a number")?
+                    }
+                    Long("no-build") => no_build = true,
+                    Long("help") => return Ok(Command::Help),
+                    other => return Err(other.unexpected().into()),
+                }
+            }
+            Command::Demo {
+                broker,
+                provider,
+                protocols,
+                count,
+                no_build,
+            }
+        }
+        other => bail!("unknown command '{other}': use pub, sub, run or demo (see --help)"),
+    })
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    let (cli_wasm, command) = match parse(std::env::args_os().skip(1)) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("wasmqtt-host: {e:#}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli_wasm, command) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("wasmqtt-host: {e:#}");
@@ -112,10 +181,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Command::Pub { args } => run_cli("pub", args, cli.cli_wasm),
-        Command::Sub { args } => run_cli("sub", args, cli.cli_wasm),
+fn run(cli_wasm: Option<PathBuf>, command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Help => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Version => {
+            println!("wasmqtt-host {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cli { subcommand, args } => run_cli(subcommand, args, cli_wasm),
         Command::Run {
             broker,
             component,
@@ -141,7 +217,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo {
             broker,
             provider,
-            protocol,
+            protocols,
             count,
             no_build,
         } => {
@@ -158,11 +234,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let provider = Provider::load(&runtime, &path)?;
             let config = DemoConfig {
                 broker,
-                protocols: match protocol {
-                    DemoProtocol::V311 => vec![ProtocolVersion::V311],
-                    DemoProtocol::V5 => vec![ProtocolVersion::V5],
-                    DemoProtocol::Both => vec![ProtocolVersion::V311, ProtocolVersion::V5],
-                },
+                protocols,
                 per_qos: count,
                 ..DemoConfig::default()
             };
@@ -182,18 +254,32 @@ fn runtime() -> anyhow::Result<Runtime> {
     }
 }
 
-/// Runs the command component with `subcommand` and the mosquitto-style `args`.
+/// Runs the command component with `subcommand` and the mosquitto-style `args`. The flags are
+/// parsed first by the component's own parser (wasmqtt-cli's library): `--help` prints its
+/// usage, a bad flag is reported without starting wasmtime, and `-h` / `-p` give the network
+/// policy: the component may reach that broker and nothing else.
 fn run_cli(subcommand: &str, args: Vec<String>, wasm: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let mut full = Vec::with_capacity(args.len() + 1);
+    full.push(subcommand.to_string());
+    full.extend(args);
+    let parsed = match wasmqtt_cli::parse(&full) {
+        Ok(a) => a,
+        Err(wasmqtt_cli::ArgsError::Help) => {
+            println!("{}", wasmqtt_cli::USAGE);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => {
+            eprintln!("error: {e}\n{}", wasmqtt_cli::USAGE);
+            return Ok(ExitCode::from(2));
+        }
+    };
     let path = match wasm {
         Some(p) => p,
         None => Artifact::Cli.require()?,
     };
-    let (host, port) = broker_of(&args)?;
+    let (host, port) = (parsed.host, parsed.port);
     let policy = NetworkPolicy::broker(&host, port)
         .with_context(|| format!("the broker given by -h/-p ({host}:{port})"))?;
-    let mut full = Vec::with_capacity(args.len() + 1);
-    full.push(subcommand.to_string());
-    full.extend(args);
     let runtime = runtime()?;
     let status = run_command_file(
         &runtime,
@@ -201,32 +287,6 @@ fn run_cli(subcommand: &str, args: Vec<String>, wasm: Option<PathBuf>) -> anyhow
         &CommandConfig::new("wasmqtt-cli", &full, policy),
     )?;
     Ok(exit_code(status.0))
-}
-
-/// The broker mosquitto_pub/sub flags name: `-h`/`--host` (default localhost) and
-/// `-p`/`--port` (default 1883). The last occurrence wins, as in mosquitto.
-fn broker_of(args: &[String]) -> anyhow::Result<(String, u16)> {
-    let mut host = "localhost".to_string();
-    let mut port = 1883u16;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "-h" | "--host" => {
-                host = it
-                    .next()
-                    .with_context(|| format!("{a} needs a host"))?
-                    .clone();
-            }
-            "-p" | "--port" => {
-                let p = it.next().with_context(|| format!("{a} needs a port"))?;
-                port = p
-                    .parse()
-                    .with_context(|| format!("{a} {p}: not a port number"))?;
-            }
-            _ => {}
-        }
-    }
-    Ok((host, port))
 }
 
 /// Builds `artifact` with cargo when this binary runs from the workspace it was built in.

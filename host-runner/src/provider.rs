@@ -3,13 +3,13 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use wasmqtt_host::{types, MqttClient, NetworkPolicy, Provider, Runtime};
+//! use wasmqtt_host::{types, Client, NetworkPolicy, Provider, Runtime};
 //!
 //! let runtime = Runtime::new()?;
 //! let provider = Provider::load_default(&runtime)?;
 //! let policy = NetworkPolicy::broker("127.0.0.1", 1883)?;
 //! let options = types::connect_options("127.0.0.1", 1883, "demo", types::ProtocolVersion::V5);
-//! let mut client = MqttClient::connect(&provider, &policy, &options)?;
+//! let mut client = Client::connect(&provider, &policy, &options)?;
 //! client.subscribe(&[types::subscription("demo/#", types::Qos::AtLeastOnce)], None)?;
 //! client.publish(&types::message("demo/a", b"hi", types::Qos::AtLeastOnce, false))?;
 //! while let Some(event) = client.poll_event(Duration::from_millis(500))? {
@@ -227,9 +227,7 @@ impl Provider {
             .map_err(|e| {
                 anyhow::anyhow!(
                     "{} does not fit the world wasmqtt:mqtt/provider ({e:#}).\n\
-                     If it is the library built without the `provider` feature (a later \
-                     `cargo build --bin wasmqtt-cli` copies that one over it), rebuild it at {} \
-                     with:\n    {}",
+                     Is it the provider component? Rebuild it at {} with:\n    {}",
                     path.display(),
                     crate::runtime::workspace_root().display(),
                     Artifact::Provider.build_command()
@@ -243,7 +241,7 @@ impl Provider {
     }
 
     /// Compiles the provider at [`Artifact::Provider`]'s path (`$WASMQTT_PROVIDER_WASM` or
-    /// `target/wasm32-wasip2/wasm/wasmqtt.wasm`).
+    /// `target/wasm32-wasip2/wasm/wasmqtt_provider.wasm`).
     pub fn load_default(runtime: &Runtime) -> anyhow::Result<Self> {
         Self::load(runtime, &Artifact::Provider.require()?)
     }
@@ -274,14 +272,14 @@ pub struct Instance {
 
 impl Instance {
     /// `client.connect`: connects and waits for CONNACK. The client keeps this instance.
-    pub fn connect(mut self, options: &ConnectOptions) -> Result<MqttClient, ClientError> {
+    pub fn connect(mut self, options: &ConnectOptions) -> Result<Client, ClientError> {
         let handle = flatten(
             self.bindings
                 .wasmqtt_mqtt_client()
                 .client()
                 .call_connect(&mut self.store, options),
         )?;
-        Ok(MqttClient {
+        Ok(Client {
             store: self.store,
             bindings: self.bindings,
             handle,
@@ -297,28 +295,28 @@ impl Instance {
 /// A connected `wasmqtt:mqtt/client` resource, with the instance and store it lives in.
 ///
 /// Dropping it drops the store without sending DISCONNECT: to the broker that is a client dying
-/// uncleanly (its will is published). Call [`MqttClient::disconnect`] first for a clean end.
-pub struct MqttClient {
+/// uncleanly (its will is published). Call [`Client::disconnect`] first for a clean end.
+pub struct Client {
     store: Store<HostState>,
     bindings: ProviderBindings,
     handle: ResourceAny,
 }
 
-impl fmt::Debug for MqttClient {
+impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MqttClient")
+        f.debug_struct("Client")
             .field("handle", &self.handle)
             .finish_non_exhaustive()
     }
 }
 
-impl MqttClient {
+impl Client {
     /// Instantiates `provider` with network access `policy` and connects with `options`.
     pub fn connect(
         provider: &Provider,
         policy: &NetworkPolicy,
         options: &ConnectOptions,
-    ) -> Result<MqttClient, ClientError> {
+    ) -> Result<Client, ClientError> {
         provider.instantiate(policy)?.connect(options)
     }
 
@@ -385,7 +383,7 @@ impl MqttClient {
     }
 
     /// Waits on the pollable `client.ready` returns, at most `timeout`, on the host side: true
-    /// when it became ready (call [`MqttClient::poll_event`]), false on timeout. The pollable is
+    /// when it became ready (call [`Client::poll_event`]), false on timeout. The pollable is
     /// dropped before returning, so no WASI resource of the component is held across calls.
     pub fn wait_ready(&mut self, timeout: Duration) -> Result<bool, ClientError> {
         let pollable: Resource<DynPollable> = self

@@ -276,7 +276,7 @@ impl Stdio {
 /// The components this workspace builds, with their default paths and build commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Artifact {
-    /// The provider component (`wasmqtt.wasm`), exporting `wasmqtt:mqtt/client`.
+    /// The provider component (`wasmqtt_provider.wasm`), exporting `wasmqtt:mqtt/client`.
     Provider,
     /// The command component (`wasmqtt-cli.wasm`), a `wasi:cli/run` command.
     Cli,
@@ -294,7 +294,7 @@ impl Artifact {
     /// File name under `target/wasm32-wasip2/wasm/`.
     pub fn file_name(self) -> &'static str {
         match self {
-            Artifact::Provider => "wasmqtt.wasm",
+            Artifact::Provider => "wasmqtt_provider.wasm",
             Artifact::Cli => "wasmqtt-cli.wasm",
         }
     }
@@ -303,9 +303,9 @@ impl Artifact {
     pub fn build_command(self) -> &'static str {
         match self {
             Artifact::Provider => {
-                "cargo build --profile wasm --target wasm32-wasip2 --lib --features provider"
+                "cargo build --profile wasm --target wasm32-wasip2 -p wasmqtt-provider"
             }
-            Artifact::Cli => "cargo build --profile wasm --target wasm32-wasip2 --bin wasmqtt-cli",
+            Artifact::Cli => "cargo build --profile wasm --target wasm32-wasip2 -p wasmqtt-cli",
         }
     }
 

@@ -4,13 +4,12 @@
 //! The components must be built first (the test fails otherwise, naming the command):
 //!
 //! ```text
-//! cargo build --profile wasm --target wasm32-wasip2 --lib --features provider
-//! cargo build --profile wasm --target wasm32-wasip2 --bin wasmqtt-cli
+//! cargo build --profile wasm --target wasm32-wasip2 -p wasmqtt-provider
+//! cargo build --profile wasm --target wasm32-wasip2 -p wasmqtt-cli
 //! cargo test --release -p wasmqtt-host
 //! ```
 
-#[path = "../../tests/support/mosquitto.rs"]
-mod mosquitto;
+use wasmqtt_testkit::mosquitto;
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read};
@@ -22,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use mosquitto::{Mosquitto, Options};
 use wasmqtt_host::types::{self, Delivery, Error as WitError, Event, ProtocolVersion, Qos};
-use wasmqtt_host::{Artifact, ClientError, MqttClient, NetworkPolicy, Provider, Runtime};
+use wasmqtt_host::{Artifact, Client, ClientError, NetworkPolicy, Provider, Runtime};
 use wasmtime_wasi::sockets::SocketAddrUse;
 
 const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
@@ -57,13 +56,13 @@ fn policy(broker: &Mosquitto) -> NetworkPolicy {
 /// A connected client and the events it produced while another one was being waited on.
 struct Peer {
     name: String,
-    client: MqttClient,
+    client: Client,
     backlog: VecDeque<Event>,
 }
 
 impl Peer {
     fn connect_with(broker: &Mosquitto, opts: &types::ConnectOptions) -> Peer {
-        let client = MqttClient::connect(provider(), &policy(broker), opts)
+        let client = Client::connect(provider(), &policy(broker), opts)
             .unwrap_or_else(|e| panic!("{} connects: {e}", opts.client_id));
         Peer {
             name: opts.client_id.clone(),
@@ -501,7 +500,7 @@ fn network_policy_refuses_every_other_address() {
         });
         let err = expect_wit_error(
             "connecting to a port the policy does not allow",
-            MqttClient::connect(provider(), &p, &opts),
+            Client::connect(provider(), &p, &opts),
         );
         assert!(matches!(err, WitError::Network(_)), "{err:?}");
         assert!(
@@ -522,7 +521,7 @@ fn network_policy_refuses_every_other_address() {
         let opts = options(&broker, &format!("policy-none-{}", vname(v)), v);
         let err = expect_wit_error(
             "connecting without network",
-            MqttClient::connect(provider(), &none, &opts),
+            Client::connect(provider(), &none, &opts),
         );
         assert!(matches!(err, WitError::Network(_)), "{err:?}");
 
@@ -536,7 +535,7 @@ fn network_policy_refuses_every_other_address() {
         );
         let err = expect_wit_error(
             "resolving a name without name lookup",
-            MqttClient::connect(provider(), &addrs, &opts),
+            Client::connect(provider(), &addrs, &opts),
         );
         assert!(matches!(err, WitError::Network(_)), "{err:?}");
 
@@ -669,14 +668,14 @@ fn bad_input_is_answered_with_the_wit_error_never_a_trap() {
     });
     let e = expect_wit_error(
         "jitter 101 %",
-        MqttClient::connect(provider(), &policy(&broker), &opts),
+        Client::connect(provider(), &policy(&broker), &opts),
     );
     assert!(matches!(e, WitError::InvalidArgument(_)), "{e:?}");
     let mut opts = options(&broker, "", ProtocolVersion::V311);
     opts.clean_start = false;
     let e = expect_wit_error(
         "3.1.1 with an empty client id and no clean session",
-        MqttClient::connect(provider(), &policy(&broker), &opts),
+        Client::connect(provider(), &policy(&broker), &opts),
     );
     assert!(
         matches!(e, WitError::InvalidArgument(_) | WitError::Refused(_)),
@@ -693,7 +692,7 @@ fn bad_input_is_answered_with_the_wit_error_never_a_trap() {
     });
     let e = expect_wit_error(
         "a will topic with a wildcard",
-        MqttClient::connect(provider(), &policy(&broker), &opts),
+        Client::connect(provider(), &policy(&broker), &opts),
     );
     assert!(matches!(e, WitError::InvalidTopic(_)), "{e:?}");
 }

@@ -1,5 +1,5 @@
 //! Shared by `native_mosquitto.rs` and `native_rumqttd.rs`: bounded waits and small helpers
-//! around `wasmqtt::native`. Every wait is bounded by [`WAIT`] and fails the test naming what
+//! around `wasmqtt_tokio`. Every wait is bounded by [`WAIT`] and fails the test naming what
 //! it waited for.
 #![allow(dead_code)]
 
@@ -7,8 +7,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use wasmqtt::codec::{ProtocolVersion, QoS, ReasonCode, SubscriptionOptions};
-use wasmqtt::native::{Client, Events, PublishHandle};
 use wasmqtt::session::{ConnectionInfo, Event, Message, Options, ReceivedMessage, ReconnectPolicy};
+use wasmqtt_tokio::{Client, Events, PublishHandle};
 
 /// The longest any single wait may take.
 pub const WAIT: Duration = Duration::from_secs(15);

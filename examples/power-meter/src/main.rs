@@ -2,7 +2,7 @@
 //! publishes its readings, one per `--interval-ms`, at QoS 1 to `meter/{id}/watts`.
 //!
 //! Compose it with the provider and run it:
-//! `wac plug power-meter.wasm --plug wasmqtt.wasm -o meter.wasm`,
+//! `wac plug power-meter.wasm --plug wasmqtt_provider.wasm -o meter.wasm`,
 //! `wasmqtt-host run meter.wasm --broker 127.0.0.1:1883 -- --port 1883 --count 5`.
 
 #[cfg(target_arch = "wasm32")]

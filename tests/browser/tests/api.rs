@@ -98,7 +98,7 @@ fn thrown_code(r: Result<JsValue, JsValue>) -> String {
 
 fn connect(url: JsValue, options: JsValue) -> JsValue {
     let options = (!options.is_undefined()).then(|| options.unchecked_into::<Object>());
-    wasmqtt::browser::connect(url, options).into()
+    wasmqtt_browser::connect(url, options).into()
 }
 
 async fn connected(extra: &[(&str, JsValue)]) -> JsValue {

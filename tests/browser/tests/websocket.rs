@@ -130,7 +130,7 @@ async fn websocket_subprotocol_binary_frames_and_text_frames_close() {
             ("reconnectPeriod", 0.into()),
             ("clientId", format!("ws-peer-{version}").into()),
         ]);
-        let connecting = wasmqtt::browser::connect(
+        let connecting = wasmqtt_browser::connect(
             "ws://127.0.0.1:9/mqtt".into(),
             Some(options.unchecked_into()),
         );

@@ -1,20 +1,25 @@
 //! The provider component: exports `wasmqtt:mqtt/client` (wit/mqtt.wit) on top of the WASI
 //! driver. Everything here converts between WIT values and the core's types; the protocol
 //! lives in the session.
+//!
+//! Built with `cargo build --profile wasm --target wasm32-wasip2 -p wasmqtt-provider` into
+//! `target/wasm32-wasip2/wasm/wasmqtt_provider.wasm`.
 
-use crate::codec::{QoS, ReasonCode, RetainHandling, SubscriptionOptions};
-use crate::session::{
-    self, DisconnectReason, Event as CoreEvent, Message as CoreMessage, MessageProperties,
-    PublishError, ReconnectPolicy, RequestError,
-};
-use crate::wasi::{ConnectError, Connection};
+extern crate alloc;
+
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::cell::RefCell;
+use wasmqtt::codec::{QoS, ReasonCode, RetainHandling, SubscriptionOptions};
+use wasmqtt::session::{
+    self, DisconnectReason, Event as CoreEvent, Message as CoreMessage, MessageProperties,
+    PublishError, ReconnectPolicy, RequestError,
+};
+use wasmqtt_wasi::ConnectError;
 
 wit_bindgen::generate!({
-    path: "wit",
+    path: "../../wit",
     world: "provider",
     with: {
         "wasi:io/poll@0.2.12": wasip2::io::poll,
@@ -35,7 +40,7 @@ impl Guest for Provider {
 
 /// The `client` resource: one connection and its session.
 struct ClientResource {
-    conn: RefCell<Connection>,
+    conn: RefCell<wasmqtt_wasi::Client>,
 }
 
 fn qos(q: t::Qos) -> QoS {
@@ -178,8 +183,8 @@ fn event_out(e: CoreEvent) -> Option<t::Event> {
 fn options(o: &t::ConnectOptions) -> Result<session::Options, t::Error> {
     let mut opts = session::Options::new(o.client_id.clone())
         .version(match o.protocol {
-            t::ProtocolVersion::V311 => crate::codec::ProtocolVersion::V311,
-            t::ProtocolVersion::V5 => crate::codec::ProtocolVersion::V5,
+            t::ProtocolVersion::V311 => wasmqtt::codec::ProtocolVersion::V311,
+            t::ProtocolVersion::V5 => wasmqtt::codec::ProtocolVersion::V5,
         })
         .keep_alive(o.keep_alive_secs)
         .clean_start(o.clean_start)
@@ -188,7 +193,7 @@ fn options(o: &t::ConnectOptions) -> Result<session::Options, t::Error> {
     opts.password = o.password.clone();
     opts.session_expiry_interval = o.session_expiry_interval;
     if let Some(w) = &o.will {
-        crate::topic::validate_topic_name(&w.topic)
+        wasmqtt::topic::validate_topic_name(&w.topic)
             .map_err(|e| t::Error::InvalidTopic(format!("will topic: {e}")))?;
         let mut will = session::LastWill::new(w.topic.clone(), w.payload.clone())
             .qos(qos(w.qos))
@@ -242,7 +247,7 @@ impl GuestClient for ClientResource {
     fn connect(o: t::ConnectOptions) -> Result<Client, t::Error> {
         let opts = options(&o)?;
         let timeout = opts.connect_timeout_ms;
-        let mut conn = Connection::new(&o.host, o.port, opts);
+        let mut conn = wasmqtt_wasi::Client::new(&o.host, o.port, opts);
         match conn.connect(timeout) {
             Ok(_) => Ok(Client::new(ClientResource {
                 conn: RefCell::new(conn),

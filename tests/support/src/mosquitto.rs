@@ -1,8 +1,7 @@
 //! A real mosquitto broker for integration tests, on free loopback ports.
 //!
 //! ```ignore
-//! mod support;
-//! use support::mosquitto::Mosquitto;
+//! use wasmqtt_testkit::mosquitto::Mosquitto;
 //!
 //! let mut broker = Mosquitto::start(); // or Mosquitto::with_websockets()
 //! let stream = broker.connect();       // a std TcpStream to broker.addr(), with timeouts
@@ -16,7 +15,6 @@
 //!
 //! The broker binary is `$MOSQUITTO` if set, else `mosquitto` on `PATH`, `/usr/sbin` or
 //! `/usr/local/sbin`. `./scripts/test.sh` installs it. Only std is used: no extra crates.
-#![allow(dead_code)]
 
 use std::fs::{self, OpenOptions};
 use std::io;

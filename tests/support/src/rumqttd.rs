@@ -2,8 +2,7 @@
 //! besides mosquitto, with an MQTT 3.1.1 and an MQTT 5.0 listener on free loopback ports.
 //!
 //! ```ignore
-//! mod support;
-//! use support::rumqttd::Rumqttd;
+//! use wasmqtt_testkit::rumqttd::Rumqttd;
 //!
 //! let broker = Rumqttd::start();            // or Rumqttd::shared() for one per process
 //! let v4 = broker.v4_addr();                // 127.0.0.1:<port>, MQTT 3.1.1
@@ -13,9 +12,7 @@
 //! The configuration is TOML (what rumqttd's own `rumqttd.toml` looks like), deserialised into
 //! `rumqttd::Config` with the `config` crate. The broker runs on threads of its own: rumqttd has
 //! no way to stop it, so it lives until the process ends. It keeps nothing on disk.
-#![allow(dead_code)]
-
-use super::mosquitto::free_port;
+use crate::mosquitto::free_port;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -33,8 +30,13 @@ pub struct Rumqttd {
 
 impl Rumqttd {
     /// Starts a broker with a 3.1.1 and a 5.0 listener on free loopback ports, and waits until
-    /// both accept connections. Panics if that takes longer than [`START_DEADLINE`].
+    /// both accept connections. Panics if that fails or takes longer than [`START_DEADLINE`].
     pub fn start() -> Self {
+        Self::try_start().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Rumqttd::start`], with an error instead of a panic (for `wasmqtt-host demo`).
+    pub fn try_start() -> Result<Self, String> {
         let v4 = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
         let v5 = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
         let toml = config_toml(v4, v5);
@@ -42,7 +44,7 @@ impl Rumqttd {
             .add_source(config::File::from_str(&toml, config::FileFormat::Toml))
             .build()
             .and_then(config::Config::try_deserialize)
-            .unwrap_or_else(|e| panic!("rumqttd configuration: {e}\n{toml}"));
+            .map_err(|e| format!("rumqttd configuration: {e}\n{toml}"))?;
         let mut broker = rumqttd::Broker::new(config);
         std::thread::Builder::new()
             .name(format!("rumqttd-{}", v4.port()))
@@ -51,18 +53,19 @@ impl Rumqttd {
                     eprintln!("rumqttd stopped: {e}");
                 }
             })
-            .expect("spawning the rumqttd thread");
+            .map_err(|e| format!("spawning the rumqttd thread: {e}"))?;
         let deadline = Instant::now() + START_DEADLINE;
         for addr in [v4, v5] {
             while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-                assert!(
-                    Instant::now() < deadline,
-                    "rumqttd did not accept connections on {addr} within {START_DEADLINE:?}"
-                );
+                if Instant::now() >= deadline {
+                    return Err(format!(
+                        "rumqttd did not accept connections on {addr} within {START_DEADLINE:?}"
+                    ));
+                }
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
-        Rumqttd { v4, v5 }
+        Ok(Rumqttd { v4, v5 })
     }
 
     /// One broker for the whole test process, started on first use.

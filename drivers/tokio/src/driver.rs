@@ -6,11 +6,6 @@
 //! other request goes through the command channel. The lock is never held across an `await`.
 
 use super::{Command, Error, Reply};
-use crate::codec::ReasonCode;
-use crate::session::{
-    Event, Message, Options, Output, PublishError, PublishId, RequestError, RequestId, Session,
-    State,
-};
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -24,6 +19,11 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::time::Instant;
+use wasmqtt::codec::ReasonCode;
+use wasmqtt::session::{
+    Event, Message, Options, Output, PublishError, PublishId, RequestError, RequestId, Session,
+    State,
+};
 
 /// Bytes read from the socket at a time.
 const READ_BUFFER: usize = 64 * 1024;

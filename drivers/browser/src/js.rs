@@ -3,16 +3,16 @@
 //! Everything that comes from JavaScript is checked here: a wrong type, a QoS of 3 or an invalid
 //! topic becomes an [`MqttError`]-shaped `Error` (with `code` and `message`), never a panic.
 
-use crate::codec::{ProtocolVersion, QoS, ReasonCode, RetainHandling, SubscriptionOptions};
-use crate::session::{
-    DisconnectReason, LastWill, Message, MessageProperties, Options, PublishError, ReceivedMessage,
-    ReconnectPolicy, RequestError,
-};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use wasmqtt::codec::{ProtocolVersion, QoS, ReasonCode, RetainHandling, SubscriptionOptions};
+use wasmqtt::session::{
+    DisconnectReason, LastWill, Message, MessageProperties, Options, PublishError, ReceivedMessage,
+    ReconnectPolicy, RequestError,
+};
 
 #[wasm_bindgen(inline_js = r#"
 const decoder = new TextDecoder();
@@ -123,6 +123,7 @@ pub(crate) fn publish_error(e: &PublishError) -> MqttError {
         PublishError::RetainNotSupported => "RETAIN_NOT_SUPPORTED",
         PublishError::Rejected(_) => "REJECTED",
         PublishError::SessionClosed => "SESSION_CLOSED",
+        _ => "PUBLISH_FAILED",
     };
     let err = MqttError::new(code, e.to_string());
     match e {
@@ -138,6 +139,7 @@ pub(crate) fn request_error(e: &RequestError) -> MqttError {
         RequestError::Invalid(_) => "INVALID_REQUEST",
         RequestError::QueueFull => "QUEUE_FULL",
         RequestError::SessionClosed => "SESSION_CLOSED",
+        _ => "REQUEST_FAILED",
     };
     MqttError::new(code, e.to_string())
 }
@@ -167,6 +169,7 @@ pub(crate) fn disconnect_error(reason: &DisconnectReason, ws_detail: Option<&str
             MqttError::new("PROTOCOL_ERROR", reason.to_string()).reason(v.reason_code())
         }
         DisconnectReason::ByClient => MqttError::new("CLOSED", reason.to_string()),
+        _ => MqttError::new("DISCONNECTED", reason.to_string()),
     }
 }
 
@@ -430,7 +433,7 @@ pub(crate) fn connect_options_of(options: &JsValue) -> JsResult<(Options, Driver
         let wo = wobj.as_ref();
         let topic = opt_string(wo, "topic")?
             .ok_or_else(|| MqttError::new("INVALID_TOPIC", "will.topic must be a string"))?;
-        crate::topic::validate_topic_name(&topic)
+        wasmqtt::topic::validate_topic_name(&topic)
             .map_err(|e| MqttError::new("INVALID_TOPIC", alloc::format!("will.topic: {e}")))?;
         let payload = match field(wo, "payload")? {
             Some(p) => bytes_of(&p, "will.payload")?,
@@ -473,7 +476,7 @@ pub(crate) fn connect_options_of(options: &JsValue) -> JsResult<(Options, Driver
         o,
         "maxPacketSize",
         16.0,
-        crate::codec::MAX_PACKET_SIZE as f64,
+        wasmqtt::codec::MAX_PACKET_SIZE as f64,
     )? {
         opts.max_packet_size = n as u32;
     }

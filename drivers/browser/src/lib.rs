@@ -22,10 +22,14 @@
 //! while data flows nor, after a freeze, fire a stale keep-alive timeout before the queued
 //! PINGRESP is read (the session gives a late wake-up a short grace for that).
 
+#![allow(unsafe_code)] // wasm-bindgen glue
+#![warn(missing_docs)]
+
+extern crate alloc;
+
 mod driver;
 mod js;
 
-use crate::session::Session;
 use alloc::rc::Rc;
 use alloc::string::String;
 use core::cell::RefCell;
@@ -33,6 +37,7 @@ use driver::{promise, rejected, Shared};
 use js::MqttError;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
+use wasmqtt::session::Session;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -152,7 +157,7 @@ export type MqttErrorCode =
   | 'QOS_NOT_SUPPORTED' | 'RETAIN_NOT_SUPPORTED' | 'REJECTED' | 'SESSION_CLOSED'
   | 'SUBSCRIBE_FAILED' | 'UNSUBSCRIBE_FAILED' | 'CONNECTION_LOST' | 'CONNECTION_REFUSED'
   | 'DISCONNECTED_BY_BROKER' | 'CONNECT_TIMEOUT' | 'KEEPALIVE_TIMEOUT' | 'PROTOCOL_ERROR'
-  | 'CLOSED' | 'AUTH_NOT_SUPPORTED';
+  | 'CLOSED' | 'AUTH_NOT_SUPPORTED' | 'PUBLISH_FAILED' | 'REQUEST_FAILED' | 'DISCONNECTED';
 
 /** Every rejected Promise and `error` event carries one: an `Error` with a `code`. */
 export interface MqttError extends Error {
@@ -162,8 +167,8 @@ export interface MqttError extends Error {
   reasonCode?: number;
 }
 
-/** The events of `MqttClient.on` and their listener's argument. */
-export interface MqttClientEvents {
+/** The events of `Client.on` and their listener's argument. */
+export interface ClientEvents {
   message: (message: MqttMessage) => void;
   connect: (info: ConnectionInfo) => void;
   reconnect: (info: ConnectionInfo) => void;
@@ -173,7 +178,7 @@ export interface MqttClientEvents {
   state: (state: ClientState) => void;
   resubscribe: (filters: number) => void;
 }
-export type MqttClientEvent = keyof MqttClientEvents;
+export type ClientEvent = keyof ClientEvents;
 "#;
 
 /// Publishes in one task go out together at the end of it, in frames of about this size.
@@ -193,7 +198,7 @@ const EVENTS: [&str; 8] = [
 /// Connects to a broker over WebSocket (`ws://` or `wss://`, subprotocol `mqtt`). Resolves with
 /// the client once CONNACK accepted the connection; rejects with an `MqttError` when the URL or
 /// an option is invalid, or when the first attempt fails (unless `retryInitialConnection`).
-#[wasm_bindgen(js_name = connect, unchecked_return_type = "Promise<MqttClient>")]
+#[wasm_bindgen(js_name = connect, unchecked_return_type = "Promise<Client>")]
 pub fn connect(
     #[wasm_bindgen(unchecked_param_type = "string")] url: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "ConnectOptions")] options: Option<
@@ -233,18 +238,18 @@ fn url_of(v: &JsValue) -> Result<String, MqttError> {
 
 /// A connected (or reconnecting) MQTT client. Get one from `connect`.
 #[wasm_bindgen]
-pub struct MqttClient {
+pub struct Client {
     inner: Shared,
 }
 
-impl MqttClient {
+impl Client {
     pub(crate) fn wrap(inner: Shared) -> JsValue {
-        MqttClient { inner }.into()
+        Client { inner }.into()
     }
 }
 
 #[wasm_bindgen]
-impl MqttClient {
+impl Client {
     /// Publishes a message. The Promise settles when the message is acknowledged (QoS 1: PUBACK,
     /// QoS 2: PUBCOMP) or written (QoS 0), and rejects with an `MqttError` when it is refused
     /// (invalid topic, QoS, payload; queue full) or fails (rejected by the broker, client ended).
@@ -377,7 +382,7 @@ impl MqttClient {
         #[wasm_bindgen(unchecked_param_type = "(message: MqttMessage) => void")] handler: JsValue,
     ) -> Result<u32, JsValue> {
         let filter = js::topic_string(&filter, "the topic filter", "INVALID_FILTER")?;
-        crate::topic::validate_topic_filter(&filter).map_err(|e| {
+        wasmqtt::topic::validate_topic_filter(&filter).map_err(|e| {
             MqttError::new(
                 "INVALID_FILTER",
                 alloc::format!("invalid topic filter: {e}"),
@@ -405,7 +410,7 @@ impl MqttClient {
     /// for good), `error` (a failure no Promise reports), `state`, `resubscribe`.
     pub fn on(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "MqttClientEvent")] event: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ClientEvent")] event: JsValue,
         #[wasm_bindgen(unchecked_param_type = "(arg: any) => void")] listener: JsValue,
     ) -> Result<(), JsValue> {
         let name = event_name(&event)?;
@@ -423,7 +428,7 @@ impl MqttClient {
     /// Removes a listener added with `on`.
     pub fn off(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "MqttClientEvent")] event: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ClientEvent")] event: JsValue,
         #[wasm_bindgen(unchecked_param_type = "(arg: any) => void")] listener: JsValue,
     ) -> Result<(), JsValue> {
         let name = event_name(&event)?;

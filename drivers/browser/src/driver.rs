@@ -8,9 +8,6 @@
 //! retransmission all come from the session.
 
 use super::js::{self, MqttError};
-use crate::session::{
-    ConnectionInfo, DisconnectReason, Event, Output, PublishId, RequestId, Session,
-};
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
 use alloc::string::String;
@@ -19,6 +16,9 @@ use core::cell::RefCell;
 use js_sys::{Array, Function, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use wasmqtt::session::{
+    ConnectionInfo, DisconnectReason, Event, Output, PublishId, RequestId, Session,
+};
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 pub(crate) type Shared = Rc<RefCell<Inner>>;
@@ -510,7 +510,7 @@ fn dispatch(rc: &Shared, event: Event) {
                 .borrow()
                 .handlers
                 .iter()
-                .filter(|h| crate::topic::matches(&h.filter, topic))
+                .filter(|h| wasmqtt::topic::matches(&h.filter, topic))
                 .map(|h| h.f.clone())
                 .collect();
             for f in handlers {
@@ -592,7 +592,7 @@ fn dispatch(rc: &Shared, event: Event) {
             };
             set_state(rc, ConnState::Connected);
             if let Some(w) = waiter {
-                w.resolve(&super::MqttClient::wrap(rc.clone()));
+                w.resolve(&super::Client::wrap(rc.clone()));
             }
             emit(
                 rc,
@@ -618,6 +618,8 @@ fn dispatch(rc: &Shared, event: Event) {
             );
             emit(rc, "error", &e.into_js());
         }
+        // A kind of event this driver does not know yet (the enum is non-exhaustive).
+        _ => {}
     }
 }
 

@@ -1,4 +1,4 @@
-//! The native driver: the [`Session`](crate::session::Session) on tokio TCP (feature `native`).
+//! The native driver: the [`Session`](wasmqtt::session::Session) on tokio TCP (feature `native`).
 //!
 //! [`Client::connect`] spawns one driver task on the current tokio runtime and waits for the
 //! first CONNACK. The task is the small loop every wasmqtt driver is: read bytes, hand them to
@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! use wasmqtt::codec::{QoS, SubscriptionOptions};
-//! use wasmqtt::native::Client;
+//! use wasmqtt_tokio::Client;
 //! use wasmqtt::session::{Event, Message, Options};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -43,17 +43,20 @@
 //! (acknowledgements included) until the application takes events, so keep reading
 //! [`Events`], or drop it.
 
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
 mod driver;
 
-use crate::codec::{EncodeError, ReasonCode, SubscriptionOptions};
-use crate::session::{DisconnectReason, Event, Message, Options, PublishId};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::{mpsc, oneshot};
+use wasmqtt::codec::{EncodeError, ReasonCode, SubscriptionOptions};
+use wasmqtt::session::{DisconnectReason, Event, Message, Options, PublishId};
 
-pub use crate::session::{PublishError, RequestError};
+pub use wasmqtt::session::{PublishError, RequestError};
 
 /// Application commands (other than publishes) that may wait for the driver at once; past
 /// this, calls wait.

@@ -1,16 +1,24 @@
 //! The WASI 0.2 driver: the session over `wasi:sockets` TCP, timed by `wasi:clocks` and
 //! waiting through `wasi:io/poll`. Blocking, as WASI 0.2 calls are; used by the provider
 //! component and by the `wasmqtt-cli` command component.
+//!
+//! [`Client`] owns the session, the socket and the clock: [`Client::connect`] opens the
+//! connection and waits for CONNACK, [`Client::session`] takes application requests (publish,
+//! subscribe, …) and [`Client::poll_event`] runs the driver loop until the next event.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
 
 mod net;
 
-use crate::session::{DisconnectReason, Event, Options, Output, Session};
 use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
 use net::Transport;
 use thiserror::Error;
 use wasip2::clocks::monotonic_clock;
 use wasip2::io::poll::{self, Pollable};
+use wasmqtt::session::{DisconnectReason, Event, Options, Output, Session};
 
 /// Why connecting failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -26,8 +34,8 @@ pub enum ConnectError {
     Network(String),
 }
 
-/// One MQTT connection driven over WASI: owns the session, the socket and the clock.
-pub struct Connection {
+/// An MQTT client driven over WASI: owns the session, the socket and the clock.
+pub struct Client {
     session: Session,
     host: String,
     port: u16,
@@ -39,10 +47,10 @@ pub struct Connection {
     unwritten: alloc::vec::Vec<u8>,
 }
 
-impl Connection {
-    /// A connection to `host:port` (not yet opened: see [`Connection::connect`]).
+impl Client {
+    /// A client of the broker at `host:port` (not yet opened: see [`Client::connect`]).
     pub fn new(host: &str, port: u16, options: Options) -> Self {
-        Connection {
+        Client {
             session: Session::new(options),
             host: host.to_string(),
             port,
@@ -60,17 +68,17 @@ impl Connection {
     }
 
     /// The session, for publish / subscribe / unsubscribe / disconnect. Whatever those calls
-    /// produce is written by the next [`Connection::poll_event`] or [`Connection::flush`].
+    /// produce is written by the next [`Client::poll_event`] or [`Client::flush`].
     pub fn session(&mut self) -> &mut Session {
         &mut self.session
     }
 
     /// Connects and waits for CONNACK (at most `timeout_ms`). Events other than the
-    /// connection's own stay queued for [`Connection::poll_event`].
+    /// connection's own stay queued for [`Client::poll_event`].
     pub fn connect(
         &mut self,
         timeout_ms: u64,
-    ) -> Result<crate::session::ConnectionInfo, ConnectError> {
+    ) -> Result<wasmqtt::session::ConnectionInfo, ConnectError> {
         let now = self.now_ms();
         self.session.connect(now);
         let until = now.saturating_add(timeout_ms);
@@ -105,7 +113,7 @@ impl Connection {
 
     /// Writes what the session produced as far as the stream takes it without waiting. While
     /// an earlier write is still in progress the bytes stay with the session, so messages
-    /// published in a burst go out together; [`Connection::poll_event`] writes the rest.
+    /// published in a burst go out together; [`Client::poll_event`] writes the rest.
     pub fn flush(&mut self) {
         if self.transport.is_none() || !self.unwritten.is_empty() && !self.write_unwritten() {
             return;
@@ -124,9 +132,9 @@ impl Connection {
         }
     }
 
-    /// Like [`Connection::flush`], but only once at least `threshold` bytes are waiting: a
+    /// Like [`Client::flush`], but only once at least `threshold` bytes are waiting: a
     /// burst of small publishes then costs one write instead of one each. What stays behind
-    /// goes out with the next [`Connection::poll_event`].
+    /// goes out with the next [`Client::poll_event`].
     pub fn flush_batched(&mut self, threshold: usize) {
         if self.session.pending_write_bytes() >= threshold {
             self.flush();
@@ -155,7 +163,7 @@ impl Connection {
         self.last_network_error.as_deref()
     }
 
-    /// A pollable ready when [`Connection::poll_event`] has something to do right away.
+    /// A pollable ready when [`Client::poll_event`] has something to do right away.
     pub fn ready(&self) -> Pollable {
         let due = self
             .session

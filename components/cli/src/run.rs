@@ -1,0 +1,134 @@
+//! The pub / sub commands on the WASI driver (the flags are parsed by the library).
+
+use std::fmt::Write as _;
+use wasmqtt::codec::SubscriptionOptions;
+use wasmqtt::session::{Event, LastWill, Message, Options};
+use wasmqtt_cli::{parse, Args, ArgsError, Command, USAGE};
+use wasmqtt_wasi::Client;
+
+fn options(a: &Args) -> Options {
+    let id = a.id.clone().unwrap_or_else(|| {
+        let mut s = format!("wasmqtt-{}-", a.command.name());
+        for b in wasip2::random::random::get_random_bytes(4) {
+            let _ = write!(s, "{b:02x}");
+        }
+        s
+    });
+    let mut o = Options::new(id)
+        .version(a.version)
+        .keep_alive(a.keep_alive)
+        .clean_start(a.clean)
+        .random_seed(wasip2::random::random::get_random_u64());
+    o.username = a.username.clone();
+    o.password = a.password.clone().map(String::into_bytes);
+    o.session_expiry_interval = a.session_expiry;
+    if let Some(t) = &a.will_topic {
+        o.will = Some(
+            LastWill::new(t.clone(), a.will_payload.clone())
+                .qos(a.will_qos)
+                .retain(a.will_retain),
+        );
+    }
+    o
+}
+
+/// Runs the command; returns the process exit code.
+pub fn main(argv: Vec<String>) -> i32 {
+    let args = match parse(argv) {
+        Ok(a) => a,
+        Err(ArgsError::Help) => {
+            println!("{USAGE}");
+            return 0;
+        }
+        Err(e) => {
+            eprintln!("error: {e}\n{USAGE}");
+            return 2;
+        }
+    };
+    match run(&args) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+fn run(a: &Args) -> Result<(), String> {
+    let opts = options(a);
+    let connect_timeout = a.timeout_secs.map_or(10_000, |s| s * 1000);
+    let mut conn = Client::new(&a.host, a.port, opts);
+    conn.connect(connect_timeout).map_err(|e| e.to_string())?;
+    let until = a.timeout_secs.map(|s| conn.now_ms() + s * 1000);
+    let left = |conn: &Client| until.map_or(u64::MAX, |u| u.saturating_sub(conn.now_ms()));
+    if a.command == Command::Pub {
+        let msg = Message::new(a.topics[0].clone(), a.message.clone().unwrap_or_default())
+            .qos(a.qos)
+            .retain(a.retain);
+        let now = conn.now_ms();
+        let id = conn
+            .session()
+            .publish(msg, now)
+            .map_err(|e| e.to_string())?;
+        loop {
+            if left(&conn) == 0 {
+                return Err("timed out waiting for the acknowledgement".into());
+            }
+            match conn.poll_event(left(&conn).min(1000)) {
+                Some(Event::PublishComplete { id: done, result }) if done == id => {
+                    result.map_err(|e| e.to_string())?;
+                    break;
+                }
+                Some(Event::Disconnected {
+                    reconnect_at: None,
+                    reason,
+                }) => return Err(reason.to_string()),
+                _ => {}
+            }
+        }
+    } else {
+        let filters = a
+            .topics
+            .iter()
+            .map(|t| (t.clone(), SubscriptionOptions::qos(a.qos)))
+            .collect();
+        let now = conn.now_ms();
+        conn.session()
+            .subscribe(filters, None, now)
+            .map_err(|e| e.to_string())?;
+        let mut received = 0u64;
+        while a.count.is_none_or(|c| received < c) {
+            if left(&conn) == 0 {
+                if received == 0 && a.count.is_some() {
+                    return Err("timed out before any message arrived".into());
+                }
+                break;
+            }
+            match conn.poll_event(left(&conn).min(1000)) {
+                Some(Event::Message(m)) => {
+                    received += 1;
+                    let payload = String::from_utf8_lossy(&m.message.payload);
+                    if a.verbose {
+                        println!("{} {payload}", m.message.topic);
+                    } else {
+                        println!("{payload}");
+                    }
+                }
+                Some(Event::Subscribed { reason_codes, .. }) => {
+                    if let Some(c) = reason_codes.iter().find(|c| c.is_error()) {
+                        return Err(format!("subscription refused: {c}"));
+                    }
+                }
+                Some(Event::Disconnected {
+                    reconnect_at: None,
+                    reason,
+                }) => return Err(reason.to_string()),
+                _ => {}
+            }
+        }
+    }
+    let now = conn.now_ms();
+    conn.session().disconnect(now);
+    conn.flush_all();
+    Ok(())
+}
