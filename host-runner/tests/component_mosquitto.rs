@@ -860,6 +860,31 @@ fn wasmqtt_host_pub_and_sub_run_the_command_component() {
 }
 
 #[test]
+fn help_prints_usage_and_exits_0_and_bad_flags_exit_2() {
+    // The host's own usage, and the command component's flags through the shared parser.
+    for args in [
+        &["--help"][..],
+        &["pub", "--help"],
+        &["sub", "--help"],
+        &["demo", "--help"],
+    ] {
+        let out = run_host(args);
+        assert!(
+            out.status.success(),
+            "wasmqtt-host {args:?}: {}",
+            out.status
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("usage: wasmqtt-"), "{args:?}: {stdout}");
+    }
+    let out = run_host(&["pub", "-t", "a"]); // no -m: refused before wasmtime starts
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pub needs -m"));
+    let out = run_host(&["publish"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
 fn wasmqtt_host_pub_to_a_missing_broker_fails_cleanly() {
     // A port nobody listens on: the component reports the failure; no hang, no trap.
     let port = {

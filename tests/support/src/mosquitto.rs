@@ -378,7 +378,7 @@ impl std::fmt::Display for NotReady {
 
 fn config(dir: &Path, port: u16, ws_port: Option<u16>, extra: &str) -> String {
     let mut c = format!(
-        "# Written by tests/support/mosquitto.rs for one test broker.\n\
+        "# Written by wasmqtt-testkit (tests/support/src/mosquitto.rs) for one test broker.\n\
          # When started as root, stay root so the broker can use this directory.\n\
          user root\n\
          per_listener_settings false\n\
