@@ -283,7 +283,7 @@ no_std_build() {
             log "$bad" >&2
             return 1
         fi
-        log "cargo tree -p wasmqtt -e normal --target $t: $(sort -u <<<"$tree" | awk '{ print $1 }' | tr '\n' ' ')"
+        log "cargo tree -p wasmqtt -e normal --target $t: $(awk '{ print $1 }' <<<"$tree" | sort -u | tr '\n' ' ')"
     done
 }
 
