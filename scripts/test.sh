@@ -228,18 +228,27 @@ fmt_check() {
 
 # The crates that build and run on the host (wasmqtt-host is linted in its own step, in release).
 HOST_CRATES=(-p wasmqtt -p wasmqtt-tokio -p wasmqtt-testkit -p wasmqtt-cli)
-# The crates for wasm32-wasip2 (wasmqtt-cli again: its binary is the command component).
+# The crates for wasm32-wasip2 (wasmqtt-cli again: its binary is the command component). The
+# core comes first in both lists (`${LIST[@]:2}` drops it).
 WASI_CRATES=(-p wasmqtt -p wasmqtt-wasi -p wasmqtt-provider -p wasmqtt-cli -p power-meter)
 BROWSER_CRATES=(-p wasmqtt -p wasmqtt-browser)
 
-# Every crate on its target (CARGO_INCREMENTAL=0 for the wasm targets: see wasm_build).
+# Every crate on its target (CARGO_INCREMENTAL=0 for the wasm targets: see wasm_build). On the
+# wasm targets the core is linted as a library only: its tests and benches are host programs
+# (their dev-dependencies, tokio with `net` and rumqttd, do not build for wasm32).
 clippy() {
+    export CARGO_INCREMENTAL=0
     log "--- cargo clippy ${HOST_CRATES[*]} --all-targets -- -D warnings"
     cargo clippy "${HOST_CRATES[@]}" --all-targets -- -D warnings
-    log "--- cargo clippy ${WASI_CRATES[*]} --all-targets --target wasm32-wasip2 -- -D warnings"
-    CARGO_INCREMENTAL=0 cargo clippy "${WASI_CRATES[@]}" --all-targets --target wasm32-wasip2 -- -D warnings
-    log "--- cargo clippy ${BROWSER_CRATES[*]} --all-targets --target wasm32-unknown-unknown -- -D warnings"
-    CARGO_INCREMENTAL=0 cargo clippy "${BROWSER_CRATES[@]}" --all-targets --target wasm32-unknown-unknown -- -D warnings
+    local t
+    for t in "${WASM_TARGETS[@]}"; do
+        log "--- cargo clippy -p wasmqtt --lib --target $t -- -D warnings"
+        cargo clippy -p wasmqtt --lib --target "$t" -- -D warnings
+    done
+    log "--- cargo clippy ${WASI_CRATES[*]:2} --all-targets --target wasm32-wasip2 -- -D warnings"
+    cargo clippy "${WASI_CRATES[@]:2}" --all-targets --target wasm32-wasip2 -- -D warnings
+    log "--- cargo clippy ${BROWSER_CRATES[*]:2} --all-targets --target wasm32-unknown-unknown -- -D warnings"
+    cargo clippy "${BROWSER_CRATES[@]:2}" --all-targets --target wasm32-unknown-unknown -- -D warnings
 }
 
 # Unit tests, integration tests (a real mosquitto), examples. The criterion bench is built,
