@@ -1,0 +1,129 @@
+//! The session's life: connect, disconnect, the connection lost and the reconnect back-off,
+//! and closing for good.
+
+use super::{backoff, DisconnectReason, Event, ProtocolViolation, Session, State};
+use crate::codec::{Disconnect, Packet, ReasonCode};
+use alloc::string::ToString;
+
+/// Whether a client may send `code` in a v5 DISCONNECT (Table 3-10, "Sent by": Client).
+fn client_disconnect_code(code: ReasonCode) -> bool {
+    const CLIENT: [u8; 14] = [
+        0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99,
+    ];
+    CLIENT.contains(&code.0)
+}
+
+impl Session {
+    /// Starts connecting (from [`State::Idle`] or [`State::Closed`]).
+    pub fn connect(&mut self, _now: u64) {
+        if matches!(self.state, State::Idle | State::Closed) {
+            self.state = State::Opening;
+            self.open_transport = true;
+        }
+    }
+
+    /// The transport closed or could not be opened.
+    pub fn handle_disconnected(&mut self, now: u64) {
+        if matches!(
+            self.state,
+            State::Opening | State::AwaitingConnAck | State::Connected
+        ) {
+            self.tx.clear();
+            self.connection_lost(DisconnectReason::ConnectionLost, now);
+        }
+    }
+
+    /// Ends the session: sends DISCONNECT (Normal disconnection) if connected, closes the
+    /// transport, and fails every message and request still waiting with `SessionClosed`.
+    pub fn disconnect(&mut self, now: u64) {
+        self.disconnect_with(ReasonCode::NORMAL_DISCONNECTION, now);
+    }
+
+    /// Like [`Session::disconnect`] with a v5 reason code (0x04 asks the broker to publish the will).
+    pub fn disconnect_with(&mut self, reason: ReasonCode, now: u64) {
+        match self.state {
+            State::Connected => {
+                let d = Disconnect {
+                    reason_code: if !self.opts.version.is_v5() {
+                        ReasonCode::SUCCESS
+                    } else if client_disconnect_code(reason) {
+                        reason
+                    } else {
+                        // v5 MQTT-3.14.2-1: only a DISCONNECT reason code a client may send.
+                        log::warn!("{reason} is not a client DISCONNECT reason code: sending 0x80");
+                        ReasonCode::UNSPECIFIED_ERROR
+                    },
+                    ..Disconnect::default()
+                };
+                self.write_packet(&Packet::Disconnect(d), now);
+                self.close_transport = true;
+            }
+            State::AwaitingConnAck | State::Opening => self.close_transport = true,
+            State::Closed => return,
+            _ => {}
+        }
+        self.open_transport = false;
+        self.close_for_good(DisconnectReason::ByClient);
+    }
+
+    /// DISCONNECT from the broker.
+    pub(super) fn on_server_disconnect(&mut self, d: Disconnect<'_>, now: u64) {
+        self.close_transport = true;
+        self.connection_lost(
+            DisconnectReason::ByServer {
+                code: d.reason_code,
+                reason: d.properties.reason_string.map(str::to_string),
+                server_reference: d.properties.server_reference.map(str::to_string),
+            },
+            now,
+        );
+    }
+
+    /// The broker broke the protocol: DISCONNECT (v5) with the matching reason code and close.
+    pub(super) fn protocol_error(&mut self, v: ProtocolViolation, now: u64) {
+        log::warn!("closing the connection: {v}");
+        if self.opts.version.is_v5() {
+            let d = Disconnect {
+                reason_code: v.reason_code(),
+                ..Disconnect::default()
+            };
+            self.write_packet(&Packet::Disconnect(d), now);
+        }
+        self.close_transport = true;
+        self.connection_lost(DisconnectReason::ProtocolError(v), now);
+    }
+
+    /// The connection ended: keep the session, schedule a reconnection (or close for good).
+    ///
+    /// Nothing of the connection is reset here: its state counts only while connecting or
+    /// connected, and the next transport gets a fresh one (see `connection.rs`).
+    pub(super) fn connection_lost(&mut self, reason: DisconnectReason, now: u64) {
+        if !self.opts.reconnect.enabled {
+            self.close_for_good(reason);
+            return;
+        }
+        let at = now.saturating_add(backoff::delay(
+            &self.opts.reconnect,
+            self.attempt,
+            &mut self.rng,
+        ));
+        self.attempt = self.attempt.saturating_add(1);
+        self.state = State::Reconnecting(at);
+        self.requeue_sent_requests();
+        self.events.push_back(Event::Disconnected {
+            reason,
+            reconnect_at: Some(at),
+        });
+    }
+
+    /// The session ends: everything still waiting fails with `SessionClosed`.
+    pub(super) fn close_for_good(&mut self, reason: DisconnectReason) {
+        self.state = State::Closed;
+        self.fail_all_messages();
+        self.fail_all_requests();
+        self.events.push_back(Event::Disconnected {
+            reason,
+            reconnect_at: None,
+        });
+    }
+}
