@@ -1,5 +1,5 @@
 //! A deterministic simulation harness for the sans-I/O [`Session`]: a driver loop with a
-//! simulated clock and a scripted broker, shared by `session_sim.rs` and `session_prop.rs`.
+//! simulated clock and a scripted broker, shared by the session tests (`tests/session/`).
 //!
 //! [`Sim`] owns a `Session` and plays the driver: it answers `OpenTransport` (open, refuse or
 //! hold, as the test chooses), decodes every `Transmit` with the codec into owned [`Pkt`]s that
