@@ -44,6 +44,8 @@ pub(super) struct Connection {
     pub(super) rx: Vec<u8>,
     /// When the session last wrote anything (the keep-alive counts from here).
     pub(super) last_sent: u64,
+    /// When the last whole packet arrived (only inbound bytes prove the broker alive).
+    pub(super) last_received: u64,
     /// When the PINGREQ still waiting for an answer was sent.
     pub(super) ping_sent: Option<u64>,
     /// Set when a keep-alive timeout was first seen on a late wake-up (see
@@ -66,6 +68,7 @@ impl Connection {
         Connection {
             rx: Vec::new(),
             last_sent: now,
+            last_received: now,
             ping_sent: None,
             late_wake_grace: None,
             connack_deadline: None,

@@ -1,5 +1,12 @@
-//! Keep-alive as deadlines: PINGREQ when nothing was sent for the keep-alive period, and the
-//! connection declared dead when nothing arrives within the ping timeout after it.
+//! Keep-alive as deadlines: PINGREQ when nothing was sent, or nothing received, for the
+//! keep-alive period, and the connection declared dead when nothing arrives within the ping
+//! timeout after it.
+//!
+//! The bound: a broker that goes silent after its last packet at `R` is declared dead by `R +
+//! keep-alive + ping timeout` at the latest, `R + 1.5 × keep-alive` with the default ping timeout
+//! (half the keep-alive). Only inbound packets count as a sign of life: a client that keeps
+//! writing (QoS 0 publishes) still pings a silent broker, a keep-alive after it last heard from
+//! it. The late wake-up grace below never applies to a driver whose timers fire on time.
 
 use super::{DisconnectReason, Session};
 use crate::codec::Packet;
@@ -12,11 +19,19 @@ pub const LATE_WAKE_MS: u64 = 2_000;
 /// See [`LATE_WAKE_MS`].
 pub const LATE_WAKE_GRACE_MS: u64 = 1_000;
 
+/// The default ping timeout for a keep-alive of `keep_alive` seconds: half of it, so that a
+/// silent broker is noticed within 1.5 × the keep-alive of its last packet.
+pub fn default_ping_timeout_ms(keep_alive: u16) -> u64 {
+    u64::from(keep_alive) * 1000 / 2
+}
+
 impl Session {
-    /// When the next PINGREQ is due.
+    /// When the next PINGREQ is due: a keep-alive after the last packet sent (v5 MQTT-3.1.2-20,
+    /// v3.1.1 MQTT-3.1.2-23) or received, whichever came first.
     pub(super) fn ping_due(&self) -> u64 {
         self.conn
             .last_sent
+            .min(self.conn.last_received)
             .saturating_add(u64::from(self.conn.keep_alive) * 1000)
     }
 
@@ -27,11 +42,14 @@ impl Session {
             .unwrap_or_else(|| sent.saturating_add(self.ping_timeout()))
     }
 
-    /// How long to wait for an answer to a PINGREQ.
+    /// How long to wait for an answer to a PINGREQ: [`Options::ping_timeout_ms`], by default
+    /// half the keep-alive in force.
+    ///
+    /// [`Options::ping_timeout_ms`]: super::Options::ping_timeout_ms
     pub(super) fn ping_timeout(&self) -> u64 {
         self.opts
             .ping_timeout_ms
-            .unwrap_or_else(|| (u64::from(self.conn.keep_alive) * 1000).clamp(1000, 30_000))
+            .unwrap_or_else(|| default_ping_timeout_ms(self.conn.keep_alive))
     }
     /// The next keep-alive deadline of a connected session, if any.
     pub(super) fn keep_alive_deadline(&self) -> Option<u64> {

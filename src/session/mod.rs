@@ -30,9 +30,11 @@
 //! ```
 //!
 //! Rules the session keeps (each covered by the simulation tests in `tests/`):
-//! - **Keep-alive**: PINGREQ when nothing was sent for the keep-alive period; the connection is
-//!   dead when nothing arrives within the ping timeout after it (plus a short grace, once, when
-//!   the driver wakes up long after that deadline: see [`LATE_WAKE_MS`]).
+//! - **Keep-alive**: PINGREQ when nothing was sent, or nothing received, for the keep-alive
+//!   period; the connection is dead when nothing arrives within the ping timeout after it
+//!   (default: half the keep-alive, so a silent broker is noticed within 1.5 × the keep-alive;
+//!   plus a short grace, once, when the driver wakes up long after that deadline: see
+//!   [`LATE_WAKE_MS`]).
 //! - **Outbound QoS 1/2** use a window of `min(max_inflight, broker receive maximum)`; the rest
 //!   wait in a queue bounded in messages and bytes, offline or not.
 //! - **Resumed session** (CONNACK session present): unacknowledged PUBLISH are sent again with
@@ -67,7 +69,7 @@ pub use event::{
     ConnectionInfo, DisconnectReason, Event, ProtocolViolation, PublishError, PublishId,
     RequestError, RequestId,
 };
-pub use keep_alive::{LATE_WAKE_GRACE_MS, LATE_WAKE_MS};
+pub use keep_alive::{default_ping_timeout_ms, LATE_WAKE_GRACE_MS, LATE_WAKE_MS};
 pub use message::{Message, MessageProperties, ReceivedMessage};
 pub use options::{LastWill, Options};
 

@@ -100,7 +100,9 @@ pub struct Options {
     /// How long to wait for CONNACK after the transport opened, in milliseconds.
     pub connect_timeout_ms: u64,
     /// How long to wait for any packet after a PINGREQ before declaring the connection dead;
-    /// `None` uses the keep-alive period (at most 30 s).
+    /// `None` uses half the keep-alive in force ([`super::default_ping_timeout_ms`]), so that a
+    /// silent broker is noticed within 1.5 × the keep-alive of its last packet (in general
+    /// within keep-alive + ping timeout).
     pub ping_timeout_ms: Option<u64>,
     /// Reconnection policy.
     pub reconnect: ReconnectPolicy,
@@ -209,6 +211,8 @@ impl Options {
         max_pending_write_bytes: usize,
         /// Sets the CONNACK timeout.
         connect_timeout_ms: u64,
+        /// Sets the ping timeout (`None`: half the keep-alive).
+        ping_timeout_ms: Option<u64>,
         /// Sets the reconnect policy.
         reconnect: ReconnectPolicy,
         /// Sets the jitter seed.

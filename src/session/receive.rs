@@ -25,6 +25,7 @@ impl Session {
                 Ok(Some((packet, used))) => {
                     start += used;
                     self.conn.ping_sent = None;
+                    self.conn.last_received = now;
                     if let Err(v) = self.handle_packet(packet, now) {
                         failure = Some(v);
                         break;
