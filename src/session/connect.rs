@@ -2,9 +2,44 @@
 
 use super::connection::{Connection, ServerLimits};
 use super::{ConnectionInfo, DisconnectReason, Event, ProtocolViolation, Session, State};
-use crate::codec::{self, ConnAck, Connect, EncodeError, Packet, QoS, ReasonCode, Seq, Will};
+use crate::codec::{
+    self, ConnAck, Connect, EncodeError, Packet, ProtocolVersion, QoS, ReasonCode, Seq, Will,
+};
 use alloc::string::ToString;
 use alloc::vec::Vec;
+
+/// Whether a CONNACK refusal is one that connecting again with the same options cannot fix:
+/// the session then closes for good instead of retrying.
+///
+/// v5: Malformed Packet (0x81) and Protocol Error (0x82) in our CONNECT, Unsupported Protocol
+/// Version (0x84), Client Identifier not valid (0x85), Bad User Name or Password (0x86), Not
+/// authorized (0x87), Banned (0x8A), Bad authentication method (0x8C), Packet too large (0x95),
+/// Payload format invalid (0x99), Retain not supported (0x9A) and QoS not supported (0x9B) for
+/// the will, Server moved (0x9D). The rest (Unspecified error, Implementation specific error,
+/// Server unavailable, Server busy, Quota exceeded, Use another server, Connection rate
+/// exceeded, and codes we do not know) may pass and are retried with back-off.
+/// 3.1.1: every return code but 3 (Server unavailable).
+pub(super) fn refusal_is_permanent(version: ProtocolVersion, code: ReasonCode) -> bool {
+    if version.is_v5() {
+        matches!(
+            code.0,
+            0x81 | 0x82
+                | 0x84
+                | 0x85
+                | 0x86
+                | 0x87
+                | 0x8A
+                | 0x8C
+                | 0x95
+                | 0x99
+                | 0x9A
+                | 0x9B
+                | 0x9D
+        )
+    } else {
+        matches!(code.0, 1 | 2 | 4 | 5)
+    }
+}
 
 impl Session {
     /// The transport is open: the session writes CONNECT.
@@ -125,12 +160,7 @@ impl Session {
                 reason: c.properties.reason_string.map(str::to_string),
             };
             self.close_transport = true;
-            let fatal = if self.opts.version.is_v5() {
-                matches!(code.0, 0x84 | 0x85 | 0x86 | 0x87 | 0x8A | 0x8C)
-            } else {
-                matches!(code.0, 1 | 2 | 4 | 5)
-            };
-            if fatal {
+            if refusal_is_permanent(self.opts.version, code) {
                 self.close_for_good(reason);
             } else {
                 self.connection_lost(reason, now);

@@ -46,8 +46,8 @@
 //! - **Inbound QoS 2** is delivered once: the packet identifier is remembered from PUBLISH
 //!   until PUBREL, and a redelivery in between is acknowledged but not delivered.
 //! - **Reconnect** with exponential back-off and jitter; a refusal that retrying cannot fix
-//!   (bad credentials, not authorized, banned, invalid client id, unsupported version) closes
-//!   the session instead.
+//!   (bad credentials, not authorized, banned, invalid client id, unsupported version, a will
+//!   whose QoS or retain flag the broker does not support, ...) closes the session instead.
 
 mod alias;
 mod auth;

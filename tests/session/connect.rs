@@ -304,6 +304,63 @@ fn refused_connack_surfaces_its_code_fatal_closes_transient_retries_mqtt_3_2_2_7
     }
 }
 
+/// v5: every refusal that connecting again with the same options cannot fix closes the session
+/// for good with the refusal as its reason — a will the broker cannot take (Retain not
+/// supported 0x9A, QoS not supported 0x9B, Payload format invalid 0x99), a CONNECT it found
+/// malformed (0x81), in breach of the protocol (0x82) or too large (0x95), Server moved (0x9D);
+/// refusals that may pass (quota, use another server for now, unspecified) are retried.
+#[test]
+fn v5_refusals_a_retry_cannot_fix_close_for_good() {
+    let cases: &[(u8, bool)] = &[
+        (0x81, true),
+        (0x82, true),
+        (0x95, true),
+        (0x99, true),
+        (0x9A, true),
+        (0x9B, true),
+        (0x9D, true),
+        (0x80, false),
+        (0x83, false),
+        (0x97, false),
+        (0x9C, false),
+    ];
+    for &(code, fatal) in cases {
+        let will = LastWill::new("will", b"gone".to_vec()).qos(Q2).retain(true);
+        let mut sim = Sim::new(opts(V5).will(will));
+        sim.start();
+        let queued = sim.publish(msg("t", b"x", Q1)).unwrap();
+        sim.take();
+        sim.advance_to(100);
+        sim.send(&connack_refused(code));
+        let events = sim.take_events();
+        let (reason, at) = the_disconnect(&events);
+        assert_eq!(
+            reason,
+            DisconnectReason::Refused {
+                code: ReasonCode(code),
+                reason: None
+            },
+            "{code:#x}"
+        );
+        assert_eq!(sim.close_requests, 1, "{code:#x}: transport closed");
+        if fatal {
+            assert_eq!(at, None, "{code:#x}: not retried");
+            assert_eq!(sim.session.state(), State::Closed, "{code:#x}");
+            assert_eq!(
+                completion_of(&events, queued),
+                Err(PublishError::SessionClosed),
+                "{code:#x}"
+            );
+            sim.advance_to(24 * 3_600_000);
+            assert_eq!(sim.open_requests, 1, "{code:#x}: no retry, ever");
+        } else {
+            assert_eq!(at, Some(1_100), "{code:#x}: retried after the back-off");
+            sim.advance_to(1_100);
+            assert_eq!(sim.open_requests, 2, "{code:#x}");
+        }
+    }
+}
+
 /// v5: the reason string of a refusing CONNACK surfaces too.
 #[test]
 fn v5_refusal_reason_string_surfaces() {
