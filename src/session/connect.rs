@@ -3,7 +3,8 @@
 use super::connection::{Connection, ServerLimits};
 use super::{ConnectionInfo, DisconnectReason, Event, ProtocolViolation, Session, State};
 use crate::codec::{
-    self, ConnAck, Connect, EncodeError, Packet, ProtocolVersion, QoS, ReasonCode, Seq, Will,
+    self, ConnAck, Connect, Decoder, EncodeError, Packet, ProtocolVersion, QoS, ReasonCode, Seq,
+    Will,
 };
 use alloc::string::ToString;
 use alloc::vec::Vec;
@@ -219,4 +220,32 @@ impl Session {
         self.fill_window(now);
         Ok(())
     }
+
+    /// A 3.1.1 CONNACK (return code `code`) answered our v5 CONNECT: the broker does not
+    /// support MQTT 5.0. With [`Options::fallback_to_v311`](super::Options::fallback_to_v311)
+    /// the session connects again in 3.1.1; otherwise it closes for good (retrying cannot help).
+    pub(super) fn on_v311_connack(&mut self, code: u8, now: u64) {
+        self.close_transport = true;
+        let fallback = self.opts.fallback_to_v311;
+        let reason =
+            DisconnectReason::Refused {
+                code: ReasonCode::UNSUPPORTED_PROTOCOL_VERSION,
+                reason: Some(alloc::format!(
+                "{BROKER_LACKS_V5}: it answered with an MQTT 3.1.1 CONNACK (return code {code}){}",
+                if fallback { "; connecting again with MQTT 3.1.1" } else { "" }
+            )),
+            };
+        if fallback {
+            self.opts.version = ProtocolVersion::V311;
+            self.decoder =
+                Decoder::new(ProtocolVersion::V311).with_max_packet_size(self.opts.max_packet_size);
+            self.connection_lost(reason, now);
+        } else {
+            self.close_for_good(reason);
+        }
+    }
 }
+
+/// The start of the reason string of a refusal because the broker does not speak MQTT 5.0 (see
+/// [`DisconnectReason::is_unsupported_protocol_version`]).
+pub const BROKER_LACKS_V5: &str = "the broker does not support MQTT 5.0";

@@ -79,6 +79,17 @@ pub enum DisconnectReason {
     ByClient,
 }
 
+impl DisconnectReason {
+    /// Whether the broker refused the protocol version: a v5 refusal with Unsupported Protocol
+    /// Version (0x84), a 3.1.1 one with return code 1, or a broker that answered a v5 CONNECT
+    /// with a 3.1.1 CONNACK (reported as 0x84, with a reason starting with
+    /// [`BROKER_LACKS_V5`](super::BROKER_LACKS_V5)).
+    pub fn is_unsupported_protocol_version(&self) -> bool {
+        matches!(self, DisconnectReason::Refused { code, .. }
+            if *code == ReasonCode::UNSUPPORTED_PROTOCOL_VERSION || code.0 == 1)
+    }
+}
+
 /// A protocol violation detected in what the broker sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[non_exhaustive]

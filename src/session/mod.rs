@@ -65,6 +65,7 @@ mod receive;
 mod requests;
 
 pub use backoff::ReconnectPolicy;
+pub use connect::BROKER_LACKS_V5;
 pub use event::{
     ConnectionInfo, DisconnectReason, Event, ProtocolViolation, PublishError, PublishId,
     RequestError, RequestId,

@@ -104,6 +104,9 @@ pub struct Options {
     /// silent broker is noticed within 1.5 × the keep-alive of its last packet (in general
     /// within keep-alive + ping timeout).
     pub ping_timeout_ms: Option<u64>,
+    /// v5 only: when the broker answers with a 3.1.1 CONNACK (it does not support MQTT 5.0),
+    /// connect again with MQTT 3.1.1 instead of closing the session. Off by default.
+    pub fallback_to_v311: bool,
     /// Reconnection policy.
     pub reconnect: ReconnectPolicy,
     /// Seed for the jitter of the reconnect back-off (inject real randomness from the driver).
@@ -136,6 +139,7 @@ impl Default for Options {
             max_pending_write_bytes: 4 * 1024 * 1024,
             connect_timeout_ms: 10_000,
             ping_timeout_ms: None,
+            fallback_to_v311: false,
             reconnect: ReconnectPolicy::default(),
             random_seed: 0,
         }
@@ -213,6 +217,8 @@ impl Options {
         connect_timeout_ms: u64,
         /// Sets the ping timeout (`None`: half the keep-alive).
         ping_timeout_ms: Option<u64>,
+        /// Falls back to MQTT 3.1.1 when a v5 CONNECT gets a 3.1.1 CONNACK.
+        fallback_to_v311: bool,
         /// Sets the reconnect policy.
         reconnect: ReconnectPolicy,
         /// Sets the jitter seed.

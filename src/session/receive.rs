@@ -5,11 +5,31 @@ use super::{ProtocolViolation, Session, State};
 use crate::codec::Packet;
 use alloc::vec::Vec;
 
+/// Whether a CONNACK's first four bytes are the whole of a 3.1.1 refusal (`20 02 00 rc`, return
+/// code 1 to 5): a v5 CONNACK always has a Property Length, and its reason codes 1 to 5 do not
+/// exist.
+fn is_v311_refusal(head: [u8; 4]) -> bool {
+    head[..3] == [0x20, 0x02, 0x00] && (1..=5).contains(&head[3])
+}
+
 impl Session {
     /// Bytes arrived from the broker.
     pub fn handle_bytes(&mut self, bytes: &[u8], now: u64) {
         if !matches!(self.state, State::AwaitingConnAck | State::Connected) {
             return;
+        }
+        if self.state == State::AwaitingConnAck && self.opts.version.is_v5() {
+            // A broker that speaks only 3.1.1 answers CONNECT v5 with a 3.1.1 CONNACK.
+            let mut head = [0u8; 4];
+            let mut n = 0;
+            for (slot, b) in head.iter_mut().zip(self.conn.rx.iter().chain(bytes)) {
+                *slot = *b;
+                n += 1;
+            }
+            if n == 4 && is_v311_refusal(head) {
+                self.on_v311_connack(head[3], now);
+                return;
+            }
         }
         let mut rx = core::mem::take(&mut self.conn.rx);
         let mut start = 0;

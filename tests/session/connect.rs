@@ -361,6 +361,88 @@ fn v5_refusals_a_retry_cannot_fix_close_for_good() {
     }
 }
 
+/// A v5 client against a broker that speaks only 3.1.1: it answers CONNECT v5 with a 3.1.1
+/// CONNACK, return code 1 (unacceptable protocol version; v3.1.1 MQTT-3.1.2-2), `20 02 00 01`.
+/// The session says so (Unsupported Protocol Version, a reason naming MQTT 5.0) rather than
+/// "malformed CONNACK", sends no DISCONNECT the broker could not read, and does not retry —
+/// also when the four bytes come in pieces.
+#[test]
+fn v5_against_a_v311_only_broker_closes_for_good_saying_so() {
+    for pieces in [&[4usize][..], &[2, 2], &[1, 1, 1, 1]] {
+        let mut sim = Sim::new(opts(V5));
+        sim.start();
+        assert!(sim.take()[0].connect().is_some());
+        sim.advance_to(50);
+        let raw = [0x20u8, 0x02, 0x00, 0x01];
+        let mut at = 0;
+        for &n in pieces {
+            sim.send_raw(&raw[at..at + n]);
+            at += n;
+        }
+        let events = sim.take_events();
+        let (reason, reconnect_at) = the_disconnect(&events);
+        assert!(reason.is_unsupported_protocol_version(), "{reason:?}");
+        let DisconnectReason::Refused { code, reason: text } = &reason else {
+            panic!("{reason:?}")
+        };
+        assert_eq!(*code, ReasonCode::UNSUPPORTED_PROTOCOL_VERSION);
+        let text = text.as_deref().unwrap_or_default();
+        assert!(
+            text.starts_with(wasmqtt::session::BROKER_LACKS_V5),
+            "{text}"
+        );
+        assert!(reason.to_string().contains("MQTT 5.0"), "{reason}");
+        assert_eq!(reconnect_at, None, "{pieces:?}: not retried");
+        assert_eq!(sim.session.state(), State::Closed);
+        assert!(sim.take().is_empty(), "no v5 DISCONNECT to a 3.1.1 broker");
+        assert_eq!(sim.close_requests, 1);
+        sim.advance_to(24 * 3_600_000);
+        assert_eq!(sim.open_requests, 1, "no retry, ever");
+    }
+    // A v5 CONNACK that merely lacks its Property Length is still malformed, not 3.1.1.
+    let mut sim = Sim::new(opts(V5));
+    sim.start();
+    sim.take();
+    sim.send_raw(&[0x20, 0x02, 0x00, 0x00]);
+    assert!(matches!(
+        violation(&sim.take_events()),
+        ProtocolViolation::Malformed(_)
+    ));
+}
+
+/// With `fallback_to_v311`, the same answer makes the session connect again with MQTT 3.1.1
+/// after the back-off; messages waiting meanwhile go out on the 3.1.1 connection.
+#[test]
+fn v5_falls_back_to_v311_when_asked_to() {
+    let mut sim = Sim::new(opts(V5).fallback_to_v311(true));
+    sim.start();
+    sim.take();
+    let queued = sim.publish(msg("t", b"x", Q1)).unwrap();
+    sim.advance_to(100);
+    sim.send_raw(&[0x20, 0x02, 0x00, 0x01]);
+    let events = sim.take_events();
+    let (reason, reconnect_at) = the_disconnect(&events);
+    assert!(reason.is_unsupported_protocol_version(), "{reason:?}");
+    assert_eq!(reconnect_at, Some(1_100));
+    assert!(completions(&events).is_empty(), "the message still waits");
+    assert_eq!(sim.session.options().version, V311);
+    sim.version = V311;
+    sim.advance_to(1_100);
+    let sent = sim.take();
+    let connect = sent[0].connect().expect("CONNECT");
+    assert_eq!(connect.protocol, V311);
+    sim.send(&connack(false));
+    assert!(sim.session.is_connected());
+    let sent = sim.take();
+    let p = publishes(&sent);
+    assert_eq!(p.len(), 1, "{sent:?}");
+    sim.send(&puback(p[0].packet_id));
+    assert_eq!(
+        completion_of(&sim.take_events(), queued),
+        Ok(ReasonCode::SUCCESS)
+    );
+}
+
 /// v5: the reason string of a refusing CONNACK surfaces too.
 #[test]
 fn v5_refusal_reason_string_surfaces() {
