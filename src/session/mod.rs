@@ -63,6 +63,7 @@ mod options;
 mod outbound;
 mod receive;
 mod requests;
+mod validate;
 
 pub use backoff::ReconnectPolicy;
 pub use connect::BROKER_LACKS_V5;
@@ -73,6 +74,7 @@ pub use event::{
 pub use keep_alive::{default_ping_timeout_ms, LATE_WAKE_GRACE_MS, LATE_WAKE_MS};
 pub use message::{Message, MessageProperties, ReceivedMessage};
 pub use options::{LastWill, Options};
+pub use validate::{OptionsError, MIN_PACKET_SIZE};
 
 use crate::codec::{self, Decoder, Packet};
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};

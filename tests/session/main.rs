@@ -19,6 +19,7 @@ mod inbound;
 mod keep_alive;
 mod late_wake;
 mod lifecycle;
+mod options;
 mod outbound;
 mod properties;
 mod queue;
