@@ -239,7 +239,8 @@ impl Session {
             self.opts.version = ProtocolVersion::V311;
             self.decoder =
                 Decoder::new(ProtocolVersion::V311).with_max_packet_size(self.opts.max_packet_size);
-            self.connection_lost(reason, now);
+            // Falling back is the answer to this failure, first connection or not.
+            self.schedule_reconnect(reason, now);
         } else {
             self.close_for_good(reason);
         }

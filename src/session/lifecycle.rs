@@ -1,7 +1,7 @@
 //! The session's life: connect, disconnect, the connection lost and the reconnect back-off,
 //! and closing for good.
 
-use super::{backoff, DisconnectReason, Event, ProtocolViolation, Session, State};
+use super::{backoff, DisconnectReason, Event, FirstConnect, ProtocolViolation, Session, State};
 use crate::codec::{Disconnect, Packet, ReasonCode};
 use alloc::string::ToString;
 
@@ -97,7 +97,20 @@ impl Session {
     ///
     /// Nothing of the connection is reset here: its state counts only while connecting or
     /// connected, and the next transport gets a fresh one (see `connection.rs`).
+    ///
+    /// Before the first accepted CONNACK, [`Options::first_connect`](super::Options) decides:
+    /// [`FirstConnect::GiveUp`] closes the session for good with this reason.
     pub(super) fn connection_lost(&mut self, reason: DisconnectReason, now: u64) {
+        if !self.connected_before && self.opts.first_connect == FirstConnect::GiveUp {
+            self.close_for_good(reason);
+            return;
+        }
+        self.schedule_reconnect(reason, now);
+    }
+
+    /// Schedules the next attempt after the back-off (or closes for good when reconnecting is
+    /// off), whatever the first-connect policy says.
+    pub(super) fn schedule_reconnect(&mut self, reason: DisconnectReason, now: u64) {
         if !self.opts.reconnect.enabled {
             self.close_for_good(reason);
             return;

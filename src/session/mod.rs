@@ -73,7 +73,7 @@ pub use event::{
 };
 pub use keep_alive::{default_ping_timeout_ms, LATE_WAKE_GRACE_MS, LATE_WAKE_MS};
 pub use message::{Message, MessageProperties, ReceivedMessage};
-pub use options::{LastWill, Options};
+pub use options::{FirstConnect, LastWill, Options};
 pub use validate::{OptionsError, MIN_PACKET_SIZE};
 
 use crate::codec::{self, Decoder, Packet};

@@ -49,6 +49,19 @@ impl LastWill {
     }
 }
 
+/// What the session does when its very first connection attempt fails: the transport does not
+/// open, CONNACK refuses, or nothing comes in time. After the first accepted CONNACK, every
+/// lost connection is retried with the back-off ([`Options::reconnect`]) whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FirstConnect {
+    /// Close the session for good at once, with the reason of the failure (as `mosquitto_pub`
+    /// does): the default on every target.
+    #[default]
+    GiveUp,
+    /// Keep retrying with the reconnect back-off (the browser's `retryInitialConnection`).
+    Retry,
+}
+
 /// Everything a [`super::Session`] needs to know: what CONNECT says and the limits it keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
@@ -107,7 +120,9 @@ pub struct Options {
     /// v5 only: when the broker answers with a 3.1.1 CONNACK (it does not support MQTT 5.0),
     /// connect again with MQTT 3.1.1 instead of closing the session. Off by default.
     pub fallback_to_v311: bool,
-    /// Reconnection policy.
+    /// What a failure of the very first connection attempt does (default: give up).
+    pub first_connect: FirstConnect,
+    /// Reconnection policy (after the first accepted CONNACK, or with [`FirstConnect::Retry`]).
     pub reconnect: ReconnectPolicy,
     /// Seed for the jitter of the reconnect back-off (inject real randomness from the driver).
     pub random_seed: u64,
@@ -140,6 +155,7 @@ impl Default for Options {
             connect_timeout_ms: 10_000,
             ping_timeout_ms: None,
             fallback_to_v311: false,
+            first_connect: FirstConnect::GiveUp,
             reconnect: ReconnectPolicy::default(),
             random_seed: 0,
         }
@@ -219,6 +235,8 @@ impl Options {
         ping_timeout_ms: Option<u64>,
         /// Falls back to MQTT 3.1.1 when a v5 CONNECT gets a 3.1.1 CONNACK.
         fallback_to_v311: bool,
+        /// Sets what a failure of the first connection attempt does.
+        first_connect: FirstConnect,
         /// Sets the reconnect policy.
         reconnect: ReconnectPolicy,
         /// Sets the jitter seed.

@@ -8,8 +8,9 @@ pub(crate) use wasmqtt::codec::{
     Seq, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe,
 };
 pub(crate) use wasmqtt::session::{
-    ConnectionInfo, DisconnectReason, Event, LastWill, Message, MessageProperties, Options, Output,
-    ProtocolViolation, PublishError, PublishId, ReconnectPolicy, RequestError, Session, State,
+    ConnectionInfo, DisconnectReason, Event, FirstConnect, LastWill, Message, MessageProperties,
+    Options, Output, ProtocolViolation, PublishError, PublishId, ReconnectPolicy, RequestError,
+    Session, State,
 };
 
 pub(crate) use ProtocolVersion::{V311, V5};

@@ -15,6 +15,7 @@ mod common;
 
 mod auth;
 mod connect;
+mod first_connect;
 mod inbound;
 mod keep_alive;
 mod late_wake;
