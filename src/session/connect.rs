@@ -45,6 +45,7 @@ pub(super) fn refusal_is_permanent(version: ProtocolVersion, code: ReasonCode) -
 impl Session {
     /// The transport is open: the session writes CONNECT.
     pub fn handle_connected(&mut self, now: u64) {
+        self.observe(now);
         if self.state != State::Opening {
             return;
         }
@@ -54,8 +55,8 @@ impl Session {
         let clean_start = self.clean_start_flag();
         match self.write_connect(clean_start, now) {
             Ok(()) => {
+                // The connect deadline still counts from the request to open (see `start`).
                 self.state = State::AwaitingConnAck;
-                self.conn.connack_deadline = Some(now.saturating_add(self.opts.connect_timeout_ms));
             }
             Err(e) => {
                 // Options that cannot be encoded can never connect.
@@ -153,7 +154,7 @@ impl Session {
                 return Err(ProtocolViolation::AuthenticationMethod);
             }
         }
-        self.conn.connack_deadline = None;
+        self.connect_deadline = None;
         if !c.is_accepted() {
             let code = c.reason_code;
             let reason = DisconnectReason::Refused {

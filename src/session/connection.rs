@@ -52,8 +52,6 @@ pub(super) struct Connection {
     /// [`LATE_WAKE_MS`](super::LATE_WAKE_MS)): the time until which the answer to the PINGREQ
     /// may still arrive.
     pub(super) late_wake_grace: Option<u64>,
-    /// When CONNACK is overdue.
-    pub(super) connack_deadline: Option<u64>,
     /// The keep-alive in force (seconds): ours, or the broker's Server Keep Alive.
     pub(super) keep_alive: u16,
     /// What the broker announced in CONNACK.
@@ -71,7 +69,6 @@ impl Connection {
             last_received: now,
             ping_sent: None,
             late_wake_grace: None,
-            connack_deadline: None,
             keep_alive: opts.keep_alive,
             server: ServerLimits::default(),
             out_aliases: OutboundAliases::default(),

@@ -65,7 +65,9 @@ pub enum DisconnectReason {
         /// v5 server reference (another server to use).
         server_reference: Option<String>,
     },
-    /// No CONNACK arrived in time.
+    /// The transport did not open, or CONNACK did not arrive, within
+    /// [`Options::connect_timeout_ms`](super::Options::connect_timeout_ms) of the request to
+    /// open it.
     #[error("no CONNACK within the connect timeout")]
     ConnectTimeout,
     /// Nothing arrived after a PINGREQ in time.

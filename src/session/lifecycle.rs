@@ -14,16 +14,48 @@ fn client_disconnect_code(code: ReasonCode) -> bool {
 }
 
 impl Session {
-    /// Starts connecting (from [`State::Idle`] or [`State::Closed`]).
-    pub fn connect(&mut self, _now: u64) {
+    /// Starts connecting (from [`State::Idle`] or [`State::Closed`]): the next
+    /// [`Session::poll_output`] asks for [`Output::OpenTransport`](super::Output::OpenTransport).
+    ///
+    /// The connect deadline ([`Options::connect_timeout_ms`](super::Options::connect_timeout_ms),
+    /// covering the transport open and CONNACK) counts from the latest time an input carried; a
+    /// new session that has seen none counts it from the first one (see
+    /// [`Session::poll_timeout`]).
+    pub fn start(&mut self) {
         if matches!(self.state, State::Idle | State::Closed) {
-            self.state = State::Opening;
-            self.open_transport = true;
+            self.begin_attempt();
+        }
+    }
+
+    /// Starts connecting at `now`: [`Session::start`] with the time.
+    ///
+    /// Superseded by [`Session::start`] (the time comes with any input); to be made private
+    /// when the drivers move. It stays correct: `now` starts the connect deadline.
+    pub fn connect(&mut self, now: u64) {
+        self.observe(now);
+        self.start();
+    }
+
+    /// A connection attempt begins: the driver is asked to open a transport, and the connect
+    /// deadline starts.
+    pub(super) fn begin_attempt(&mut self) {
+        self.state = State::Opening;
+        self.open_transport = true;
+        match self.clock {
+            Some(now) => {
+                self.connect_deadline = Some(now.saturating_add(self.opts.connect_timeout_ms));
+                self.connect_deadline_unarmed = false;
+            }
+            None => {
+                self.connect_deadline = None;
+                self.connect_deadline_unarmed = true;
+            }
         }
     }
 
     /// The transport closed or could not be opened.
     pub fn handle_disconnected(&mut self, now: u64) {
+        self.observe(now);
         if matches!(
             self.state,
             State::Opening | State::AwaitingConnAck | State::Connected

@@ -10,7 +10,7 @@
 //! use wasmqtt::session::{Options, Output, Session};
 //!
 //! let mut session = Session::new(Options::new("meter-1"));
-//! session.connect(0);
+//! session.start();
 //! let mut now = 0;
 //! loop {
 //!     match session.poll_output() {
@@ -89,7 +89,9 @@ use requests::PendingRequest;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     /// Open a transport to the broker, then call [`Session::handle_connected`] (or
-    /// [`Session::handle_disconnected`] if that fails).
+    /// [`Session::handle_disconnected`] if that fails). The connect deadline
+    /// ([`Options::connect_timeout_ms`]) runs from here; when it passes first, a
+    /// [`Output::CloseTransport`] says to abandon the open.
     OpenTransport,
     /// Write these bytes to the transport, in order.
     Transmit(Vec<u8>),
@@ -138,6 +140,15 @@ pub struct Session {
     open_transport: bool,
     close_transport: bool,
     // Session-scoped.
+    /// The latest time any input carried: the session's idea of "now" for what it starts on
+    /// its own (the connect deadline of [`Session::start`]). `None` until the first one.
+    clock: Option<u64>,
+    /// When the attempt in progress (transport open plus CONNACK) is overdue; counted from the
+    /// request to open the transport.
+    connect_deadline: Option<u64>,
+    /// The attempt started before the session knew the time: its deadline is counted from the
+    /// first input that carries one.
+    connect_deadline_unarmed: bool,
     connected_before: bool,
     attempt: u32,
     next_packet_id: u16,
@@ -169,6 +180,9 @@ impl Session {
             tx: Vec::new(),
             open_transport: false,
             close_transport: false,
+            clock: None,
+            connect_deadline: None,
+            connect_deadline_unarmed: false,
             connected_before: false,
             attempt: 0,
             next_packet_id: 1,
@@ -220,13 +234,17 @@ impl Session {
 
     /// Time passed: fire whatever deadline is due.
     pub fn handle_timeout(&mut self, now: u64) {
+        self.observe(now);
         match self.state {
-            State::Reconnecting(at) if now >= at => {
-                self.state = State::Opening;
-                self.open_transport = true;
-            }
-            State::AwaitingConnAck if self.conn.connack_deadline.is_some_and(|d| now >= d) => {
+            State::Reconnecting(at) if now >= at => self.begin_attempt(),
+            State::Opening | State::AwaitingConnAck
+                if self.connect_deadline.is_some_and(|d| now >= d) =>
+            {
+                // The transport did not open, or CONNACK did not come, in time: abandon the
+                // attempt (the driver closes what it was opening) and count it as failed.
+                self.open_transport = false;
                 self.close_transport = true;
+                self.tx.clear();
                 self.connection_lost(DisconnectReason::ConnectTimeout, now);
             }
             State::Connected => self.keep_alive_timeout(now),
@@ -235,10 +253,16 @@ impl Session {
     }
 
     /// The next deadline, if any.
+    ///
+    /// While connecting (from the request to open the transport until CONNACK) this is the
+    /// connect deadline, [`Options::connect_timeout_ms`] after the request. A session started
+    /// ([`Session::start`]) before it saw any time answers `Some(0)` until an input tells it the
+    /// time: the driver's next `handle_timeout(now)` counts the deadline from `now`.
     pub fn poll_timeout(&self) -> Option<u64> {
         match self.state {
             State::Reconnecting(at) => Some(at),
-            State::AwaitingConnAck => self.conn.connack_deadline,
+            State::Opening | State::AwaitingConnAck if self.connect_deadline_unarmed => Some(0),
+            State::Opening | State::AwaitingConnAck => self.connect_deadline,
             State::Connected => self.keep_alive_deadline(),
             _ => None,
         }
@@ -278,6 +302,16 @@ impl Session {
             return Output::Event(e);
         }
         Output::Wait(self.poll_timeout())
+    }
+
+    /// An input carried the time `now`: the session's clock moves on (never back), and an
+    /// attempt started before any time was known gets its deadline.
+    pub(super) fn observe(&mut self, now: u64) {
+        let now = self.clock.map_or(now, |c| c.max(now));
+        self.clock = Some(now);
+        if core::mem::take(&mut self.connect_deadline_unarmed) {
+            self.connect_deadline = Some(now.saturating_add(self.opts.connect_timeout_ms));
+        }
     }
 
     fn alloc_packet_id(&mut self) -> u16 {

@@ -110,7 +110,11 @@ pub struct Options {
     /// Most bytes handed out for writing that the driver has not yet taken; past this,
     /// QoS 0 publishes answer [`super::PublishError::WouldBlock`].
     pub max_pending_write_bytes: usize,
-    /// How long to wait for CONNACK after the transport opened, in milliseconds.
+    /// How long a connection attempt may take, in milliseconds: the transport open (TCP, TLS,
+    /// WebSocket) and CONNACK together, counted from the session's request to open the
+    /// transport ([`super::Output::OpenTransport`]). Past it the session asks the driver to
+    /// close the transport and counts the attempt as failed
+    /// ([`super::DisconnectReason::ConnectTimeout`]).
     pub connect_timeout_ms: u64,
     /// How long to wait for any packet after a PINGREQ before declaring the connection dead;
     /// `None` uses half the keep-alive in force ([`super::default_ping_timeout_ms`]), so that a
@@ -229,7 +233,7 @@ impl Options {
         max_queued_bytes: usize,
         /// Sets the write budget for QoS 0.
         max_pending_write_bytes: usize,
-        /// Sets the CONNACK timeout.
+        /// Sets the connect timeout (transport open plus CONNACK).
         connect_timeout_ms: u64,
         /// Sets the ping timeout (`None`: half the keep-alive).
         ping_timeout_ms: Option<u64>,

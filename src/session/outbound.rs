@@ -44,6 +44,7 @@ impl Session {
     /// the queue's budget the call fails with [`PublishError::QueueFull`], and a QoS 0 message
     /// that finds the write buffer full fails with [`PublishError::WouldBlock`].
     pub fn publish(&mut self, msg: Message, now: u64) -> Result<PublishId, PublishError> {
+        self.observe(now);
         if self.state == State::Closed {
             return Err(PublishError::SessionClosed);
         }

@@ -15,6 +15,7 @@ fn is_v311_refusal(head: [u8; 4]) -> bool {
 impl Session {
     /// Bytes arrived from the broker.
     pub fn handle_bytes(&mut self, bytes: &[u8], now: u64) {
+        self.observe(now);
         if !matches!(self.state, State::AwaitingConnAck | State::Connected) {
             return;
         }

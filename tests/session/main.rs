@@ -15,6 +15,7 @@ mod common;
 
 mod auth;
 mod connect;
+mod connect_timeout;
 mod first_connect;
 mod inbound;
 mod keep_alive;
