@@ -63,6 +63,7 @@ mod options;
 mod outbound;
 mod receive;
 mod requests;
+mod transmit;
 mod validate;
 
 pub use backoff::ReconnectPolicy;
@@ -74,6 +75,7 @@ pub use event::{
 pub use keep_alive::{default_ping_timeout_ms, LATE_WAKE_GRACE_MS, LATE_WAKE_MS};
 pub use message::{Message, MessageProperties, ReceivedMessage};
 pub use options::{FirstConnect, LastWill, Options};
+pub use transmit::DEFAULT_MAX_TRANSMIT_BYTES;
 pub use validate::{OptionsError, MIN_PACKET_SIZE};
 
 use crate::codec::{self, Decoder, Packet};
@@ -137,6 +139,9 @@ pub struct Session {
     conn: Connection,
     // Driver-facing: what to write and whether to open or close the transport.
     tx: Vec<u8>,
+    /// The driver cannot write now ([`Session::handle_write_blocked`]): no `Transmit` until
+    /// [`Session::handle_writable`].
+    write_blocked: bool,
     open_transport: bool,
     close_transport: bool,
     // Session-scoped.
@@ -178,6 +183,7 @@ impl Session {
             state: State::Idle,
             conn: Connection::new(&opts, 0),
             tx: Vec::new(),
+            write_blocked: false,
             open_transport: false,
             close_transport: false,
             clock: None,
@@ -227,11 +233,6 @@ impl Session {
         (self.queue.len(), self.queued_bytes)
     }
 
-    /// Bytes produced for writing that the driver has not taken yet.
-    pub fn pending_write_bytes(&self) -> usize {
-        self.tx.len()
-    }
-
     /// Time passed: fire whatever deadline is due.
     pub fn handle_timeout(&mut self, now: u64) {
         self.observe(now);
@@ -266,42 +267,6 @@ impl Session {
             State::Connected => self.keep_alive_deadline(),
             _ => None,
         }
-    }
-
-    /// Bytes to write, all that is pending in one buffer.
-    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        if self.tx.is_empty() {
-            None
-        } else {
-            let bytes = core::mem::take(&mut self.tx);
-            // The write buffer has room again: QoS 0 messages that waited for it move on
-            // (nothing else would wake them). The time of the last write stands in for "now":
-            // at worst the next PINGREQ comes a little early, never late.
-            self.fill_window(self.conn.last_sent);
-            Some(bytes)
-        }
-    }
-
-    /// The next event for the application.
-    pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
-    }
-
-    /// The next thing the driver should do.
-    pub fn poll_output(&mut self) -> Output {
-        if let Some(bytes) = self.poll_transmit() {
-            return Output::Transmit(bytes);
-        }
-        if core::mem::take(&mut self.close_transport) {
-            return Output::CloseTransport;
-        }
-        if core::mem::take(&mut self.open_transport) {
-            return Output::OpenTransport;
-        }
-        if let Some(e) = self.poll_event() {
-            return Output::Event(e);
-        }
-        Output::Wait(self.poll_timeout())
     }
 
     /// An input carried the time `now`: the session's clock moves on (never back), and an

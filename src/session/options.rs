@@ -110,6 +110,10 @@ pub struct Options {
     /// Most bytes handed out for writing that the driver has not yet taken; past this,
     /// QoS 0 publishes answer [`super::PublishError::WouldBlock`].
     pub max_pending_write_bytes: usize,
+    /// Most bytes coalesced before a [`super::Output::Transmit`] goes out in the middle of a
+    /// `poll_output` drain; a smaller batch goes out at the end of the drain. A single packet
+    /// larger than this goes out whole. Default [`super::DEFAULT_MAX_TRANSMIT_BYTES`] (64 KiB).
+    pub max_transmit_bytes: usize,
     /// How long a connection attempt may take, in milliseconds: the transport open (TCP, TLS,
     /// WebSocket) and CONNACK together, counted from the session's request to open the
     /// transport ([`super::Output::OpenTransport`]). Past it the session asks the driver to
@@ -156,6 +160,7 @@ impl Default for Options {
             max_queued_messages: 10_000,
             max_queued_bytes: 16 * 1024 * 1024,
             max_pending_write_bytes: 4 * 1024 * 1024,
+            max_transmit_bytes: super::DEFAULT_MAX_TRANSMIT_BYTES,
             connect_timeout_ms: 10_000,
             ping_timeout_ms: None,
             fallback_to_v311: false,
@@ -233,6 +238,8 @@ impl Options {
         max_queued_bytes: usize,
         /// Sets the write budget for QoS 0.
         max_pending_write_bytes: usize,
+        /// Sets the coalescing bound of a transmit.
+        max_transmit_bytes: usize,
         /// Sets the connect timeout (transport open plus CONNACK).
         connect_timeout_ms: u64,
         /// Sets the ping timeout (`None`: half the keep-alive).

@@ -14,6 +14,7 @@ mod sim;
 mod common;
 
 mod auth;
+mod backpressure;
 mod connect;
 mod connect_timeout;
 mod first_connect;
