@@ -52,6 +52,7 @@
 mod alias;
 mod auth;
 mod backoff;
+mod completions;
 mod connect;
 mod connection;
 mod event;
@@ -67,6 +68,7 @@ mod transmit;
 mod validate;
 
 pub use backoff::ReconnectPolicy;
+pub use completions::{CompletionKey, Completions, Outcome};
 pub use connect::BROKER_LACKS_V5;
 pub use event::{
     ConnectionInfo, DisconnectReason, Event, ProtocolViolation, PublishError, PublishId,

@@ -15,6 +15,7 @@ mod common;
 
 mod auth;
 mod backpressure;
+mod completions;
 mod connect;
 mod connect_timeout;
 mod first_connect;
