@@ -56,6 +56,7 @@ mod completions;
 mod connect;
 mod connection;
 mod event;
+mod identity;
 mod inbound;
 mod keep_alive;
 mod lifecycle;
@@ -73,6 +74,10 @@ pub use connect::BROKER_LACKS_V5;
 pub use event::{
     ConnectionInfo, DisconnectReason, Event, ProtocolViolation, PublishError, PublishId,
     RequestError, RequestId,
+};
+pub use identity::{
+    random_client_id, random_client_id_with_prefix, seed_from_entropy, CLIENT_ID_PREFIX,
+    MAX_PORTABLE_CLIENT_ID,
 };
 pub use keep_alive::{default_ping_timeout_ms, LATE_WAKE_GRACE_MS, LATE_WAKE_MS};
 pub use message::{Message, MessageProperties, ReceivedMessage};

@@ -19,6 +19,7 @@ mod completions;
 mod connect;
 mod connect_timeout;
 mod first_connect;
+mod identity;
 mod inbound;
 mod keep_alive;
 mod late_wake;
