@@ -193,6 +193,7 @@ impl Session {
             });
         self.state = State::Connected;
         self.attempt = 0;
+        self.last_transport_error = None;
         let info = ConnectionInfo {
             session_present: c.session_present,
             assigned_client_id: p.assigned_client_identifier.map(str::to_string),

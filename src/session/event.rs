@@ -44,9 +44,14 @@ pub struct ConnectionInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum DisconnectReason {
-    /// The transport closed or failed.
+    /// The transport closed or failed ([`super::Session::handle_disconnected`]).
     #[error("connection lost")]
     ConnectionLost,
+    /// The transport closed or failed, or could not be opened, with the driver's description
+    /// (an I/O error, a WebSocket close code and reason, a denied network policy:
+    /// [`super::Session::handle_disconnected_with`]).
+    #[error("connection lost: {0}")]
+    Transport(String),
     /// The broker refused CONNECT.
     #[error("connection refused: {code}{}", reason.as_deref().map(|r| alloc::format!(" ({r})")).unwrap_or_default())]
     Refused {

@@ -53,15 +53,41 @@ impl Session {
         }
     }
 
-    /// The transport closed or could not be opened.
+    /// The transport closed or could not be opened (no description: the reason is
+    /// [`DisconnectReason::ConnectionLost`]).
     pub fn handle_disconnected(&mut self, now: u64) {
+        self.transport_ended(None, now);
+    }
+
+    /// The transport closed or could not be opened, and `error` says why (the I/O error, the
+    /// WebSocket close code and reason, ...): the reason the session reports is
+    /// [`DisconnectReason::Transport`] with it, and [`Session::last_transport_error`] keeps it.
+    pub fn handle_disconnected_with(&mut self, now: u64, error: impl Into<alloc::string::String>) {
+        self.transport_ended(Some(error.into()), now);
+    }
+
+    /// The description of the last transport failure given to
+    /// [`Session::handle_disconnected_with`], until a CONNACK accepts a new connection: for
+    /// messages about an attempt that failed later for another reason (a connect timeout).
+    pub fn last_transport_error(&self) -> Option<&str> {
+        self.last_transport_error.as_deref()
+    }
+
+    fn transport_ended(&mut self, error: Option<alloc::string::String>, now: u64) {
         self.observe(now);
         if matches!(
             self.state,
             State::Opening | State::AwaitingConnAck | State::Connected
         ) {
             self.tx.clear();
-            self.connection_lost(DisconnectReason::ConnectionLost, now);
+            let reason = match error {
+                Some(e) => {
+                    self.last_transport_error = Some(e.clone());
+                    DisconnectReason::Transport(e)
+                }
+                None => DisconnectReason::ConnectionLost,
+            };
+            self.connection_lost(reason, now);
         }
     }
 

@@ -162,6 +162,8 @@ pub struct Session {
     /// first input that carries one.
     connect_deadline_unarmed: bool,
     connected_before: bool,
+    /// See [`Session::last_transport_error`].
+    last_transport_error: Option<String>,
     attempt: u32,
     next_packet_id: u16,
     next_seq: u64,
@@ -197,6 +199,7 @@ impl Session {
             connect_deadline: None,
             connect_deadline_unarmed: false,
             connected_before: false,
+            last_transport_error: None,
             attempt: 0,
             next_packet_id: 1,
             next_seq: 0,

@@ -165,7 +165,7 @@ impl DisconnectReason {
     /// A stable, machine-readable code (`CONNECTION_LOST`, `KEEPALIVE_TIMEOUT`, ...).
     pub fn code(&self) -> &'static str {
         match self {
-            DisconnectReason::ConnectionLost => "CONNECTION_LOST",
+            DisconnectReason::ConnectionLost | DisconnectReason::Transport(_) => "CONNECTION_LOST",
             DisconnectReason::Refused { .. } => "CONNECTION_REFUSED",
             DisconnectReason::ByServer { .. } => "DISCONNECTED_BY_BROKER",
             DisconnectReason::ConnectTimeout => "CONNECT_TIMEOUT",

@@ -31,3 +31,4 @@ mod queue;
 mod requests;
 mod resend;
 mod topic_aliases;
+mod transport_errors;
