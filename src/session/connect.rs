@@ -206,6 +206,9 @@ impl Session {
             response_information: p.response_information.map(str::to_string),
             reason_string: p.reason_string.map(str::to_string),
         };
+        self.retrying = false;
+        self.connections += 1;
+        self.info = Some(info.clone());
         self.events.push_back(Event::Connected(info));
         if c.session_present {
             self.resume_inflight(now);

@@ -23,6 +23,7 @@ impl Session {
     /// [`Session::poll_timeout`]).
     pub fn start(&mut self) {
         if matches!(self.state, State::Idle | State::Closed) {
+            self.retrying = false;
             self.begin_attempt();
         }
     }
@@ -180,6 +181,7 @@ impl Session {
         ));
         self.attempt = self.attempt.saturating_add(1);
         self.state = State::Reconnecting(at);
+        self.retrying = true;
         self.requeue_sent_requests();
         self.events.push_back(Event::Disconnected {
             reason,

@@ -129,6 +129,41 @@ pub enum State {
     Closed,
 }
 
+/// The connection's state as an application sees it (the browser's `client.state`): a
+/// coarser [`State`] that tells a first connection from the ones after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Not started ([`Session::start`]).
+    Idle,
+    /// The first attempt since [`Session::start`] is in progress.
+    Connecting,
+    /// CONNACK accepted the connection.
+    Connected,
+    /// A connection or an attempt failed and the session will try (or is trying) again.
+    Reconnecting,
+    /// Closed for good.
+    Closed,
+}
+
+impl ConnectionState {
+    /// `idle`, `connecting`, `connected`, `reconnecting` or `closed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Idle => "idle",
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Connected => "connected",
+            ConnectionState::Reconnecting => "reconnecting",
+            ConnectionState::Closed => "closed",
+        }
+    }
+}
+
+impl core::fmt::Display for ConnectionState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The MQTT client session. See the [module documentation](self).
 ///
 /// The work is split by concern over the submodules: `connect` (CONNECT and CONNACK),
@@ -162,6 +197,12 @@ pub struct Session {
     /// first input that carries one.
     connect_deadline_unarmed: bool,
     connected_before: bool,
+    /// A connection or an attempt failed since the last start or accepted CONNACK.
+    retrying: bool,
+    /// How many CONNACKs accepted a connection.
+    connections: u64,
+    /// What the last accepted CONNACK said.
+    info: Option<ConnectionInfo>,
     /// See [`Session::last_transport_error`].
     last_transport_error: Option<String>,
     attempt: u32,
@@ -199,6 +240,9 @@ impl Session {
             connect_deadline: None,
             connect_deadline_unarmed: false,
             connected_before: false,
+            retrying: false,
+            connections: 0,
+            info: None,
             last_transport_error: None,
             attempt: 0,
             next_packet_id: 1,
@@ -226,6 +270,34 @@ impl Session {
     /// Where the session stands.
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// Where the connection stands for the application: connecting (the first attempt),
+    /// connected, reconnecting (after a failure, until a CONNACK accepts a connection), closed.
+    pub fn connection_state(&self) -> ConnectionState {
+        match self.state {
+            State::Idle => ConnectionState::Idle,
+            State::Opening | State::AwaitingConnAck if !self.retrying => {
+                ConnectionState::Connecting
+            }
+            State::Opening | State::AwaitingConnAck | State::Reconnecting(_) => {
+                ConnectionState::Reconnecting
+            }
+            State::Connected => ConnectionState::Connected,
+            State::Closed => ConnectionState::Closed,
+        }
+    }
+
+    /// What the broker said when it accepted the current connection, or the last one while
+    /// not connected; `None` before the first.
+    pub fn connection_info(&self) -> Option<&ConnectionInfo> {
+        self.info.as_ref()
+    }
+
+    /// How many connections a CONNACK accepted so far: 1 while handling the first
+    /// [`Event::Connected`], more for a reconnection.
+    pub fn connections(&self) -> u64 {
+        self.connections
     }
 
     /// Whether CONNACK accepted the current connection.

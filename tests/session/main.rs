@@ -18,6 +18,7 @@ mod backpressure;
 mod completions;
 mod connect;
 mod connect_timeout;
+mod connection_state;
 mod first_connect;
 mod identity;
 mod inbound;
