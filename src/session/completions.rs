@@ -1,20 +1,6 @@
 //! A small completion registry: what a driver keeps for each publish and request it handed to
 //! the session (a oneshot sender, a JavaScript Promise's resolve and reject functions, a WIT
 //! delivery id), settled from the session's completion events with a typed [`Outcome`].
-//!
-//! ```
-//! use wasmqtt::session::{Completions, Event, Outcome, PublishId};
-//! use wasmqtt::codec::ReasonCode;
-//!
-//! let mut pending: Completions<&str> = Completions::new();
-//! pending.insert_publish(PublishId(1), "resolve #1");
-//! let done = Event::PublishComplete { id: PublishId(1), result: Ok(ReasonCode::SUCCESS) };
-//! assert_eq!(
-//!     pending.settle(&done),
-//!     Some(("resolve #1", Outcome::Published(Ok(ReasonCode::SUCCESS))))
-//! );
-//! assert!(pending.is_empty());
-//! ```
 
 use super::{Event, PublishError, PublishId, RequestError, RequestId};
 use crate::codec::ReasonCode;
@@ -87,8 +73,23 @@ impl Outcome {
     }
 }
 
-/// What a driver keeps per publish and per request until the session settles it. See the
-/// [module documentation](self).
+/// What a driver keeps per publish and per request until the session settles it (a oneshot
+/// sender, a Promise's resolve and reject functions, a WIT delivery id), settled from the
+/// session's completion events with a typed [`Outcome`]:
+///
+/// ```
+/// use wasmqtt::session::{Completions, Event, Outcome, PublishId};
+/// use wasmqtt::codec::ReasonCode;
+///
+/// let mut pending: Completions<&str> = Completions::new();
+/// pending.insert_publish(PublishId(1), "resolve #1");
+/// let done = Event::PublishComplete { id: PublishId(1), result: Ok(ReasonCode::SUCCESS) };
+/// assert_eq!(
+///     pending.settle(&done),
+///     Some(("resolve #1", Outcome::Published(Ok(ReasonCode::SUCCESS))))
+/// );
+/// assert!(pending.is_empty());
+/// ```
 #[derive(Debug, Clone)]
 pub struct Completions<T> {
     publishes: BTreeMap<PublishId, T>,
