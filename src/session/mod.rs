@@ -2,25 +2,38 @@
 //!
 //! A driver owns the transport and the clock; the session owns everything else. The driver
 //! feeds it what happened ([`Session::handle_connected`], [`Session::handle_bytes`],
-//! [`Session::handle_disconnected`], [`Session::handle_timeout`]) with the current time in
-//! milliseconds from any monotonic clock, and drains [`Session::poll_output`] until it answers
-//! [`Output::Wait`]:
+//! [`Session::handle_disconnected_with`] (or [`Session::handle_disconnected`]),
+//! [`Session::handle_timeout`], [`Session::handle_write_blocked`] and
+//! [`Session::handle_writable`]) with the current time in milliseconds from any monotonic
+//! clock, and drains [`Session::poll_output`] until it answers [`Output::Wait`]. That drain is
+//! the only loop a driver needs: the session decides when to connect, give up or retry, how
+//! long an attempt may take, how bytes are batched, and what the connection state is
+//! ([`Session::connection_state`]); [`Completions`] keeps what the driver owes the
+//! application per publish and request.
 //!
 //! ```
-//! use wasmqtt::session::{Options, Output, Session};
+//! use wasmqtt::session::{random_client_id, Completions, Options, Output, Session};
 //!
-//! let mut session = Session::new(Options::new("meter-1"));
+//! let seed = 0x5eed; // from the platform's randomness (see `seed_from_entropy`)
+//! let options = Options::new(random_client_id(seed)).random_seed(seed);
+//! let mut session = Session::new(options);
+//! let mut pending: Completions<&str> = Completions::new();
 //! session.start();
 //! let mut now = 0;
 //! loop {
 //!     match session.poll_output() {
 //!         Output::OpenTransport => { /* open TCP/WebSocket, then: */ session.handle_connected(now); }
+//!         // A write that does not finish at once: `handle_write_blocked()`, then
+//!         // `handle_writable(now)` when it did.
 //!         Output::Transmit(bytes) => { /* write bytes */ let _ = bytes; }
-//!         Output::CloseTransport => { /* close it */ }
-//!         Output::Event(event) => { /* hand to the application */ let _ = event; }
+//!         Output::CloseTransport => { /* close it (or abandon the open) */ }
+//!         Output::Event(event) => match pending.settle(&event) {
+//!             Some((waiter, outcome)) => { /* answer the waiter */ let _ = (waiter, outcome); }
+//!             None => { /* hand the event to the application */ }
+//!         },
 //!         Output::Wait(deadline) => {
-//!             // sleep until the transport is readable, `deadline`, or an application call;
-//!             // then handle_bytes / handle_timeout. Here we simply stop.
+//!             // sleep until the transport is readable or writable, `deadline`, or an
+//!             // application call; then handle_bytes / handle_timeout / ... Here we stop.
 //!             let _ = deadline;
 //!             break;
 //!         }
@@ -45,6 +58,10 @@
 //!   (the broker took ownership of it); every recorded subscription is sent again.
 //! - **Inbound QoS 2** is delivered once: the packet identifier is remembered from PUBLISH
 //!   until PUBREL, and a redelivery in between is acknowledged but not delivered.
+//! - **First connection**: a failure before the first accepted CONNACK closes the session with
+//!   its reason ([`FirstConnect::GiveUp`], the default) or is retried ([`FirstConnect::Retry`]).
+//! - **Connect deadline**: [`Options::connect_timeout_ms`] covers the transport open and
+//!   CONNACK, from the request to open.
 //! - **Reconnect** with exponential back-off and jitter; a refusal that retrying cannot fix
 //!   (bad credentials, not authorized, banned, invalid client id, unsupported version, a will
 //!   whose QoS or retain flag the broker does not support, ...) closes the session instead.
