@@ -1,14 +1,13 @@
 //! Validating encoder: each packet's layout is written once, run first against a counter that
 //! checks every sender rule, then against the output buffer.
 
-use super::decode::MAX_PACKET_SIZE;
 use super::error::EncodeError;
 use super::packet::*;
 use super::properties::{Properties, PropertyContext};
 use super::types::{PacketType, ProtocolVersion, QoS, ReasonCode};
 use super::wire::{
     check_topic_filter, check_topic_name, var_int_len, CheckedCounter, Sink, Sizer, Writer,
-    MAX_VAR_INT,
+    MAX_PACKET_SIZE, MAX_VAR_INT,
 };
 use crate::topic::parse_shared;
 use alloc::vec::Vec;

@@ -1,7 +1,6 @@
 //! Typed errors of the codec: one variant per rule a packet can break.
 
-use super::properties::PropertyContext;
-use super::types::PacketType;
+use super::types::{PacketType, PropertyContext};
 use crate::topic::TopicError;
 use thiserror::Error;
 
