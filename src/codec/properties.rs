@@ -2,7 +2,7 @@
 //! each packet may carry enforced on both decode and encode.
 //!
 //! Everything here that names a property is generated from the one table in
-//! [`property_table`](super::property_table): the struct's fields, [`Properties::EMPTY`],
+//! `src/codec/property_table.rs`: the struct's fields, [`Properties::EMPTY`],
 //! [`Properties::is_empty`], the encoder, the decoder (and the identifiers, the allowed-packet
 //! rule and the skipper over there).
 
