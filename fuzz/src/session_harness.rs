@@ -1237,9 +1237,12 @@ impl Harness {
             fail(format!("{outstanding} publishes outstanding"));
         }
         let pending = self.s.pending_write_bytes();
+        // Past the QoS 0 budget the session still writes what it must: QoS 1/2 messages (at
+        // most what the queue and the window hold), requests, answers to what arrived.
+        let requests = self.requests.len() - self.requests_done.len() + FILTERS.len();
         let allowance = o.max_pending_write_bytes
-            + 2 * (max_cost + 64)
-            + (window + 2) * (max_cost + 64)
+            + (o.max_queued_messages + window + 2) * (max_cost + 64)
+            + requests * 160
             + 2 * self.unbudgeted_since_drain
             + 4096;
         if pending > allowance {
