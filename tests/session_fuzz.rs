@@ -46,3 +46,14 @@ fn random_programs_keep_the_invariants() {
     }
     eprintln!("{total:?}");
 }
+
+/// Inputs libFuzzer found (`fuzz/regressions/session/`), each once a harness or session failure.
+#[test]
+fn regressions() {
+    // A resumed v5 session whose new Receive Maximum (1) is below the number of QoS 2 messages
+    // already PUBREC'd: the PUBREL sent again do not use the new connection's send quota
+    // (v5 MQTT-4.9.0-1, MQTT-4.9.0-2); the harness first counted them as inflight PUBLISH.
+    run(include_bytes!(
+        "../fuzz/regressions/session/pubrel-resend-window.bin"
+    ));
+}

@@ -294,6 +294,8 @@ pub struct Harness {
     // Write-budget accounting while stalled.
     unbudgeted_since_drain: usize,
     stats: Stats,
+    /// Print every step (set `SESSION_HARNESS_TRACE=1` to debug a failing input).
+    trace: bool,
 }
 
 fn fail(what: impl std::fmt::Display) -> ! {
@@ -341,6 +343,7 @@ impl Harness {
             fed_packets: 0,
             unbudgeted_since_drain: 0,
             stats: Stats::default(),
+            trace: std::env::var_os("SESSION_HARNESS_TRACE").is_some(),
         }
     }
 
@@ -475,6 +478,9 @@ impl Harness {
             };
             let (chunk, tail) = rest.split_at(n);
             rest = tail;
+            if self.trace {
+                eprintln!("feed {chunk:02x?}");
+            }
             self.feed_chunk(chunk);
             self.step_end();
         }
@@ -860,6 +866,18 @@ impl Harness {
             ));
         }
         self.fed_packets = 0;
+        if self.trace {
+            eprintln!("  state {:?}, now {}", self.s.state(), self.now);
+            for e in &events {
+                eprintln!("  event {e:?}");
+            }
+            let d = Decoder::new(self.version);
+            let mut all: Vec<u8> = written.concat();
+            while let Ok(Some((p, used))) = d.decode(&all) {
+                eprintln!("  wrote {p:?}");
+                all.drain(..used);
+            }
+        }
         let closed = self.check_events(&events);
         if !self.stalled {
             let mut scan_bytes = Vec::new();
@@ -1032,9 +1050,6 @@ impl Harness {
                     if let Some(st) = self.pub_stage.get_mut(&r.packet_id) {
                         st.1 = true;
                     }
-                    if let Some(Use::Publish { conn, .. }) = self.in_use.get_mut(&r.packet_id) {
-                        *conn = self.conn;
-                    }
                 }
                 Packet::Subscribe(s) => {
                     let mut k = s;
@@ -1090,7 +1105,10 @@ impl Harness {
         self.old_completed.extend(fresh);
         let in_use = &self.in_use;
         self.pub_stage.retain(|p, _| in_use.contains_key(p));
-        // Unacknowledged PUBLISH written on this connection ≤ the window (v5 MQTT-3.3.4-7).
+        // Unacknowledged PUBLISH written on this connection ≤ the window (v5 MQTT-3.3.4-7;
+        // the send quota starts afresh on every connection and only PUBLISH uses it, so a
+        // PUBREL sent again for a message PUBREC'd on an earlier connection does not count:
+        // v5 MQTT-4.9.0-1, §4.9).
         if let Some(l) = self.limits {
             let out = self
                 .in_use
@@ -1272,6 +1290,9 @@ impl Harness {
         } else {
             inp.below(20)
         };
+        if self.trace {
+            eprintln!("step {op}");
+        }
         match op {
             0..=3 => self.publish(inp),
             4 => self.subscribe(inp),
