@@ -176,8 +176,13 @@ pub struct Stats {
     pub acked: usize,
     /// PUBLISH written again with DUP.
     pub resent: usize,
-    /// Packet identifiers used again after their exchange completed.
+    /// Packet identifiers used again after their exchange completed (rare: the session's
+    /// identifiers wrap only after 65 535).
     pub pid_reused: usize,
+    /// v5 AUTH challenges handed to the application.
+    pub auth_challenges: usize,
+    /// Runs of each protocol version: [3.1.1, 5.0].
+    pub runs: [usize; 2],
     /// Inbound QoS 2 messages delivered.
     pub qos2_delivered: usize,
     /// Subscribe / unsubscribe requests answered.
@@ -196,6 +201,9 @@ impl core::ops::AddAssign for Stats {
         self.qos2_delivered += o.qos2_delivered;
         self.requests_answered += o.requests_answered;
         self.stalled_steps += o.stalled_steps;
+        self.auth_challenges += o.auth_challenges;
+        self.runs[0] += o.runs[0];
+        self.runs[1] += o.runs[1];
     }
 }
 
@@ -967,6 +975,7 @@ impl Harness {
                         closed = true;
                     }
                 }
+                Event::AuthChallenge { .. } => self.stats.auth_challenges += 1,
                 Event::Message(m) => {
                     if m.message.topic.is_empty() {
                         fail("message delivered with an empty topic");
@@ -1396,6 +1405,7 @@ pub fn run(data: &[u8]) -> Stats {
     let mut inp = Input::new(data);
     let opts = options(&mut inp);
     let mut h = Harness::new(opts);
+    h.stats.runs[usize::from(h.v5())] = 1;
     h.s.connect(h.now);
     h.step_end();
     let mut steps = 0;
