@@ -24,6 +24,8 @@
 //! - every accepted publish and request completes exactly once, and none is left after a
 //!   final `disconnect` (which fails everything still waiting: `Session::disconnect` docs);
 //! - an inbound QoS 2 message is delivered once per packet identifier until PUBREL.
+//! - a deadline that has passed makes `handle_timeout` act (a driver sleeping until it would
+//!   otherwise spin).
 //!
 //! Releases (acknowledgements, completions) and sends are observed in separate streams (what
 //! was fed, events, bytes written), so the harness is conservative: a packet identifier is
@@ -828,10 +830,12 @@ impl Harness {
 
     // ------------------------------------------------------------------ driver and checks
 
-    /// Drains the session like a driver and checks what came out.
-    fn step_end(&mut self) {
+    /// Drains the session like a driver and checks what came out. Whether anything came out
+    /// (bytes, events, a transport to open or close).
+    fn step_end(&mut self) -> bool {
         let mut written = Vec::new();
         let mut events = Vec::new();
+        let mut transport = false;
         loop {
             if self.stalled {
                 // A driver that cannot write still takes events.
@@ -851,8 +855,11 @@ impl Harness {
                     }
                     written.push(b);
                 }
-                Output::OpenTransport => self.open_requested = true,
-                Output::CloseTransport => {}
+                Output::OpenTransport => {
+                    self.open_requested = true;
+                    transport = true;
+                }
+                Output::CloseTransport => transport = true,
                 Output::Event(e) => events.push(e),
                 Output::Wait(d) => {
                     self.deadline = d;
@@ -904,6 +911,7 @@ impl Harness {
             self.tokens.clear();
         }
         self.check_bounds();
+        transport || !written.is_empty() || !events.is_empty()
     }
 
     /// Checks events; returns whether the session closed for good.
@@ -1351,6 +1359,24 @@ impl Harness {
                 self.now = self.now.saturating_add(dt);
                 self.unbudgeted_since_drain += 8;
                 self.s.handle_timeout(self.now);
+                self.step_end();
+                // A deadline that has passed must make `handle_timeout` do something, or a
+                // driver that sleeps until the deadline would spin.
+                if !self.stalled && self.deadline.is_some_and(|d| d <= self.now) {
+                    let before = (self.s.state(), self.s.inflight_len(), self.s.queued());
+                    self.s.handle_timeout(self.now);
+                    let acted = self.step_end();
+                    let after = (self.s.state(), self.s.inflight_len(), self.s.queued());
+                    if !acted && before == after && self.deadline.is_some_and(|d| d <= self.now) {
+                        fail(format!(
+                            "deadline {:?} has passed (now {}, {:?}) but handle_timeout does nothing",
+                            self.deadline,
+                            self.now,
+                            self.s.state()
+                        ));
+                    }
+                }
+                return;
             }
             13 => {
                 self.stall_left = inp.below(8);
