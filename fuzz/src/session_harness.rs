@@ -26,6 +26,8 @@
 //! - an inbound QoS 2 message is delivered once per packet identifier until PUBREL.
 //! - a deadline that has passed makes `handle_timeout` act (a driver sleeping until it would
 //!   otherwise spin).
+//! - a connection with a keep-alive in force always has a deadline; a reconnection is due
+//!   within `[now, now + max_delay_ms]`.
 //!
 //! Releases (acknowledgements, completions) and sends are observed in separate streams (what
 //! was fed, events, bytes written), so the harness is conservative: a packet identifier is
@@ -239,6 +241,7 @@ struct Inbound {
 #[derive(Debug, Clone, Copy)]
 struct Limits {
     window: usize,
+    keep_alive: u16,
     max_packet_size: Option<u32>,
     topic_alias_maximum: u16,
     maximum_qos: QoS,
@@ -911,6 +914,13 @@ impl Harness {
             self.tokens.clear();
         }
         self.check_bounds();
+        // Keep-alive lives in deadlines: a connection with one in force always has one.
+        if self.s.state() == State::Connected
+            && self.limits.is_some_and(|l| l.keep_alive > 0)
+            && self.deadline.is_none()
+        {
+            fail("connected with a keep-alive but no deadline");
+        }
         transport || !written.is_empty() || !events.is_empty()
     }
 
@@ -954,6 +964,7 @@ impl Harness {
                 Event::Connected(info) => {
                     self.limits = Some(Limits {
                         window: usize::from(info.inflight_window),
+                        keep_alive: info.keep_alive,
                         max_packet_size: info.max_packet_size,
                         topic_alias_maximum: info.topic_alias_maximum,
                         maximum_qos: info.maximum_qos,
@@ -976,8 +987,13 @@ impl Harness {
                 }
                 Event::Disconnected { reconnect_at, .. } => {
                     if let Some(at) = reconnect_at {
-                        if *at < self.now {
-                            fail(format!("reconnect at {at} before now {}", self.now));
+                        // The back-off is capped at max_delay_ms, jitter only shortens it.
+                        let cap = self.now.saturating_add(self.opts.reconnect.max_delay_ms);
+                        if *at < self.now || *at > cap {
+                            fail(format!(
+                                "reconnect at {at}: outside [{}, {cap}] (now, now + max delay)",
+                                self.now
+                            ));
                         }
                     } else {
                         closed = true;
