@@ -24,6 +24,10 @@
 //! - every accepted publish and request completes exactly once, and none is left after a
 //!   final `disconnect` (which fails everything still waiting: `Session::disconnect` docs);
 //! - an inbound QoS 2 message is delivered once per packet identifier until PUBREL.
+//! - a deadline that has passed makes `handle_timeout` act (a driver sleeping until it would
+//!   otherwise spin).
+//! - a connection with a keep-alive in force always has a deadline; a reconnection is due
+//!   within `[now, now + max_delay_ms]`.
 //!
 //! Releases (acknowledgements, completions) and sends are observed in separate streams (what
 //! was fed, events, bytes written), so the harness is conservative: a packet identifier is
@@ -237,6 +241,7 @@ struct Inbound {
 #[derive(Debug, Clone, Copy)]
 struct Limits {
     window: usize,
+    keep_alive: u16,
     max_packet_size: Option<u32>,
     topic_alias_maximum: u16,
     maximum_qos: QoS,
@@ -828,10 +833,12 @@ impl Harness {
 
     // ------------------------------------------------------------------ driver and checks
 
-    /// Drains the session like a driver and checks what came out.
-    fn step_end(&mut self) {
+    /// Drains the session like a driver and checks what came out. Whether anything came out
+    /// (bytes, events, a transport to open or close).
+    fn step_end(&mut self) -> bool {
         let mut written = Vec::new();
         let mut events = Vec::new();
+        let mut transport = false;
         loop {
             if self.stalled {
                 // A driver that cannot write still takes events.
@@ -851,8 +858,11 @@ impl Harness {
                     }
                     written.push(b);
                 }
-                Output::OpenTransport => self.open_requested = true,
-                Output::CloseTransport => {}
+                Output::OpenTransport => {
+                    self.open_requested = true;
+                    transport = true;
+                }
+                Output::CloseTransport => transport = true,
                 Output::Event(e) => events.push(e),
                 Output::Wait(d) => {
                     self.deadline = d;
@@ -904,6 +914,14 @@ impl Harness {
             self.tokens.clear();
         }
         self.check_bounds();
+        // Keep-alive lives in deadlines: a connection with one in force always has one.
+        if self.s.state() == State::Connected
+            && self.limits.is_some_and(|l| l.keep_alive > 0)
+            && self.deadline.is_none()
+        {
+            fail("connected with a keep-alive but no deadline");
+        }
+        transport || !written.is_empty() || !events.is_empty()
     }
 
     /// Checks events; returns whether the session closed for good.
@@ -946,6 +964,7 @@ impl Harness {
                 Event::Connected(info) => {
                     self.limits = Some(Limits {
                         window: usize::from(info.inflight_window),
+                        keep_alive: info.keep_alive,
                         max_packet_size: info.max_packet_size,
                         topic_alias_maximum: info.topic_alias_maximum,
                         maximum_qos: info.maximum_qos,
@@ -968,8 +987,13 @@ impl Harness {
                 }
                 Event::Disconnected { reconnect_at, .. } => {
                     if let Some(at) = reconnect_at {
-                        if *at < self.now {
-                            fail(format!("reconnect at {at} before now {}", self.now));
+                        // The back-off is capped at max_delay_ms, jitter only shortens it.
+                        let cap = self.now.saturating_add(self.opts.reconnect.max_delay_ms);
+                        if *at < self.now || *at > cap {
+                            fail(format!(
+                                "reconnect at {at}: outside [{}, {cap}] (now, now + max delay)",
+                                self.now
+                            ));
                         }
                     } else {
                         closed = true;
@@ -1351,6 +1375,24 @@ impl Harness {
                 self.now = self.now.saturating_add(dt);
                 self.unbudgeted_since_drain += 8;
                 self.s.handle_timeout(self.now);
+                self.step_end();
+                // A deadline that has passed must make `handle_timeout` do something, or a
+                // driver that sleeps until the deadline would spin.
+                if !self.stalled && self.deadline.is_some_and(|d| d <= self.now) {
+                    let before = (self.s.state(), self.s.inflight_len(), self.s.queued());
+                    self.s.handle_timeout(self.now);
+                    let acted = self.step_end();
+                    let after = (self.s.state(), self.s.inflight_len(), self.s.queued());
+                    if !acted && before == after && self.deadline.is_some_and(|d| d <= self.now) {
+                        fail(format!(
+                            "deadline {:?} has passed (now {}, {:?}) but handle_timeout does nothing",
+                            self.deadline,
+                            self.now,
+                            self.s.state()
+                        ));
+                    }
+                }
+                return;
             }
             13 => {
                 self.stall_left = inp.below(8);
