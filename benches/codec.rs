@@ -25,7 +25,7 @@
 //! `python3 benches/ratios.py`.
 
 use bytes::{Bytes, BytesMut};
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, BatchSize, Criterion, Throughput};
 use rumqttc::mqttbytes::v4 as r4;
 use rumqttc::mqttbytes::QoS as Q4;
 use rumqttc::v5::mqttbytes::v5 as r5;
@@ -418,4 +418,91 @@ fn codec(c: &mut Criterion) {
 }
 
 criterion_group!(benches, codec);
-criterion_main!(benches);
+
+/// Instruction counts instead of times, for a noisy machine: with `WASMQTT_CALLGRIND=ITERS` set,
+/// each case below runs `ITERS` times in a function of its own, so that
+/// `valgrind --tool=callgrind target/release/deps/codec-* ` then
+/// `callgrind_annotate --inclusive=yes` give its instructions per call (divide by `ITERS`).
+/// Identical functions may be merged by the compiler: `WASMQTT_CALLGRIND_CASE=cg_encode_v4_connect`
+/// runs one case alone, whose cost is then the difference of the totals of two `ITERS`.
+/// The v5 PUBLISH carries properties here (message expiry, content type, a user property).
+fn callgrind(iters: usize, only: &str) {
+    let payload: Vec<u8> = (0..16).map(|i| (i * 31 + 7) as u8).collect();
+    let v4 = ProtocolVersion::V311;
+    let v5 = ProtocolVersion::V5;
+    let pub4 = publish_ours(&payload);
+    let pub5 = Packet::Publish(Publish {
+        dup: false,
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        topic: black_box(TOPIC),
+        packet_id: 4242,
+        properties: Properties {
+            message_expiry_interval: Some(60),
+            content_type: Some("text/plain"),
+            user_properties: Seq::from_slice(&USER_PROPS),
+            ..Properties::EMPTY
+        },
+        payload: &payload,
+    });
+    let (con4, con5) = (connect_ours(v4), connect_ours(v5));
+    let (subs4, subs5) = (subscriptions(v4), subscriptions(v5));
+    let (sub4, sub5) = (subscribe_ours(v4, &subs4), subscribe_ours(v5, &subs5));
+    macro_rules! cases {
+        ($($enc:ident $dec:ident $v:ident $p:ident;)*) => {$(
+            #[inline(never)]
+            fn $enc(p: &Packet<'_>, v: ProtocolVersion, iters: usize) -> usize {
+                let mut out = Vec::with_capacity(256);
+                let mut n = 0;
+                for _ in 0..iters {
+                    out.clear();
+                    n += black_box(p).encode(v, &mut out).unwrap();
+                }
+                n
+            }
+            #[inline(never)]
+            fn $dec(wire: &[u8], v: ProtocolVersion, iters: usize) -> usize {
+                let d = Decoder::new(v);
+                let mut n = 0;
+                for _ in 0..iters {
+                    match d.decode(black_box(wire)) {
+                        Ok(Some((p, used))) => {
+                            black_box(&p);
+                            n += used
+                        }
+                        _ => unreachable!(),
+                    }
+                }
+                n
+            }
+            let mut wire = Vec::new();
+            $p.encode($v, &mut wire).unwrap();
+            if only.is_empty() || only == stringify!($enc) {
+                black_box($enc(&$p, $v, iters));
+            }
+            if only.is_empty() || only == stringify!($dec) {
+                black_box($dec(&wire, $v, iters));
+            }
+        )*};
+    }
+    cases! {
+        cg_encode_v4_publish16 cg_decode_v4_publish16 v4 pub4;
+        cg_encode_v5_publish16_props cg_decode_v5_publish16_props v5 pub5;
+        cg_encode_v4_connect cg_decode_v4_connect v4 con4;
+        cg_encode_v5_connect cg_decode_v5_connect v5 con5;
+        cg_encode_v4_subscribe cg_decode_v4_subscribe v4 sub4;
+        cg_encode_v5_subscribe cg_decode_v5_subscribe v5 sub5;
+    }
+}
+
+fn main() {
+    if let Some(iters) = std::env::var("WASMQTT_CALLGRIND")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        let only = std::env::var("WASMQTT_CALLGRIND_CASE").unwrap_or_default();
+        return callgrind(iters, &only);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -6,11 +6,10 @@ use super::properties::{Properties, PropertyContext};
 use super::seq::Seq;
 use super::types::{PacketType, ProtocolVersion, QoS, ReasonCode};
 use super::wire::{check_topic_filter, check_topic_name};
-use super::wire::{read_var_int, Reader, MAX_VAR_INT};
+use super::wire::{read_var_int, Reader};
 use crate::topic::parse_shared;
 
-/// The largest packet MQTT can express: 1 type byte, 4 length bytes, 268 435 455 bytes of body.
-pub const MAX_PACKET_SIZE: u32 = 1 + 4 + MAX_VAR_INT;
+pub use super::wire::MAX_PACKET_SIZE;
 
 /// A parsed fixed header (MQTT §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

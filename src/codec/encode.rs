@@ -1,14 +1,13 @@
 //! Validating encoder: each packet's layout is written once, run first against a counter that
 //! checks every sender rule, then against the output buffer.
 
-use super::decode::MAX_PACKET_SIZE;
 use super::error::EncodeError;
 use super::packet::*;
 use super::properties::{Properties, PropertyContext};
 use super::types::{PacketType, ProtocolVersion, QoS, ReasonCode};
 use super::wire::{
     check_topic_filter, check_topic_name, var_int_len, CheckedCounter, Sink, Sizer, Writer,
-    MAX_VAR_INT,
+    MAX_PACKET_SIZE, MAX_VAR_INT,
 };
 use crate::topic::parse_shared;
 use alloc::vec::Vec;
@@ -269,6 +268,10 @@ fn connack<S: Sink>(c: &ConnAck<'_>, v: ProtocolVersion, s: &mut S) -> Result<()
 
 fn publish<S: Sink>(p: &Publish<'_>, v: ProtocolVersion, s: &mut S) -> Result<u8, EncodeError> {
     if S::CHECK {
+        // v5 MQTT-3.3.1-2, v3.1.1 MQTT-3.3.1-2.
+        if p.dup && p.qos == QoS::AtMostOnce {
+            return Err(EncodeError::DupOnQoS0);
+        }
         if p.topic.is_empty() {
             if !v.is_v5() || p.properties.topic_alias.is_none() {
                 return Err(EncodeError::InvalidTopicName(
@@ -288,11 +291,10 @@ fn publish<S: Sink>(p: &Publish<'_>, v: ProtocolVersion, s: &mut S) -> Result<u8
     Ok(publish_first_byte(p))
 }
 
-/// The fixed header's first byte of a PUBLISH (DUP only with QoS 1 or 2).
+/// The fixed header's first byte of a PUBLISH (DUP with QoS 0 is refused by [`publish`]).
 #[inline]
 fn publish_first_byte(p: &Publish<'_>) -> u8 {
-    let dup = p.dup && p.qos != QoS::AtMostOnce;
-    0x30 | (dup as u8) << 3 | (p.qos as u8) << 1 | p.retain as u8
+    0x30 | (p.dup as u8) << 3 | (p.qos as u8) << 1 | p.retain as u8
 }
 
 fn pub_resp<S: Sink>(
@@ -346,6 +348,12 @@ fn subscribe<S: Sink>(p: &Subscribe<'_>, v: ProtocolVersion, s: &mut S) -> Resul
             }
         }
         s.put_checked_str(sub.filter);
+        // 3.1.1 has only the QoS: No Local, Retain As Published and Retain Handling do not
+        // exist there, and the upper six bits of its Requested QoS byte are reserved (v3.1.1
+        // §3.8.3.1; a server treats them set as malformed, v3.1.1 [MQTT-3-8.3-4], a label
+        // missing from the statement index). They are left out, not refused: the session
+        // takes one `SubscriptionOptions` for both versions and passes v5 options down to a
+        // 3.1.1 SUBSCRIBE (tests/conformance_checks.rs checks that the QoS alone is sent).
         if v.is_v5() {
             s.put_u8(sub.options.to_byte());
         } else {
@@ -402,7 +410,10 @@ fn unsubscribe<S: Sink>(
 fn unsuback<S: Sink>(p: &UnsubAck<'_>, v: ProtocolVersion, s: &mut S) -> Result<(), EncodeError> {
     nonzero_id(p.packet_id, PacketType::UnsubAck, s)?;
     if !v.is_v5() {
-        // MQTT 3.1.1 UNSUBACK is the packet identifier alone.
+        // MQTT 3.1.1 UNSUBACK is the packet identifier alone (§3.11.3).
+        if S::CHECK && !p.reason_codes.is_empty() {
+            return Err(EncodeError::ReasonCodesNotInVersion(PacketType::UnsubAck));
+        }
         return props(&p.properties, v, PropertyContext::UnsubAck, s);
     }
     props(&p.properties, v, PropertyContext::UnsubAck, s)?;

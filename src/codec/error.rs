@@ -1,7 +1,6 @@
 //! Typed errors of the codec: one variant per rule a packet can break.
 
-use super::properties::PropertyContext;
-use super::types::PacketType;
+use super::types::{PacketType, PropertyContext};
 use crate::topic::TopicError;
 use thiserror::Error;
 
@@ -229,6 +228,14 @@ pub enum EncodeError {
     /// SUBSCRIBE with no topic filter.
     #[error("SUBSCRIBE without topic filters")]
     EmptySubscribe,
+    /// DUP set on a QoS 0 PUBLISH (MQTT 5.0 MQTT-3.3.1-2, 3.1.1 MQTT-3.3.1-2: "The DUP flag
+    /// MUST be set to 0 for all QoS 0 messages").
+    #[error("DUP flag set on a QoS 0 PUBLISH")]
+    DupOnQoS0,
+    /// A 3.1.1 UNSUBACK with reason codes: in 3.1.1 it is the packet identifier alone
+    /// (§3.11.3: "The UNSUBACK Packet has no payload").
+    #[error("reason codes in an MQTT 3.1.1 UNSUBACK, which has no payload")]
+    ReasonCodesNotInVersion(PacketType),
     /// UNSUBSCRIBE with no topic filter.
     #[error("UNSUBSCRIBE without topic filters")]
     EmptyUnsubscribe,

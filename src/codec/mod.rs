@@ -31,6 +31,7 @@ mod encode;
 mod error;
 mod packet;
 pub mod properties;
+mod property_table;
 mod seq;
 mod subscription;
 mod types;

@@ -4,7 +4,7 @@
 //! identifiers, topic filters, reason codes) stays a view of the validated bytes and is parsed
 //! again, infallibly, as it is iterated. To encode, an application passes a plain slice.
 
-use super::properties::skip_property;
+use super::property_table::skip_value;
 use super::subscription::Subscription;
 use super::types::ReasonCode;
 use super::wire::read_var_int;
@@ -244,7 +244,7 @@ impl<'a, T: WireItem<'a>> Iterator for SeqIter<'a, T> {
                 if pid == u32::from(*id) {
                     return Some(T::read_valid(bytes));
                 }
-                skip_property(pid as u8, bytes);
+                skip_value(pid as u8, bytes);
             },
         }
     }

@@ -26,7 +26,8 @@ impl SubscriptionOptions {
         }
     }
 
-    /// The options byte (v5 layout; in 3.1.1 only the QoS bits are used).
+    /// The options byte (v5 layout). A 3.1.1 SUBSCRIBE carries the QoS bits alone: the
+    /// encoder leaves the v5-only options out there (v3.1.1 §3.8.3.1 reserves the other bits).
     pub const fn to_byte(self) -> u8 {
         self.qos as u8
             | (self.no_local as u8) << 2

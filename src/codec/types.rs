@@ -356,3 +356,52 @@ impl fmt::Display for ReasonCode {
         }
     }
 }
+
+/// Where a property block stands: a packet type, or the will properties of CONNECT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum PropertyContext {
+    Connect,
+    ConnAck,
+    Publish,
+    Will,
+    PubAck,
+    PubRec,
+    PubRel,
+    PubComp,
+    Subscribe,
+    SubAck,
+    Unsubscribe,
+    UnsubAck,
+    Disconnect,
+    Auth,
+}
+
+impl fmt::Display for PropertyContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use PropertyContext::*;
+        f.write_str(match self {
+            Connect => "CONNECT",
+            ConnAck => "CONNACK",
+            Publish => "PUBLISH",
+            Will => "will properties",
+            PubAck => "PUBACK",
+            PubRec => "PUBREC",
+            PubRel => "PUBREL",
+            PubComp => "PUBCOMP",
+            Subscribe => "SUBSCRIBE",
+            SubAck => "SUBACK",
+            Unsubscribe => "UNSUBSCRIBE",
+            UnsubAck => "UNSUBACK",
+            Disconnect => "DISCONNECT",
+            Auth => "AUTH",
+        })
+    }
+}
+
+impl PropertyContext {
+    /// This context's bit in the property table's masks.
+    pub(crate) const fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}

@@ -12,6 +12,9 @@ use alloc::vec::Vec;
 /// The largest value of a variable byte integer (MQTT §1.5.5).
 pub const MAX_VAR_INT: u32 = 268_435_455;
 
+/// The largest packet MQTT can express: 1 type byte, 4 length bytes, 268 435 455 bytes of body.
+pub const MAX_PACKET_SIZE: u32 = 1 + 4 + MAX_VAR_INT;
+
 /// A cursor over the bytes of one packet (its remaining length).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Reader<'a> {

@@ -1,5 +1,5 @@
 //! MQTT 5.0 topic aliases: outbound assignment (least recently used is replaced) and inbound
-//! resolution. Both are connection-scoped and reset on every new connection.
+//! resolution. Both are connection-scoped: a new connection starts with none.
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -68,10 +68,6 @@ pub(crate) struct InboundAliases {
 }
 
 impl InboundAliases {
-    pub(crate) fn reset(&mut self) {
-        self.map.clear();
-    }
-
     pub(crate) fn set(&mut self, alias: u16, topic: &str) {
         match self.map.get_mut(&alias) {
             Some(t) if t == topic => {}

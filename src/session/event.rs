@@ -44,9 +44,14 @@ pub struct ConnectionInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum DisconnectReason {
-    /// The transport closed or failed.
+    /// The transport closed or failed ([`super::Session::handle_disconnected`]).
     #[error("connection lost")]
     ConnectionLost,
+    /// The transport closed or failed, or could not be opened, with the driver's description
+    /// (an I/O error, a WebSocket close code and reason, a denied network policy:
+    /// [`super::Session::handle_disconnected_with`]).
+    #[error("connection lost: {0}")]
+    Transport(String),
     /// The broker refused CONNECT.
     #[error("connection refused: {code}{}", reason.as_deref().map(|r| alloc::format!(" ({r})")).unwrap_or_default())]
     Refused {
@@ -65,7 +70,9 @@ pub enum DisconnectReason {
         /// v5 server reference (another server to use).
         server_reference: Option<String>,
     },
-    /// No CONNACK arrived in time.
+    /// The transport did not open, or CONNACK did not arrive, within
+    /// [`Options::connect_timeout_ms`](super::Options::connect_timeout_ms) of the request to
+    /// open it.
     #[error("no CONNACK within the connect timeout")]
     ConnectTimeout,
     /// Nothing arrived after a PINGREQ in time.
@@ -77,6 +84,17 @@ pub enum DisconnectReason {
     /// The application called disconnect.
     #[error("disconnected by the application")]
     ByClient,
+}
+
+impl DisconnectReason {
+    /// Whether the broker refused the protocol version: a v5 refusal with Unsupported Protocol
+    /// Version (0x84), a 3.1.1 one with return code 1, or a broker that answered a v5 CONNECT
+    /// with a 3.1.1 CONNACK (reported as 0x84, with a reason starting with
+    /// [`BROKER_LACKS_V5`](super::BROKER_LACKS_V5)).
+    pub fn is_unsupported_protocol_version(&self) -> bool {
+        matches!(self, DisconnectReason::Refused { code, .. }
+            if *code == ReasonCode::UNSUPPORTED_PROTOCOL_VERSION || code.0 == 1)
+    }
 }
 
 /// A protocol violation detected in what the broker sent.

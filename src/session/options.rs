@@ -49,6 +49,19 @@ impl LastWill {
     }
 }
 
+/// What the session does when its very first connection attempt fails: the transport does not
+/// open, CONNACK refuses, or nothing comes in time. After the first accepted CONNACK, every
+/// lost connection is retried with the back-off ([`Options::reconnect`]) whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FirstConnect {
+    /// Close the session for good at once, with the reason of the failure (as `mosquitto_pub`
+    /// does): the default on every target.
+    #[default]
+    GiveUp,
+    /// Keep retrying with the reconnect back-off (the browser's `retryInitialConnection`).
+    Retry,
+}
+
 /// Everything a [`super::Session`] needs to know: what CONNECT says and the limits it keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
@@ -97,12 +110,27 @@ pub struct Options {
     /// Most bytes handed out for writing that the driver has not yet taken; past this,
     /// QoS 0 publishes answer [`super::PublishError::WouldBlock`].
     pub max_pending_write_bytes: usize,
-    /// How long to wait for CONNACK after the transport opened, in milliseconds.
+    /// Most bytes coalesced before a [`super::Output::Transmit`] goes out in the middle of a
+    /// `poll_output` drain; a smaller batch goes out at the end of the drain. A single packet
+    /// larger than this goes out whole. Default [`super::DEFAULT_MAX_TRANSMIT_BYTES`] (64 KiB).
+    pub max_transmit_bytes: usize,
+    /// How long a connection attempt may take, in milliseconds: the transport open (TCP, TLS,
+    /// WebSocket) and CONNACK together, counted from the session's request to open the
+    /// transport ([`super::Output::OpenTransport`]). Past it the session asks the driver to
+    /// close the transport and counts the attempt as failed
+    /// ([`super::DisconnectReason::ConnectTimeout`]).
     pub connect_timeout_ms: u64,
     /// How long to wait for any packet after a PINGREQ before declaring the connection dead;
-    /// `None` uses the keep-alive period (at most 30 s).
+    /// `None` uses half the keep-alive in force ([`super::default_ping_timeout_ms`]), so that a
+    /// silent broker is noticed within 1.5 × the keep-alive of its last packet (in general
+    /// within keep-alive + ping timeout).
     pub ping_timeout_ms: Option<u64>,
-    /// Reconnection policy.
+    /// v5 only: when the broker answers with a 3.1.1 CONNACK (it does not support MQTT 5.0),
+    /// connect again with MQTT 3.1.1 instead of closing the session. Off by default.
+    pub fallback_to_v311: bool,
+    /// What a failure of the very first connection attempt does (default: give up).
+    pub first_connect: FirstConnect,
+    /// Reconnection policy (after the first accepted CONNACK, or with [`FirstConnect::Retry`]).
     pub reconnect: ReconnectPolicy,
     /// Seed for the jitter of the reconnect back-off (inject real randomness from the driver).
     pub random_seed: u64,
@@ -132,8 +160,11 @@ impl Default for Options {
             max_queued_messages: 10_000,
             max_queued_bytes: 16 * 1024 * 1024,
             max_pending_write_bytes: 4 * 1024 * 1024,
+            max_transmit_bytes: super::DEFAULT_MAX_TRANSMIT_BYTES,
             connect_timeout_ms: 10_000,
             ping_timeout_ms: None,
+            fallback_to_v311: false,
+            first_connect: FirstConnect::GiveUp,
             reconnect: ReconnectPolicy::default(),
             random_seed: 0,
         }
@@ -207,8 +238,16 @@ impl Options {
         max_queued_bytes: usize,
         /// Sets the write budget for QoS 0.
         max_pending_write_bytes: usize,
-        /// Sets the CONNACK timeout.
+        /// Sets the coalescing bound of a transmit.
+        max_transmit_bytes: usize,
+        /// Sets the connect timeout (transport open plus CONNACK).
         connect_timeout_ms: u64,
+        /// Sets the ping timeout (`None`: half the keep-alive).
+        ping_timeout_ms: Option<u64>,
+        /// Falls back to MQTT 3.1.1 when a v5 CONNECT gets a 3.1.1 CONNACK.
+        fallback_to_v311: bool,
+        /// Sets what a failure of the first connection attempt does.
+        first_connect: FirstConnect,
         /// Sets the reconnect policy.
         reconnect: ReconnectPolicy,
         /// Sets the jitter seed.

@@ -1,5 +1,5 @@
 //! A deterministic simulation harness for the sans-I/O [`Session`]: a driver loop with a
-//! simulated clock and a scripted broker, shared by `session_sim.rs` and `session_prop.rs`.
+//! simulated clock and a scripted broker, shared by the session tests (`tests/session/`).
 //!
 //! [`Sim`] owns a `Session` and plays the driver: it answers `OpenTransport` (open, refuse or
 //! hold, as the test chooses), decodes every `Transmit` with the codec into owned [`Pkt`]s that
@@ -27,8 +27,8 @@ use wasmqtt::codec::{
     ReasonCode, Seq, SubAck, SubscriptionOptions, UnsubAck,
 };
 use wasmqtt::session::{
-    DisconnectReason, Event, MessageProperties, Options, Output, PublishError, PublishId,
-    ReceivedMessage, RequestId, Session, State,
+    DisconnectReason, Event, FirstConnect, MessageProperties, Options, Output, PublishError,
+    PublishId, ReceivedMessage, RequestId, Session, State,
 };
 
 /// Both protocol versions, for tests that run once per version.
@@ -829,8 +829,13 @@ pub fn publishes(pkts: &[Pkt]) -> Vec<OPublish> {
 }
 
 /// Options with reconnection on, no jitter, and short delays: handy defaults for tests.
+/// The simulations' options: no jitter, 1 s to 8 s back-off, and the first connection retried
+/// like any other ([`FirstConnect::Retry`]), so that back-off and refusal tests can start from
+/// the first attempt; `tests/session/first_connect.rs` covers the default ([`FirstConnect::GiveUp`]).
 pub fn opts(version: ProtocolVersion) -> Options {
-    let mut o = Options::new("sim-client").version(version);
+    let mut o = Options::new("sim-client")
+        .version(version)
+        .first_connect(FirstConnect::Retry);
     o.reconnect.jitter_percent = 0;
     o.reconnect.initial_delay_ms = 1000;
     o.reconnect.max_delay_ms = 8000;

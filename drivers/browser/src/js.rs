@@ -161,6 +161,7 @@ pub(crate) fn disconnect_error(reason: &DisconnectReason, ws_detail: Option<&str
         DisconnectReason::ByServer { code, .. } => {
             MqttError::new("DISCONNECTED_BY_BROKER", reason.to_string()).reason(*code)
         }
+        DisconnectReason::Transport(_) => MqttError::new("CONNECTION_LOST", reason.to_string()),
         DisconnectReason::ConnectTimeout => MqttError::new("CONNECT_TIMEOUT", reason.to_string()),
         DisconnectReason::KeepAliveTimeout => {
             MqttError::new("KEEPALIVE_TIMEOUT", reason.to_string())

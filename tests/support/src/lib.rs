@@ -6,6 +6,8 @@
 //!   `restart()` (same port, same persistence directory) and `kill()`.
 //! - [`rumqttd::Rumqttd`]: an embedded rumqttd with an MQTT 3.1.1 and an MQTT 5.0 listener (the
 //!   second real peer of the tests, and the broker of `wasmqtt-host demo`).
+//! - [`proxy::Proxy`]: a TCP proxy between a client and a broker that can black-hole the line,
+//!   stop reading the client's writes, cut both sides, and records the wire.
 //!
 //! Used by the root crate's integration tests (`tests/`), the driver tests, and `host-runner`
 //! (its tests, its bench and its embedded demo broker).
@@ -19,4 +21,5 @@
 //! ```
 
 pub mod mosquitto;
+pub mod proxy;
 pub mod rumqttd;

@@ -7,16 +7,14 @@
 //!   buffer, yields exactly the packets that were encoded;
 //! - every strict prefix of a packet is "need more bytes" (`Ok(None)`).
 //!
-//! The generators (`codec_support`) honour the rules of each version: no properties, no AUTH
+//! The generators (`support`) honour the rules of each version: no properties, no AUTH
 //! and 3.1.1 return codes in 3.1.1; valid topic names and filters; non-zero packet
 //! identifiers; QoS 0 PUBLISH with packet id 0 and DUP clear; only the properties
 //! `properties::property_allowed` admits in each packet.
 //!
 //! 256 cases per property by default; `PROPTEST_CASES=N` changes it.
 
-mod codec_support;
-
-use codec_support::{any_props, packet, Model, OAck, OProps, OSubscribe, OUnsubscribe, VERSIONS};
+use crate::support::{any_props, packet, Model, OAck, OProps, OSubscribe, OUnsubscribe, VERSIONS};
 use proptest::prelude::*;
 use wasmqtt::codec::{
     decode, DecodeError, Decoder, EncodeError, Packet, PacketType, ProtocolVersion, ReasonCode,
@@ -402,7 +400,7 @@ proptest! {
 /// Fixed spot checks of the 3.1.1 / 5.0 differences the generators rely on.
 #[test]
 fn version_specific_shapes() {
-    use codec_support::{OProps, OReason};
+    use crate::support::{OProps, OReason};
     // v5 DISCONNECT without reason or properties is the two-byte short form.
     let d = Model::Disconnect(OReason {
         reason: 0,

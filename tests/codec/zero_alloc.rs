@@ -1,6 +1,6 @@
 //! Decoding allocates nothing: packets borrow their strings, payloads and lists from the input.
 //!
-//! This file is its own test binary with a counting global allocator. Only allocations made on
+//! This module installs a counting global allocator for the whole `codec` test binary. Only allocations made on
 //! the measuring thread between the start and end markers are counted, so the test harness and
 //! tests running on other threads cannot disturb the count.
 

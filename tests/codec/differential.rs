@@ -9,11 +9,11 @@
 //! (c) the two encodings are byte-identical, or differ only by one of the spec-legal choices
 //!     named in [`canonical_v5`].
 //!
-//! Packets are compared field by field through the neutral owned model of `codec_support`
+//! Packets are compared field by field through the neutral owned model of `support`
 //! (`Model`): both libraries' packets are converted to it.
 //!
 //! Cases left out, each because of a rumqttc 0.25.1 limitation or bug (wasmqtt's side is
-//! covered by `codec_proptest.rs`), all pinned down in [`rumqttc_known_limitations`]:
+//! covered by `proptests.rs`), all pinned down in [`rumqttc_known_limitations`]:
 //!
 //! - AUTH: rumqttc's v5 `PacketType` has no AUTH (type 15 is `InvalidPacketType` in
 //!   `Packet::read`), and `Auth::len` counts string properties without their 2-byte prefix.
@@ -35,10 +35,8 @@
 //!   passwords are binary data), cannot be expressed, so the generator maps them to non-empty
 //!   UTF-8 ones.
 
-mod codec_support;
-
+use crate::support::*;
 use bytes::{Bytes, BytesMut};
-use codec_support::*;
 use proptest::prelude::*;
 use rumqttc::mqttbytes as m4;
 use rumqttc::mqttbytes::v4 as r4;

@@ -2331,3 +2331,106 @@ fn encode_empty_client_id_without_clean_session_v311() {
     );
     encodes(V5, Packet::Connect(Connect { protocol: V5, ..c }));
 }
+
+// checks: v3.1.1 MQTT-3.3.1-2, v5 MQTT-3.3.1-2
+#[test]
+fn encode_dup_on_qos_0() {
+    // v5 MQTT-3.3.1-2 / v3.1.1 MQTT-3.3.1-2: "The DUP flag MUST be set to 0 for all QoS 0
+    // messages". Refused, not cleared: a caller that sets it has a bug to hear about.
+    let p = Publish {
+        dup: true,
+        qos: QoS::AtMostOnce,
+        retain: false,
+        topic: "t",
+        packet_id: 0,
+        properties: Properties::EMPTY,
+        payload: b"x",
+    };
+    for v in [V311, V5] {
+        refuses(v, Packet::Publish(p), EncodeError::DupOnQoS0);
+        // DUP stays allowed, and is written, on QoS 1 and 2.
+        for qos in [QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            let wire = encodes(
+                v,
+                Packet::Publish(Publish {
+                    qos,
+                    packet_id: 1,
+                    ..p
+                }),
+            );
+            assert_eq!(wire[0], 0x38 | (qos as u8) << 1);
+        }
+    }
+}
+
+#[test]
+fn encode_v5_subscription_options_in_v311_are_left_out() {
+    // No Local, Retain As Published and Retain Handling exist only in MQTT 5.0 (v5 §3.8.3.1);
+    // in 3.1.1 the upper six bits of the Requested QoS byte are reserved (v3.1.1 §3.8.3.1).
+    // The one normalisation the encoder keeps: the session hands the same options to both
+    // versions, so a 3.1.1 SUBSCRIBE writes the QoS alone and never a reserved bit.
+    let base = SubscriptionOptions::qos(QoS::AtLeastOnce);
+    for (options, v5_byte) in [
+        (
+            SubscriptionOptions {
+                no_local: true,
+                ..base
+            },
+            0x05,
+        ),
+        (
+            SubscriptionOptions {
+                retain_as_published: true,
+                ..base
+            },
+            0x09,
+        ),
+        (
+            SubscriptionOptions {
+                retain_handling: RetainHandling::DoNotSend,
+                ..base
+            },
+            0x21,
+        ),
+    ] {
+        let subs = [Subscription {
+            filter: "a/b",
+            options,
+        }];
+        let p = Packet::Subscribe(Subscribe {
+            packet_id: 1,
+            properties: Properties::EMPTY,
+            subscriptions: Seq::from_slice(&subs),
+        });
+        assert_eq!(*encodes(V311, p).last().unwrap(), 0x01);
+        assert_eq!(*encodes(V5, p).last().unwrap(), v5_byte);
+    }
+}
+
+#[test]
+fn encode_reason_codes_in_v311_unsuback() {
+    // A 3.1.1 UNSUBACK is the packet identifier alone: "The UNSUBACK Packet has no payload"
+    // (v3.1.1 §3.11.3). Reason codes given for it are refused, not dropped.
+    let codes = [ReasonCode::SUCCESS];
+    let p = UnsubAck {
+        packet_id: 3,
+        properties: Properties::EMPTY,
+        reason_codes: Seq::from_slice(&codes),
+    };
+    refuses(
+        V311,
+        Packet::UnsubAck(p),
+        EncodeError::ReasonCodesNotInVersion(PacketType::UnsubAck),
+    );
+    assert_eq!(
+        encodes(
+            V311,
+            Packet::UnsubAck(UnsubAck {
+                reason_codes: Seq::empty(),
+                ..p
+            })
+        ),
+        [0xB0, 0x02, 0x00, 0x03]
+    );
+    encodes(V5, Packet::UnsubAck(p));
+}

@@ -1,4 +1,4 @@
-//! Shared by `codec_proptest.rs` and `codec_differential.rs`: an owned model of every MQTT
+//! Shared by `proptests.rs` and `differential.rs`: an owned model of every MQTT
 //! packet, the view that borrows it into a `wasmqtt::codec::Packet`, and proptest strategies
 //! that generate only packets the specification allows for a given protocol version.
 //!
@@ -6,7 +6,6 @@
 //! lives in two steps: the [`Model`] owns the data, and [`Model::view`] builds the few
 //! borrowed lists (`Vec<(&str, &str)>`, `Vec<Subscription>`, `Vec<&str>`) that a
 //! `Seq::from_slice` needs; [`View::packet`] then borrows from both.
-#![allow(dead_code)]
 
 use proptest::prelude::*;
 use proptest::strategy::{BoxedStrategy, Union};

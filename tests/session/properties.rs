@@ -21,10 +21,8 @@
 //! - the client never has more unacknowledged QoS 1/2 PUBLISH out than its window (v5
 //!   MQTT-3.3.4-7).
 
-mod sim;
-
+use crate::sim::*;
 use proptest::prelude::*;
-use sim::*;
 use std::collections::{BTreeMap, BTreeSet};
 use wasmqtt::codec::{Packet, Properties, ProtocolVersion, Publish, QoS};
 use wasmqtt::session::{DisconnectReason, Event, Message, PublishId, ReconnectPolicy, State};

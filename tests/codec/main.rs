@@ -1,0 +1,22 @@
+//! The codec's tests, one binary by concern (`cargo test --test codec`).
+//!
+//! - `vectors`: byte-exact encodings of every packet, both versions, and their decodings;
+//! - `malformed`: every malformed input a receiver must refuse and every packet a sender must
+//!   not send, each with its typed error;
+//! - `proptests`: round trips of generated packets;
+//! - `differential`: the same packets through rumqttc's codec;
+//! - `zero_alloc`: decoding allocates nothing. It installs a counting global allocator for
+//!   the whole binary, but counts only on the measuring thread between its markers, so the
+//!   tests of the other modules, running on other threads, do not disturb it;
+//! - `topics`: topic name and filter validation and matching;
+//! - `support`: the owned packet model and generators shared by `proptests` and `differential`.
+
+#[allow(dead_code)]
+mod support;
+
+mod differential;
+mod malformed;
+mod proptests;
+mod topics;
+mod vectors;
+mod zero_alloc;
