@@ -4,10 +4,17 @@
 //! take: a publish is handed to the session by the caller itself (no round trip through the
 //! driver task), and [`Shared::wake`] tells the driver there is something new to write. Every
 //! other request goes through the command channel. The lock is never held across an `await`.
+//!
+//! The loop is the one every wasmqtt driver is: feed the session what happened, drain
+//! [`Session::poll_output`] until it says wait, then wait for the next of (socket readable or
+//! written, the session's deadline, an application call). A write in progress is the
+//! session's backpressure input ([`Session::handle_write_blocked`] /
+//! [`Session::handle_writable`]); the session decides when to connect, how long an attempt may
+//! take, whether a failed first attempt is retried, and how bytes are batched.
 
 use super::{Command, Error, Reply};
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
@@ -21,8 +28,8 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::time::Instant;
 use wasmqtt::codec::ReasonCode;
 use wasmqtt::session::{
-    Event, Message, Options, Output, PublishError, PublishId, RequestError, RequestId, Session,
-    State,
+    seed_from_entropy, Completions, ConnectionState, Event, Message, Options, Outcome, Output,
+    PublishError, PublishId, RequestError, Session, State,
 };
 
 /// Bytes read from the socket at a time.
@@ -31,6 +38,28 @@ const READ_BUFFER: usize = 64 * 1024;
 const LINGER: Duration = Duration::from_secs(5);
 
 type Connecting = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
+
+/// Who waits for a publish or a request to complete.
+#[derive(Debug)]
+pub(super) enum Waiter {
+    Publish(Reply<Result<ReasonCode, PublishError>>),
+    Request(Reply<Result<Vec<ReasonCode>, RequestError>>),
+}
+
+impl Waiter {
+    fn answer(self, outcome: Outcome) {
+        match self {
+            Waiter::Publish(done) => {
+                let r = outcome.into_publish_result();
+                let _ = done.send(r.unwrap_or(Err(PublishError::SessionClosed)));
+            }
+            Waiter::Request(reply) => {
+                let r = outcome.into_request_result();
+                let _ = reply.send(r.unwrap_or(Err(RequestError::SessionClosed)));
+            }
+        }
+    }
+}
 
 /// What the driver task and every [`super::Client`] share.
 #[derive(Debug)]
@@ -42,16 +71,17 @@ pub(super) struct Shared {
     start: Instant,
 }
 
-/// The session and the completions of the messages it accepted.
+/// The session and who waits for what it accepted.
 #[derive(Debug)]
-struct Core {
-    session: Session,
-    publishes: HashMap<PublishId, Reply<Result<ReasonCode, PublishError>>>,
+pub(super) struct Core {
+    pub(super) session: Session,
+    pending: Completions<Waiter>,
     /// The driver has ended: nothing drives the session any more.
     ended: bool,
 }
 
 impl Shared {
+    /// A session for `options` (already validated); a `random_seed` of 0 gets a random one.
     pub(super) fn new(mut options: Options) -> Arc<Self> {
         if options.random_seed == 0 {
             options.random_seed = random_seed();
@@ -59,7 +89,7 @@ impl Shared {
         Arc::new(Shared {
             core: Mutex::new(Core {
                 session: Session::new(options),
-                publishes: HashMap::new(),
+                pending: Completions::new(),
                 ended: false,
             }),
             wake: Notify::new(),
@@ -67,13 +97,18 @@ impl Shared {
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Core> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Core> {
         self.core.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Milliseconds since the driver started: the session's clock.
     fn now(&self) -> u64 {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The connection's state as the session sees it.
+    pub(super) fn connection_state(&self) -> ConnectionState {
+        self.lock().session.connection_state()
     }
 
     /// Hands a message to the session; `done` is answered when it completes.
@@ -87,14 +122,14 @@ impl Shared {
             return Err(PublishError::SessionClosed);
         }
         let id = core.session.publish(message, self.now())?;
-        core.publishes.insert(id, done);
+        core.pending.insert_publish(id, Waiter::Publish(done));
         drop(core);
         self.wake.notify_one();
         Ok(id)
     }
 }
 
-/// An open transport and the bytes the session handed out that are not written yet.
+/// An open transport and the bytes handed out that are not written yet.
 struct Conn {
     reader: OwnedReadHalf,
     writer: OwnedWriteHalf,
@@ -124,11 +159,11 @@ pub(super) struct Driver {
     events: mpsc::Sender<Event>,
     /// Events the application's full channel could not take yet (the socket is not read meanwhile).
     undelivered: VecDeque<Event>,
-    requests: HashMap<RequestId, Reply<Result<Vec<ReasonCode>, RequestError>>>,
-    /// Answers `Client::connect` at the first CONNACK or the first failure.
+    /// Answers `Client::connect` at the first CONNACK, or when the session closes before one.
     first: Option<Reply<Result<(), Error>>>,
-    /// Why the last transport failed, for the first connection's error.
-    io_error: Option<io::Error>,
+    /// The kind of the last transport error (its text is the session's
+    /// `last_transport_error`), for the first connection's [`Error::Io`].
+    io_error: Option<io::ErrorKind>,
     /// Dropped when the driver ends: resolves `Client::disconnect`.
     disconnecting: Vec<Reply<()>>,
     connecting: Option<Connecting>,
@@ -141,7 +176,9 @@ impl Drop for Driver {
     fn drop(&mut self) {
         let mut core = self.shared.lock();
         core.ended = true;
-        core.publishes.clear();
+        for (waiter, outcome) in core.pending.fail_all() {
+            waiter.answer(outcome);
+        }
     }
 }
 
@@ -160,7 +197,6 @@ impl Driver {
             commands_open: true,
             events,
             undelivered: VecDeque::new(),
-            requests: HashMap::new(),
             first: Some(first),
             io_error: None,
             disconnecting: Vec::new(),
@@ -171,7 +207,11 @@ impl Driver {
 
     pub(super) async fn run(mut self) {
         let shared = Arc::clone(&self.shared);
-        shared.lock().session.connect(shared.now());
+        {
+            let mut core = shared.lock();
+            core.session.handle_timeout(shared.now());
+            core.session.start();
+        }
         let mut buf = vec![0u8; READ_BUFFER];
         let mut wake = None;
         loop {
@@ -215,51 +255,51 @@ impl Driver {
         log::debug!("driver for {} ended", self.addr);
     }
 
-    /// Handles what woke the driver up (with the session locked).
+    /// Hands what woke the driver up to the session (locked).
     fn handle(&mut self, core: &mut Core, wake: Wake, buf: &[u8]) {
         let now = self.shared.now();
         match wake {
-            Wake::Opened(r) => {
+            Wake::Opened(Ok(stream)) => {
                 self.connecting = None;
-                match r {
-                    Ok(stream) => {
-                        log::debug!("TCP connection to {} open", self.addr);
-                        if let Err(e) = stream.set_nodelay(true) {
-                            log::debug!("set_nodelay: {e}");
-                        }
-                        let (reader, writer) = stream.into_split();
-                        self.conn = Some(Conn {
-                            reader,
-                            writer,
-                            out: Vec::new(),
-                            written: 0,
-                            closing: None,
-                        });
-                        core.session.handle_connected(now);
-                    }
-                    Err(e) => {
-                        log::info!("cannot connect to {}: {e}", self.addr);
-                        self.io_error = Some(e);
-                        core.session.handle_disconnected(now);
-                    }
+                log::debug!("TCP connection to {} open", self.addr);
+                if let Err(e) = stream.set_nodelay(true) {
+                    log::debug!("set_nodelay: {e}");
                 }
+                let (reader, writer) = stream.into_split();
+                self.conn = Some(Conn {
+                    reader,
+                    writer,
+                    out: Vec::new(),
+                    written: 0,
+                    closing: None,
+                });
+                core.session.handle_connected(now);
+            }
+            Wake::Opened(Err(e)) => {
+                self.connecting = None;
+                log::info!("cannot connect to {}: {e}", self.addr);
+                self.transport_failed(core, e, now);
             }
             Wake::Read(Ok(n)) if n > 0 => core.session.handle_bytes(&buf[..n], now),
             Wake::Read(r) => {
-                let e = r
-                    .err()
-                    .unwrap_or_else(|| io::ErrorKind::UnexpectedEof.into());
+                let e = r.err().unwrap_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the broker closed the connection",
+                    )
+                });
                 self.transport_failed(core, e, now);
             }
             Wake::Wrote(Ok(n)) if n > 0 => {
-                if let Some(c) = self.conn.as_mut() {
-                    c.written += n;
-                    if c.written == c.out.len() {
-                        c.out.clear();
-                        c.written = 0;
-                        if c.closing.is_some() {
-                            self.conn = None;
-                        }
+                let Some(c) = self.conn.as_mut() else { return };
+                c.written += n;
+                if c.written == c.out.len() {
+                    c.out.clear();
+                    c.written = 0;
+                    if c.closing.is_some() {
+                        self.conn = None;
+                    } else {
+                        core.session.handle_writable(now);
                     }
                 }
             }
@@ -307,57 +347,37 @@ impl Driver {
     fn transport_failed(&mut self, core: &mut Core, e: io::Error, now: u64) {
         log::info!("connection to {} lost: {e}", self.addr);
         self.conn = None;
-        self.io_error = Some(e);
-        core.session.handle_disconnected(now);
+        self.io_error = Some(e.kind());
+        core.session.handle_disconnected_with(now, e.to_string());
     }
 
     /// Does what the session asks until it says wait; returns its deadline.
-    ///
-    /// While the session uses the connection and earlier bytes are still being written, new
-    /// bytes stay with the session (so its write budget holds) and only its events are taken.
-    /// Once the session has given the connection up, its last bytes (DISCONNECT) follow the
-    /// earlier ones and the transport closes when they are written, or after [`LINGER`].
     fn drain(&mut self, core: &mut Core) -> Option<u64> {
         loop {
-            let writing = self.conn.as_ref().is_some_and(|c| !c.out.is_empty());
-            let live = matches!(
-                core.session.state(),
-                State::Connected | State::AwaitingConnAck
-            );
-            if writing && live {
-                while let Some(e) = core.session.poll_event() {
-                    self.route(core, e);
-                }
-                return core.session.poll_timeout();
-            }
             match core.session.poll_output() {
                 Output::Transmit(bytes) => match self.conn.as_mut() {
-                    Some(c) if c.out.is_empty() => c.out = bytes,
-                    Some(c) => c.out.extend_from_slice(&bytes),
+                    Some(c) => {
+                        c.out.extend_from_slice(&bytes);
+                        // One write at a time: the rest waits in the session (its budgets).
+                        core.session.handle_write_blocked();
+                    }
                     None => log::debug!("{} bytes to write without a transport", bytes.len()),
                 },
                 Output::CloseTransport => {
                     self.connecting = None;
                     match self.conn.as_mut() {
-                        Some(c) if !c.out.is_empty() => c.closing = Some(Instant::now() + LINGER),
+                        Some(c) if c.written < c.out.len() => {
+                            c.closing = Some(Instant::now() + LINGER)
+                        }
                         _ => self.conn = None,
                     }
                 }
                 Output::OpenTransport => {
                     self.conn = None;
                     let addr = self.addr.clone();
-                    let timeout = Duration::from_millis(core.session.options().connect_timeout_ms);
                     log::debug!("connecting to {addr}");
-                    self.connecting = Some(Box::pin(async move {
-                        match tokio::time::timeout(timeout, TcpStream::connect(addr.as_str())).await
-                        {
-                            Ok(r) => r,
-                            Err(_) => Err(io::Error::new(
-                                io::ErrorKind::TimedOut,
-                                format!("no TCP connection within {timeout:?}"),
-                            )),
-                        }
-                    }));
+                    // No timeout here: the session's connect deadline covers the open.
+                    self.connecting = Some(Box::pin(async move { TcpStream::connect(addr).await }));
                 }
                 Output::Event(e) => self.route(core, e),
                 Output::Wait(deadline) => return deadline,
@@ -373,7 +393,7 @@ impl Driver {
                 reply,
             } => match core.session.subscribe(filters, subscription_id, now) {
                 Ok(id) => {
-                    self.requests.insert(id, reply);
+                    core.pending.insert_request(id, Waiter::Request(reply));
                 }
                 Err(e) => {
                     let _ = reply.send(Err(e));
@@ -382,7 +402,7 @@ impl Driver {
             Command::Unsubscribe { filters, reply } => {
                 match core.session.unsubscribe(filters, now) {
                     Ok(id) => {
-                        self.requests.insert(id, reply);
+                        core.pending.insert_request(id, Waiter::Request(reply));
                     }
                     Err(e) => {
                         let _ = reply.send(Err(e));
@@ -403,24 +423,13 @@ impl Driver {
         }
     }
 
-    /// Completions resolve their handles; everything else goes to the application.
+    /// Completions answer their waiters; everything else goes to the application.
     fn route(&mut self, core: &mut Core, event: Event) {
-        match event {
-            Event::PublishComplete { id, result } => {
-                if let Some(done) = core.publishes.remove(&id) {
-                    let _ = done.send(result);
-                }
-            }
-            Event::Subscribed { id, reason_codes } | Event::Unsubscribed { id, reason_codes } => {
-                if let Some(reply) = self.requests.remove(&id) {
-                    let _ = reply.send(Ok(reason_codes));
-                }
-            }
-            Event::RequestFailed { id, error } => {
-                if let Some(reply) = self.requests.remove(&id) {
-                    let _ = reply.send(Err(error));
-                }
-            }
+        if let Some((waiter, outcome)) = core.pending.settle(&event) {
+            waiter.answer(outcome);
+            return;
+        }
+        match &event {
             Event::Connected(info) => {
                 log::debug!(
                     "connected to {} (session present: {})",
@@ -431,30 +440,26 @@ impl Driver {
                 if let Some(first) = self.first.take() {
                     let _ = first.send(Ok(()));
                 }
-                self.deliver(Event::Connected(info));
             }
-            Event::Disconnected {
-                reason,
-                reconnect_at,
-            } => {
+            Event::Disconnected { reason, .. } => {
                 log::debug!("disconnected from {}: {reason}", self.addr);
-                if let Some(first) = self.first.take() {
-                    // The first connection failed: `Client::connect` fails and the driver ends.
-                    let error = match self.io_error.take() {
-                        Some(e) => Error::Io(e),
-                        None => Error::Connection(reason),
-                    };
-                    let _ = first.send(Err(error));
-                    core.session.disconnect(self.shared.now());
-                    return;
+                // The session gave up before its first CONNACK (`FirstConnect::GiveUp`).
+                if core.session.state() == State::Closed {
+                    if let Some(first) = self.first.take() {
+                        let error =
+                            match (self.io_error.take(), core.session.last_transport_error()) {
+                                (Some(kind), Some(text)) if reason.code() == "CONNECTION_LOST" => {
+                                    Error::Io(io::Error::new(kind, text.to_string()))
+                                }
+                                _ => Error::Connection(reason.clone()),
+                            };
+                        let _ = first.send(Err(error));
+                    }
                 }
-                self.deliver(Event::Disconnected {
-                    reason,
-                    reconnect_at,
-                });
             }
-            e => self.deliver(e),
+            _ => {}
         }
+        self.deliver(event);
     }
 
     fn deliver(&mut self, event: Event) {
@@ -478,13 +483,14 @@ async fn or_pending<F: Future>(f: Option<F>) -> F::Output {
     }
 }
 
-/// A seed for the reconnect jitter: the process's random hasher keys and the time.
-fn random_seed() -> u64 {
+/// A seed for the reconnect jitter (and a random client id): the process's random hasher keys
+/// and the time, folded by the core's [`seed_from_entropy`].
+pub(super) fn random_seed() -> u64 {
     let mut h = RandomState::new().build_hasher();
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     h.write_u128(nanos);
-    h.finish() | 1
+    seed_from_entropy(&h.finish().to_le_bytes())
 }

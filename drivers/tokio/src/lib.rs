@@ -1,11 +1,13 @@
-//! The native driver: the [`Session`](wasmqtt::session::Session) on tokio TCP (feature `native`).
+//! The native driver: the [`Session`](wasmqtt::session::Session) on tokio TCP.
 //!
 //! [`Client::connect`] spawns one driver task on the current tokio runtime and waits for the
-//! first CONNACK. The task is the small loop every wasmqtt driver is: read bytes, hand them to
-//! the session with the time, write what the session wants written, deliver its events, then
-//! wait for the next of (socket readable, session deadline, application command). All protocol
-//! rules (keep-alive, retransmission, reconnect back-off, the offline queue) live in the
-//! session; the driver has none of its own.
+//! first CONNACK ([`Client::start`] does not wait). The task is the small loop every wasmqtt
+//! driver is: hand the session what happened with the time, drain
+//! [`Session::poll_output`](wasmqtt::session::Session::poll_output) until it says wait, then
+//! wait for the next of (socket readable or written, session deadline, application command).
+//! All protocol rules (keep-alive, retransmission, the connect deadline, the first-connect
+//! policy, reconnect back-off, the offline queue, write batching) live in the session; the
+//! driver has none of its own.
 //!
 //! ```no_run
 //! use wasmqtt::codec::{QoS, SubscriptionOptions};
@@ -54,9 +56,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::{mpsc, oneshot};
 use wasmqtt::codec::{EncodeError, ReasonCode, SubscriptionOptions};
-use wasmqtt::session::{DisconnectReason, Event, Message, Options, PublishId};
+use wasmqtt::session::{ConnectionState, DisconnectReason, Event, Message, Options, PublishId};
 
-pub use wasmqtt::session::{PublishError, RequestError};
+pub use wasmqtt::session::{OptionsError, PublishError, RequestError};
 
 /// Application commands (other than publishes) that may wait for the driver at once; past
 /// this, calls wait.
@@ -80,6 +82,23 @@ pub enum Error {
     /// The client's session is closed (disconnected, aborted, or closed for good).
     #[error("the client is closed")]
     Closed,
+    /// The options cannot be used ([`Options::validate`]); nothing was sent.
+    #[error("invalid options: {0}")]
+    InvalidOptions(#[from] OptionsError),
+}
+
+impl Error {
+    /// The core's stable error code: [`DisconnectReason::code`] (a transport error is
+    /// `CONNECTION_LOST`), [`OptionsError::code`], `INVALID_REQUEST` or `SESSION_CLOSED`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Io(_) => DisconnectReason::Transport(String::new()).code(),
+            Error::Connection(reason) => reason.code(),
+            Error::Invalid(_) => "INVALID_REQUEST",
+            Error::Closed => PublishError::SessionClosed.code(),
+            Error::InvalidOptions(e) => e.code(),
+        }
+    }
 }
 
 type Reply<T> = oneshot::Sender<T>;
@@ -184,16 +203,49 @@ impl Client {
     /// Connects to `broker_addr` (`host:port`, resolved again at every connection attempt),
     /// spawning the driver task on the current tokio runtime, and waits for the first CONNACK.
     ///
-    /// Fails with [`Error::Io`] when the TCP connection cannot be opened and with
-    /// [`Error::Connection`] when the broker refuses it or no CONNACK arrives within
-    /// `options.connect_timeout_ms`; the driver is then gone. Once connected, the session
-    /// reconnects by itself as `options.reconnect` says. A `random_seed` of 0 in `options` is
-    /// replaced by a random one (for the reconnect jitter).
+    /// Fails with [`Error::InvalidOptions`] at once when [`Options::validate`] refuses the
+    /// options, with [`Error::Io`] when the TCP connection cannot be opened (the session's
+    /// `DisconnectReason::Transport`), and with [`Error::Connection`] when the broker refuses
+    /// it or no CONNACK arrives within `options.connect_timeout_ms` (`ConnectTimeout`); the
+    /// driver is then gone. That is the session's first-connect policy
+    /// ([`FirstConnect::GiveUp`](wasmqtt::session::FirstConnect::GiveUp), the default); with
+    /// [`FirstConnect::Retry`](wasmqtt::session::FirstConnect::Retry) the session keeps trying
+    /// and this waits until a CONNACK accepts a connection. Once connected, the session
+    /// reconnects by itself as `options.reconnect` says.
     ///
-    /// The first event on [`Events`] is the [`Event::Connected`] of this connection.
+    /// A `random_seed` of 0 in `options` is replaced by a random one (for the reconnect
+    /// jitter; `wasmqtt::session::random_client_id` of such a seed makes a client id).
+    ///
+    /// The first event on [`Events`] is the [`Event::Connected`] of this connection (with
+    /// `FirstConnect::Retry`, the failed attempts' [`Event::Disconnected`] come before it).
     ///
     /// Panics when called outside a tokio runtime.
     pub async fn connect(broker_addr: &str, options: Options) -> Result<(Client, Events), Error> {
+        let (client, events, first) = Client::spawn(broker_addr, options)?;
+        match first.await {
+            Ok(Ok(())) => Ok((client, events)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::Closed),
+        }
+    }
+
+    /// Like [`Client::connect`] without waiting: the driver task starts connecting and the
+    /// outcome comes on [`Events`] ([`Event::Connected`], or [`Event::Disconnected`] and the
+    /// stream's end when the session gives up). Fails only with [`Error::InvalidOptions`].
+    pub fn start(broker_addr: &str, options: Options) -> Result<(Client, Events), Error> {
+        let (client, events, _) = Client::spawn(broker_addr, options)?;
+        Ok((client, events))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn spawn(
+        broker_addr: &str,
+        mut options: Options,
+    ) -> Result<(Client, Events, oneshot::Receiver<Result<(), Error>>), Error> {
+        options.validate()?;
+        if options.random_seed == 0 {
+            options.random_seed = driver::random_seed();
+        }
         let (commands, commands_rx) = mpsc::channel(COMMAND_CAPACITY);
         let (events_tx, rx) = mpsc::channel(EVENT_CAPACITY);
         let (first_tx, first_rx) = oneshot::channel();
@@ -211,11 +263,13 @@ impl Client {
             shared,
             task,
         };
-        match first_rx.await {
-            Ok(Ok(())) => Ok((client, Events { rx })),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(Error::Closed),
-        }
+        Ok((client, Events { rx }, first_rx))
+    }
+
+    /// Where the connection stands, as the session says: `connecting` (the first attempt),
+    /// `connected`, `reconnecting`, `closed`.
+    pub fn connection_state(&self) -> ConnectionState {
+        self.shared.connection_state()
     }
 
     /// Publishes a message. Resolves when the session has admitted it (sent, or queued while
