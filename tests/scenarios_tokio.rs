@@ -66,8 +66,7 @@ async fn s1_first_connect_refused() {
     )
     .await
     .expect("a refused first connect fails well under 5 s")
-    .err()
-    .expect("nothing listens there");
+    .expect_err("nothing listens there");
     match &err {
         Error::Io(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused),
         e => panic!("expected the transport error, got {e:?}"),
@@ -113,8 +112,7 @@ async fn s2_broker_silent_while_connecting() {
     o.connect_timeout_ms = 1000;
     let err = within("the connect deadline", Client::connect(&addr, o))
         .await
-        .err()
-        .expect("a silent broker never accepts");
+        .expect_err("a silent broker never accepts");
     assert!(
         matches!(err, Error::Connection(DisconnectReason::ConnectTimeout)),
         "{err:?}"
@@ -228,8 +226,7 @@ async fn s4_invalid_options() {
         let expected = o.validate().expect_err("invalid options");
         let err = Client::connect(&addr, o.clone())
             .await
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         match &err {
             Error::InvalidOptions(e) => assert_eq!(e, &expected),
             e => panic!("expected the core's OptionsError, got {e:?}"),
