@@ -3,6 +3,8 @@
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use wasip2::clocks::monotonic_clock;
+use wasip2::io::poll;
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 use wasip2::sockets::network::{
     ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
@@ -13,18 +15,32 @@ use wasip2::sockets::{instance_network, ip_name_lookup, tcp_create_socket};
 /// An open TCP connection. Field order matters: the streams are dropped before the socket.
 pub(crate) struct Transport {
     pub(crate) input: InputStream,
-    output: OutputStream,
+    pub(crate) output: OutputStream,
     _socket: TcpSocket,
+}
+
+/// How opening a transport ended.
+pub(crate) enum Open {
+    /// Connected.
+    Connected(Transport),
+    /// Lookup or connect failed: why.
+    Failed(String),
+    /// The deadline passed first.
+    Deadline,
 }
 
 /// Most bytes asked of one read.
 const READ_CHUNK: u64 = 64 * 1024;
 
 impl Transport {
-    /// Resolves `host` and connects to the first address that accepts.
-    pub(crate) fn connect(host: &str, port: u16) -> Result<Transport, String> {
+    /// Resolves `host` and connects to the first address that accepts, giving up at the
+    /// monotonic-clock instant `deadline` (ns).
+    pub(crate) fn connect(host: &str, port: u16, deadline: Option<u64>) -> Open {
         let network = instance_network::instance_network();
-        let addresses = resolve(&network, host)?;
+        let addresses = match resolve(&network, host) {
+            Ok(a) => a,
+            Err(e) => return Open::Failed(e),
+        };
         let mut last = String::from("no address");
         for ip in addresses {
             let (family, remote) = match ip {
@@ -55,7 +71,14 @@ impl Transport {
             }
             let result = loop {
                 let ready = socket.subscribe();
-                ready.block();
+                if let Some(at) = deadline {
+                    let timer = monotonic_clock::subscribe_instant(at);
+                    if poll::poll(&[&ready, &timer]) == [1] {
+                        return Open::Deadline;
+                    }
+                } else {
+                    ready.block();
+                }
                 drop(ready);
                 match socket.finish_connect() {
                     Err(ErrorCode::WouldBlock) => continue,
@@ -65,7 +88,7 @@ impl Transport {
             match result {
                 Ok((input, output)) => {
                     let _ = socket.set_keep_alive_enabled(true);
-                    return Ok(Transport {
+                    return Open::Connected(Transport {
                         input,
                         output,
                         _socket: socket,
@@ -74,7 +97,7 @@ impl Transport {
                 Err(e) => last = describe(e),
             }
         }
-        Err(format!("cannot connect to {host}:{port}: {last}"))
+        Open::Failed(format!("cannot connect to {host}:{port}: {last}"))
     }
 
     /// Reads what has arrived, without waiting. `Err` when the connection is closed.
