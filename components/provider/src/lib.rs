@@ -7,16 +7,14 @@
 
 extern crate alloc;
 
-use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use wasmqtt::codec::{QoS, ReasonCode, RetainHandling, SubscriptionOptions};
 use wasmqtt::session::{
     self, DisconnectReason, Event as CoreEvent, Message as CoreMessage, MessageProperties,
-    PublishError, ReconnectPolicy, RequestError,
+    OptionsError, PublishError, ReconnectPolicy, RequestError,
 };
-use wasmqtt_wasi::ConnectError;
 
 wit_bindgen::generate!({
     path: "../../wit",
@@ -30,9 +28,6 @@ use exports::wasmqtt::mqtt::client::{Client, Guest, GuestClient, Pollable};
 use exports::wasmqtt::mqtt::types as t;
 
 struct Provider;
-
-/// Publishes are written once this many bytes wait (or by the next `poll-event`).
-const PUBLISH_BATCH_BYTES: usize = 32 * 1024;
 
 impl Guest for Provider {
     type Client = ClientResource;
@@ -116,6 +111,29 @@ fn publish_error(e: PublishError) -> t::Error {
     }
 }
 
+/// The core's [`OptionsError`], by its [`code`](OptionsError::code): `INVALID_TOPIC` is
+/// `invalid-topic`, `INVALID_ARGUMENT` is `invalid-argument`; the text is the core's.
+fn options_error(e: OptionsError) -> t::Error {
+    match e.code() {
+        "INVALID_TOPIC" => t::Error::InvalidTopic(e.to_string()),
+        _ => t::Error::InvalidArgument(e.to_string()),
+    }
+}
+
+/// Why the first connection failed, from the session's reason.
+fn connect_error(reason: DisconnectReason) -> t::Error {
+    match reason {
+        DisconnectReason::Transport(text) => t::Error::Network(text),
+        DisconnectReason::ConnectionLost => t::Error::Network(reason.to_string()),
+        DisconnectReason::ConnectTimeout => t::Error::Timeout,
+        DisconnectReason::Refused { code, reason: text } => t::Error::Refused(t::Reason {
+            code: code.0,
+            text: text.unwrap_or_else(|| code.name().unwrap_or("refused").to_string()),
+        }),
+        other => t::Error::Protocol(other.to_string()),
+    }
+}
+
 fn request_error(e: RequestError) -> t::Error {
     match e {
         RequestError::InvalidFilter(e) => t::Error::InvalidFilter(e.to_string()),
@@ -180,21 +198,25 @@ fn event_out(e: CoreEvent) -> Option<t::Event> {
     })
 }
 
+/// The core's options from the WIT record; the core checks them ([`session::Options::validate`]
+/// in [`wasmqtt_wasi::Client::new`]).
 fn options(o: &t::ConnectOptions) -> Result<session::Options, t::Error> {
+    if o.host.is_empty() || o.port == 0 {
+        return Err(t::Error::InvalidArgument(
+            "host and port are required".into(),
+        ));
+    }
     let mut opts = session::Options::new(o.client_id.clone())
         .version(match o.protocol {
             t::ProtocolVersion::V311 => wasmqtt::codec::ProtocolVersion::V311,
             t::ProtocolVersion::V5 => wasmqtt::codec::ProtocolVersion::V5,
         })
         .keep_alive(o.keep_alive_secs)
-        .clean_start(o.clean_start)
-        .random_seed(wasip2::random::random::get_random_u64());
+        .clean_start(o.clean_start);
     opts.username = o.username.clone();
     opts.password = o.password.clone();
     opts.session_expiry_interval = o.session_expiry_interval;
     if let Some(w) = &o.will {
-        wasmqtt::topic::validate_topic_name(&w.topic)
-            .map_err(|e| t::Error::InvalidTopic(format!("will topic: {e}")))?;
         let mut will = session::LastWill::new(w.topic.clone(), w.payload.clone())
             .qos(qos(w.qos))
             .retain(w.retain);
@@ -203,25 +225,15 @@ fn options(o: &t::ConnectOptions) -> Result<session::Options, t::Error> {
         opts.will = Some(will);
     }
     if let Some(r) = o.reconnect {
-        if r.jitter_percent > 100 || r.multiplier == 0 {
-            return Err(t::Error::InvalidArgument(
-                "reconnect: jitter-percent must be 0-100 and multiplier at least 1".into(),
-            ));
-        }
         opts.reconnect = ReconnectPolicy {
             enabled: r.enabled,
             initial_delay_ms: r.initial_delay_ms,
-            max_delay_ms: r.max_delay_ms.max(r.initial_delay_ms),
+            max_delay_ms: r.max_delay_ms,
             multiplier: r.multiplier,
             jitter_percent: r.jitter_percent,
         };
     }
     if let Some(n) = o.max_inflight {
-        if n == 0 {
-            return Err(t::Error::InvalidArgument(
-                "max-inflight must be at least 1".into(),
-            ));
-        }
         opts.max_inflight = n;
     }
     if let Some(n) = o.max_queued_messages {
@@ -230,38 +242,17 @@ fn options(o: &t::ConnectOptions) -> Result<session::Options, t::Error> {
     if let Some(ms) = o.connect_timeout_ms {
         opts.connect_timeout_ms = ms;
     }
-    if o.client_id.is_empty() && !o.clean_start && o.protocol == t::ProtocolVersion::V311 {
-        return Err(t::Error::InvalidArgument(
-            "an empty client-id needs clean-start in MQTT 3.1.1".into(),
-        ));
-    }
-    if o.host.is_empty() || o.port == 0 {
-        return Err(t::Error::InvalidArgument(
-            "host and port are required".into(),
-        ));
-    }
     Ok(opts)
 }
 
 impl GuestClient for ClientResource {
     fn connect(o: t::ConnectOptions) -> Result<Client, t::Error> {
         let opts = options(&o)?;
-        let timeout = opts.connect_timeout_ms;
-        let mut conn = wasmqtt_wasi::Client::new(&o.host, o.port, opts);
-        match conn.connect(timeout) {
-            Ok(_) => Ok(Client::new(ClientResource {
-                conn: RefCell::new(conn),
-            })),
-            Err(ConnectError::Timeout) => Err(t::Error::Timeout),
-            Err(ConnectError::Network(e)) => Err(t::Error::Network(e)),
-            Err(ConnectError::Refused(DisconnectReason::Refused { code, reason: text })) => {
-                Err(t::Error::Refused(t::Reason {
-                    code: code.0,
-                    text: text.unwrap_or_else(|| code.name().unwrap_or("refused").to_string()),
-                }))
-            }
-            Err(ConnectError::Refused(other)) => Err(t::Error::Protocol(other.to_string())),
-        }
+        let mut conn = wasmqtt_wasi::Client::new(&o.host, o.port, opts).map_err(options_error)?;
+        conn.connect().map_err(connect_error)?;
+        Ok(Client::new(ClientResource {
+            conn: RefCell::new(conn),
+        }))
     }
 
     fn publish(&self, m: t::Message) -> Result<t::DeliveryId, t::Error> {
@@ -275,7 +266,10 @@ impl GuestClient for ClientResource {
             properties: props_in(m.properties),
         };
         let id = conn.session().publish(msg, now).map_err(publish_error)?;
-        conn.flush_batched(PUBLISH_BATCH_BYTES);
+        // Coalesce a burst: write once the session holds a full batch (or at `poll-event`).
+        if conn.session_ref().transmit_ready() {
+            conn.flush();
+        }
         Ok(id.0)
     }
 
@@ -327,7 +321,7 @@ impl GuestClient for ClientResource {
         let mut conn = self.conn.borrow_mut();
         let until = conn.now_ms().saturating_add(timeout_ms);
         loop {
-            if conn.session().state() == session::State::Closed {
+            if conn.session_ref().state() == session::State::Closed {
                 // Deliver what is left (completions, the final Disconnected), then `closed`.
                 return match conn.poll_event(0) {
                     Some(e) => match event_out(e) {
@@ -358,17 +352,17 @@ impl GuestClient for ClientResource {
     }
 
     fn is_connected(&self) -> bool {
-        self.conn.borrow_mut().session().is_connected()
+        self.conn.borrow().session_ref().is_connected()
     }
 
     fn disconnect(&self) -> Result<(), t::Error> {
         let mut conn = self.conn.borrow_mut();
-        if conn.session().state() == session::State::Closed {
+        if conn.session_ref().state() == session::State::Closed {
             return Err(t::Error::Closed);
         }
         let now = conn.now_ms();
         conn.session().disconnect(now);
-        conn.flush_all();
+        conn.flush();
         Ok(())
     }
 }
