@@ -1,24 +1,24 @@
 //! The pub / sub commands on the WASI driver (the flags are parsed by the library).
 
-use std::fmt::Write as _;
 use wasmqtt::codec::SubscriptionOptions;
-use wasmqtt::session::{Event, LastWill, Message, Options};
+use wasmqtt::session::{random_client_id_with_prefix, Event, LastWill, Message, Options};
 use wasmqtt_cli::{parse, Args, ArgsError, Command, USAGE};
 use wasmqtt_wasi::Client;
 
 fn options(a: &Args) -> Options {
+    // One seed for the back-off jitter and the client id, as the core's identity rules say.
+    let seed = wasmqtt_wasi::random_seed();
     let id = a.id.clone().unwrap_or_else(|| {
-        let mut s = format!("wasmqtt-{}-", a.command.name());
-        for b in wasip2::random::random::get_random_bytes(4) {
-            let _ = write!(s, "{b:02x}");
-        }
-        s
+        random_client_id_with_prefix(&format!("wasmqtt-{}-", a.command.name()), seed)
     });
     let mut o = Options::new(id)
         .version(a.version)
         .keep_alive(a.keep_alive)
         .clean_start(a.clean)
-        .random_seed(wasip2::random::random::get_random_u64());
+        .random_seed(seed);
+    if let Some(s) = a.timeout_secs {
+        o.connect_timeout_ms = s.saturating_mul(1000).max(1);
+    }
     o.username = a.username.clone();
     o.password = a.password.clone().map(String::into_bytes);
     o.session_expiry_interval = a.session_expiry;
@@ -55,10 +55,8 @@ pub fn main(argv: Vec<String>) -> i32 {
 }
 
 fn run(a: &Args) -> Result<(), String> {
-    let opts = options(a);
-    let connect_timeout = a.timeout_secs.map_or(10_000, |s| s * 1000);
-    let mut conn = Client::new(&a.host, a.port, opts);
-    conn.connect(connect_timeout).map_err(|e| e.to_string())?;
+    let mut conn = Client::new(&a.host, a.port, options(a)).map_err(|e| e.to_string())?;
+    conn.connect().map_err(|e| e.to_string())?;
     let until = a.timeout_secs.map(|s| conn.now_ms() + s * 1000);
     let left = |conn: &Client| until.map_or(u64::MAX, |u| u.saturating_sub(conn.now_ms()));
     if a.command == Command::Pub {
@@ -129,6 +127,6 @@ fn run(a: &Args) -> Result<(), String> {
     }
     let now = conn.now_ms();
     conn.session().disconnect(now);
-    conn.flush_all();
+    conn.flush();
     Ok(())
 }
