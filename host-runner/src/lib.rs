@@ -22,5 +22,5 @@ pub mod runtime;
 
 pub use command::{run_command, run_command_file, CommandConfig, ExitStatus};
 pub use policy::{Denial, NetworkPolicy};
-pub use provider::{describe_error, types, Client, ClientError, Instance, Provider};
+pub use provider::{describe_error, error_code, types, Client, ClientError, Instance, Provider};
 pub use runtime::{workspace_root, Artifact, HostState, LoadedComponent, Runtime, Stdio};

@@ -155,6 +155,50 @@ impl ClientError {
             ClientError::Host(_) => None,
         }
     }
+
+    /// The core's stable code of the WIT error ([`error_code`]); `HOST` for a host failure or
+    /// a trap.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ClientError::Mqtt(e) => error_code(e),
+            ClientError::Host(_) => "HOST",
+        }
+    }
+}
+
+/// The core's stable code of a WIT error: each WIT case is the one the provider makes of a
+/// core error, so this answers that error's `code()` (`wasmqtt::session::OptionsError::code`,
+/// `PublishError::code`, `RequestError::code`, `DisconnectReason::code`).
+pub fn error_code(e: &types::Error) -> &'static str {
+    use types::Error as E;
+    use wasmqtt::codec::{PacketType, ReasonCode};
+    use wasmqtt::session::{
+        DisconnectReason, OptionsError, ProtocolViolation, PublishError, RequestError,
+    };
+    match e {
+        E::InvalidTopic(_) => PublishError::InvalidTopic(wasmqtt::topic::TopicError::Empty).code(),
+        E::InvalidFilter(_) => RequestError::Empty.code(),
+        E::InvalidArgument(_) => OptionsError::MaxInflightZero.code(),
+        E::QueueFull => PublishError::QueueFull {
+            messages: 0,
+            bytes: 0,
+        }
+        .code(),
+        E::WouldBlock => PublishError::WouldBlock.code(),
+        E::TooLarge(_) => "TOO_LARGE",
+        E::Refused(r) => DisconnectReason::Refused {
+            code: ReasonCode(r.code),
+            reason: None,
+        }
+        .code(),
+        E::Timeout => DisconnectReason::ConnectTimeout.code(),
+        E::Network(_) => DisconnectReason::ConnectionLost.code(),
+        E::Protocol(_) => DisconnectReason::ProtocolError(ProtocolViolation::UnexpectedPacket(
+            PacketType::Connect,
+        ))
+        .code(),
+        E::Closed => PublishError::SessionClosed.code(),
+    }
 }
 
 impl fmt::Display for ClientError {
