@@ -238,11 +238,9 @@ fn s5_broker_closes_mid_session() {
     }
 
     proxy.cut();
-    let info = loop {
-        match next_event(&mut client, "the disconnect") {
-            Event::Disconnected(info) => break info,
-            e => panic!("unexpected {e:?}"),
-        }
+    let info = match next_event(&mut client, "the disconnect") {
+        Event::Disconnected(info) => info,
+        e => panic!("unexpected {e:?}"),
     };
     assert!(info.will_reconnect, "{info:?}");
     assert_eq!(info.code, None, "no reason code from the broker: {info:?}");
