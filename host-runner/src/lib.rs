@@ -8,6 +8,8 @@
 //!   the WIT error or a host error.
 //! - [`run_command`]: a `wasi:cli/run` command component (the wasmqtt CLI, or an app composed
 //!   with the provider) with arguments, stdio and the same network policy.
+//! - [`compose::plug`]: composes an app component with the provider (what `wac plug` does), as a
+//!   library call.
 //! - [`demo`]: the round trip `wasmqtt-host demo` shows, against an embedded rumqttd
 //!   (`wasmqtt_testkit::rumqttd::Rumqttd`) or a given broker.
 //!
@@ -15,6 +17,7 @@
 //! synchronous bindings run their I/O on a private tokio runtime.
 
 pub mod command;
+pub mod compose;
 pub mod demo;
 pub mod policy;
 pub mod provider;

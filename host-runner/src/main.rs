@@ -5,6 +5,7 @@
 //! wasmqtt-host sub -h 127.0.0.1 -p 1883 -t 'a/#' -C 1 -v
 //! wasmqtt-host run --broker 127.0.0.1:1883 app.wasm [args...]    (any wasi:cli/run command)
 //! wasmqtt-host demo [--broker host:port]                          (the provider, round trip)
+//! wasmqtt-host compose app.wasm --plug provider.wasm -o out.wasm   (what `wac plug` does)
 //! ```
 
 use std::ffi::OsString;
@@ -33,6 +34,9 @@ commands:
   run [--broker HOST:PORT] COMPONENT [args...]
                     run a command component (wasi:cli/run), e.g. an app composed with the
                     provider; without --broker it has no network
+  compose APP --plug PLUG [--plug PLUG...] -o OUT
+                    plug the exports of PLUG (e.g. the provider) into APP's matching imports
+                    and write the composed component to OUT (what `wac plug` does)
   demo [options]    show the provider component at work: connect, subscribe, publish at QoS 0,
                     1 and 2, and print the round trip, against an embedded rumqttd broker
     --broker HOST:PORT  use this broker instead of starting an embedded rumqttd
@@ -61,6 +65,11 @@ enum Command {
         broker: Option<String>,
         component: PathBuf,
         args: Vec<String>,
+    },
+    Compose {
+        socket: PathBuf,
+        plugs: Vec<PathBuf>,
+        out: PathBuf,
     },
     Demo {
         broker: Option<String>,
@@ -96,7 +105,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<(Option<Pat
             Some(Long("version")) | Some(Short('V')) => break Command::Version,
             Some(Value(v)) => break subcommand(&string(v)?, &mut p)?,
             Some(other) => return Err(other.unexpected().into()),
-            None => bail!("missing command: pub, sub, run or demo (see --help)"),
+            None => bail!("missing command: pub, sub, run, compose or demo (see --help)"),
         }
     };
     Ok((cli_wasm, command))
@@ -125,6 +134,24 @@ fn subcommand(name: &str, p: &mut lexopt::Parser) -> anyhow::Result<Command> {
                     Some(other) => return Err(other.unexpected().into()),
                     None => bail!("run: missing the component (see --help)"),
                 }
+            }
+        }
+        "compose" => {
+            let (mut socket, mut plugs, mut out) = (None, Vec::new(), None);
+            while let Some(arg) = p.next()? {
+                match arg {
+                    Long("plug") => plugs.push(PathBuf::from(p.value()?)),
+                    Short('o') | Long("output") => out = Some(PathBuf::from(p.value()?)),
+                    Long("help") => return Ok(Command::Help),
+                    Value(v) if socket.is_none() => socket = Some(PathBuf::from(v)),
+                    other => return Err(other.unexpected().into()),
+                }
+            }
+            match (socket, out) {
+                (Some(socket), Some(out)) if !plugs.is_empty() => {
+                    Command::Compose { socket, plugs, out }
+                }
+                _ => bail!("compose: usage: compose APP --plug PLUG -o OUT (see --help)"),
             }
         }
         "demo" => {
@@ -160,7 +187,9 @@ fn subcommand(name: &str, p: &mut lexopt::Parser) -> anyhow::Result<Command> {
                 no_build,
             }
         }
-        other => bail!("unknown command '{other}': use pub, sub, run or demo (see --help)"),
+        other => {
+            bail!("unknown command '{other}': use pub, sub, run, compose or demo (see --help)")
+        }
     })
 }
 
@@ -192,6 +221,16 @@ fn run(cli_wasm: Option<PathBuf>, command: Command) -> anyhow::Result<ExitCode> 
             Ok(ExitCode::SUCCESS)
         }
         Command::Cli { subcommand, args } => run_cli(subcommand, args, cli_wasm),
+        Command::Compose { socket, plugs, out } => {
+            let read = |p: &PathBuf| std::fs::read(p).with_context(|| format!("{}", p.display()));
+            let app = read(&socket)?;
+            let plugs = plugs.iter().map(read).collect::<anyhow::Result<Vec<_>>>()?;
+            let plugs: Vec<&[u8]> = plugs.iter().map(Vec::as_slice).collect();
+            let composed = wasmqtt_host::compose::plug(&app, &plugs)?;
+            std::fs::write(&out, &composed).with_context(|| format!("{}", out.display()))?;
+            eprintln!("wrote {} ({} bytes)", out.display(), composed.len());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run {
             broker,
             component,

@@ -930,17 +930,38 @@ fn demo_runs_against_the_embedded_broker_and_against_mosquitto() {
 }
 
 /// Composition: the power-meter app component (it imports `wasmqtt:mqtt/client`) plugged into
-/// the provider by `wac plug` (scripts/build-components.sh writes meter.wasm), run by
+/// the provider by `wasmqtt-host compose` (the `wac-graph` library, no wac-cli), run by
 /// `wasmqtt-host run` against mosquitto; a subscriber receives every reading.
 #[test]
 fn composed_power_meter_publishes_its_readings() {
-    let meter = Artifact::Provider
-        .default_path()
-        .with_file_name("meter.wasm");
+    let provider = Artifact::Provider.default_path();
+    let app = provider.with_file_name("power-meter.wasm");
     assert!(
-        meter.exists(),
-        "{} is missing: run scripts/build-components.sh (it needs `cargo install wac-cli`)",
-        meter.display()
+        app.exists(),
+        "{} is missing: run scripts/build-components.sh",
+        app.display()
+    );
+    let meter = std::env::temp_dir().join(format!("wasmqtt-meter-{}.wasm", std::process::id()));
+    let out = run_host(&[
+        "compose",
+        app.to_str().unwrap(),
+        "--plug",
+        provider.to_str().unwrap(),
+        "-o",
+        meter.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "compose failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The composed component imports no wasmqtt interface any more: nothing is left to plug.
+    let composed = std::fs::read(&meter).unwrap();
+    let again =
+        wasmqtt_host::compose::plug(&composed, &[std::fs::read(&provider).unwrap().as_slice()]);
+    assert!(
+        again.is_err(),
+        "the composition still imports wasmqtt:mqtt/client"
     );
     let broker = Mosquitto::start();
     let port = broker.port().to_string();
@@ -990,4 +1011,5 @@ fn composed_power_meter_publishes_its_readings() {
         }
         sub.disconnect();
     }
+    let _ = std::fs::remove_file(&meter);
 }
