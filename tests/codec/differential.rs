@@ -9,8 +9,8 @@
 //! (c) the two encodings are byte-identical, or differ only by one of the spec-legal choices
 //!     named in [`canonical_v5`].
 //!
-//! Packets are compared field by field through the neutral owned model of `support`
-//! (`Model`): both libraries' packets are converted to it.
+//! Packets are compared field by field through the neutral owned model of the test kit
+//! (`OPacket`, `wasmqtt_testkit::packets`): both libraries' packets are converted to it.
 //!
 //! Cases left out, each because of a rumqttc 0.25.1 limitation or bug (wasmqtt's side is
 //! covered by `proptests.rs`), all pinned down in [`rumqttc_known_limitations`]:
@@ -54,11 +54,11 @@ const V5: ProtocolVersion = ProtocolVersion::V5;
 // ---------------------------------------------------------------------------------------------
 
 /// Packets of version `v` that rumqttc can express (see the module documentation).
-fn rumqttc_packet(v: ProtocolVersion) -> impl Strategy<Value = Model> {
+fn rumqttc_packet(v: ProtocolVersion) -> impl Strategy<Value = OPacket> {
     packet(v)
-        .prop_filter("rumqttc has no AUTH", |m| !matches!(m, Model::Auth(_)))
+        .prop_filter("rumqttc has no AUTH", |m| !matches!(m, OPacket::Auth(_)))
         .prop_map(|mut m| {
-            if let Model::Connect(c) = &mut m {
+            if let OPacket::Connect(c) = &mut m {
                 // rumqttc's Login: empty means absent, and the password is a String.
                 if let Some(u) = &mut c.username {
                     if u.is_empty() {
@@ -270,12 +270,12 @@ fn from_login(username: &str, password: &str) -> (Option<String>, Option<Vec<u8>
 }
 
 // ---------------------------------------------------------------------------------------------
-// Model <-> rumqttc v4
+// OPacket <-> rumqttc v4
 // ---------------------------------------------------------------------------------------------
 
-fn to_r4(m: &Model) -> r4::Packet {
+fn to_r4(m: &OPacket) -> r4::Packet {
     match m {
-        Model::Connect(c) => r4::Packet::Connect(r4::Connect {
+        OPacket::Connect(c) => r4::Packet::Connect(r4::Connect {
             protocol: m4::Protocol::V4,
             keep_alive: c.keep_alive,
             client_id: c.client_id.clone(),
@@ -289,11 +289,11 @@ fn to_r4(m: &Model) -> r4::Packet {
             login: login(&c.username, &c.password)
                 .map(|(username, password)| r4::Login { username, password }),
         }),
-        Model::ConnAck(c) => r4::Packet::ConnAck(r4::ConnAck {
+        OPacket::ConnAck(c) => r4::Packet::ConnAck(r4::ConnAck {
             session_present: c.session_present,
             code: to_enum(&CONNACK_V4, c.reason),
         }),
-        Model::Publish(p) => r4::Packet::Publish(r4::Publish {
+        OPacket::Publish(p) => r4::Packet::Publish(r4::Publish {
             dup: p.dup,
             qos: q4(p.qos),
             retain: p.retain,
@@ -301,11 +301,11 @@ fn to_r4(m: &Model) -> r4::Packet {
             pkid: p.packet_id,
             payload: Bytes::from(p.payload.clone()),
         }),
-        Model::PubAck(r) => r4::Packet::PubAck(r4::PubAck { pkid: r.packet_id }),
-        Model::PubRec(r) => r4::Packet::PubRec(r4::PubRec { pkid: r.packet_id }),
-        Model::PubRel(r) => r4::Packet::PubRel(r4::PubRel { pkid: r.packet_id }),
-        Model::PubComp(r) => r4::Packet::PubComp(r4::PubComp { pkid: r.packet_id }),
-        Model::Subscribe(s) => r4::Packet::Subscribe(r4::Subscribe {
+        OPacket::PubAck(r) => r4::Packet::PubAck(r4::PubAck { pkid: r.packet_id }),
+        OPacket::PubRec(r) => r4::Packet::PubRec(r4::PubRec { pkid: r.packet_id }),
+        OPacket::PubRel(r) => r4::Packet::PubRel(r4::PubRel { pkid: r.packet_id }),
+        OPacket::PubComp(r) => r4::Packet::PubComp(r4::PubComp { pkid: r.packet_id }),
+        OPacket::Subscribe(s) => r4::Packet::Subscribe(r4::Subscribe {
             pkid: s.packet_id,
             filters: s
                 .subs
@@ -313,7 +313,7 @@ fn to_r4(m: &Model) -> r4::Packet {
                 .map(|(f, o)| r4::SubscribeFilter::new(f.clone(), q4(o.qos)))
                 .collect(),
         }),
-        Model::SubAck(a) => r4::Packet::SubAck(r4::SubAck {
+        OPacket::SubAck(a) => r4::Packet::SubAck(r4::SubAck {
             pkid: a.packet_id,
             return_codes: a
                 .codes
@@ -324,15 +324,15 @@ fn to_r4(m: &Model) -> r4::Packet {
                 })
                 .collect(),
         }),
-        Model::Unsubscribe(u) => r4::Packet::Unsubscribe(r4::Unsubscribe {
+        OPacket::Unsubscribe(u) => r4::Packet::Unsubscribe(r4::Unsubscribe {
             pkid: u.packet_id,
             topics: u.filters.clone(),
         }),
-        Model::UnsubAck(a) => r4::Packet::UnsubAck(r4::UnsubAck { pkid: a.packet_id }),
-        Model::PingReq => r4::Packet::PingReq,
-        Model::PingResp => r4::Packet::PingResp,
-        Model::Disconnect(_) => r4::Packet::Disconnect,
-        Model::Auth(_) => unreachable!("no AUTH in MQTT 3.1.1"),
+        OPacket::UnsubAck(a) => r4::Packet::UnsubAck(r4::UnsubAck { pkid: a.packet_id }),
+        OPacket::PingReq => r4::Packet::PingReq,
+        OPacket::PingResp => r4::Packet::PingResp,
+        OPacket::Disconnect(_) => r4::Packet::Disconnect,
+        OPacket::Auth(_) => unreachable!("no AUTH in MQTT 3.1.1"),
     }
 }
 
@@ -344,7 +344,7 @@ fn resp4(packet_id: u16) -> OPubResp {
     }
 }
 
-fn from_r4(p: &r4::Packet) -> Model {
+fn from_r4(p: &r4::Packet) -> OPacket {
     match p {
         r4::Packet::Connect(c) => {
             assert_eq!(c.protocol, m4::Protocol::V4);
@@ -352,7 +352,7 @@ fn from_r4(p: &r4::Packet) -> Model {
                 Some(l) => from_login(&l.username, &l.password),
                 None => (None, None),
             };
-            Model::Connect(OConnect {
+            OPacket::Connect(OConnect {
                 protocol: V311,
                 clean_start: c.clean_session,
                 keep_alive: c.keep_alive,
@@ -369,12 +369,12 @@ fn from_r4(p: &r4::Packet) -> Model {
                 password,
             })
         }
-        r4::Packet::ConnAck(c) => Model::ConnAck(OConnAck {
+        r4::Packet::ConnAck(c) => OPacket::ConnAck(OConnAck {
             session_present: c.session_present,
             reason: to_code(&CONNACK_V4, c.code),
             props: OProps::default(),
         }),
-        r4::Packet::Publish(p) => Model::Publish(OPublish {
+        r4::Packet::Publish(p) => OPacket::Publish(OPublish {
             dup: p.dup,
             qos: from_q4(p.qos),
             retain: p.retain,
@@ -383,11 +383,11 @@ fn from_r4(p: &r4::Packet) -> Model {
             props: OProps::default(),
             payload: p.payload.to_vec(),
         }),
-        r4::Packet::PubAck(r) => Model::PubAck(resp4(r.pkid)),
-        r4::Packet::PubRec(r) => Model::PubRec(resp4(r.pkid)),
-        r4::Packet::PubRel(r) => Model::PubRel(resp4(r.pkid)),
-        r4::Packet::PubComp(r) => Model::PubComp(resp4(r.pkid)),
-        r4::Packet::Subscribe(s) => Model::Subscribe(OSubscribe {
+        r4::Packet::PubAck(r) => OPacket::PubAck(resp4(r.pkid)),
+        r4::Packet::PubRec(r) => OPacket::PubRec(resp4(r.pkid)),
+        r4::Packet::PubRel(r) => OPacket::PubRel(resp4(r.pkid)),
+        r4::Packet::PubComp(r) => OPacket::PubComp(resp4(r.pkid)),
+        r4::Packet::Subscribe(s) => OPacket::Subscribe(OSubscribe {
             packet_id: s.pkid,
             props: OProps::default(),
             subs: s
@@ -396,7 +396,7 @@ fn from_r4(p: &r4::Packet) -> Model {
                 .map(|f| (f.path.clone(), SubscriptionOptions::qos(from_q4(f.qos))))
                 .collect(),
         }),
-        r4::Packet::SubAck(a) => Model::SubAck(OAck {
+        r4::Packet::SubAck(a) => OPacket::SubAck(OAck {
             packet_id: a.pkid,
             props: OProps::default(),
             codes: a
@@ -408,19 +408,19 @@ fn from_r4(p: &r4::Packet) -> Model {
                 })
                 .collect(),
         }),
-        r4::Packet::Unsubscribe(u) => Model::Unsubscribe(OUnsubscribe {
+        r4::Packet::Unsubscribe(u) => OPacket::Unsubscribe(OUnsubscribe {
             packet_id: u.pkid,
             props: OProps::default(),
             filters: u.topics.clone(),
         }),
-        r4::Packet::UnsubAck(a) => Model::UnsubAck(OAck {
+        r4::Packet::UnsubAck(a) => OPacket::UnsubAck(OAck {
             packet_id: a.pkid,
             props: OProps::default(),
             codes: Vec::new(),
         }),
-        r4::Packet::PingReq => Model::PingReq,
-        r4::Packet::PingResp => Model::PingResp,
-        r4::Packet::Disconnect => Model::Disconnect(OReason {
+        r4::Packet::PingReq => OPacket::PingReq,
+        r4::Packet::PingResp => OPacket::PingResp,
+        r4::Packet::Disconnect => OPacket::Disconnect(OReason {
             reason: 0,
             props: OProps::default(),
         }),
@@ -428,7 +428,7 @@ fn from_r4(p: &r4::Packet) -> Model {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Model <-> rumqttc v5
+// OPacket <-> rumqttc v5
 // ---------------------------------------------------------------------------------------------
 
 /// The properties that are only a reason string and user properties (PUBACK…PUBCOMP, SUBACK,
@@ -481,9 +481,9 @@ reason_props!(pubcomp_props, from_pubcomp_props, r5::PubCompProperties);
 reason_props!(suback_props, from_suback_props, r5::SubAckProperties);
 reason_props!(unsuback_props, from_unsuback_props, r5::UnsubAckProperties);
 
-fn to_r5(m: &Model) -> r5::Packet {
+fn to_r5(m: &OPacket) -> r5::Packet {
     match m {
-        Model::Connect(c) => {
+        OPacket::Connect(c) => {
             let p = &c.props;
             let connect = r5::Connect {
                 keep_alive: c.keep_alive,
@@ -523,7 +523,7 @@ fn to_r5(m: &Model) -> r5::Packet {
                 .map(|(username, password)| r5::Login { username, password });
             r5::Packet::Connect(connect, will, login)
         }
-        Model::ConnAck(c) => {
+        OPacket::ConnAck(c) => {
             let p = &c.props;
             r5::Packet::ConnAck(r5::ConnAck {
                 session_present: c.session_present,
@@ -549,7 +549,7 @@ fn to_r5(m: &Model) -> r5::Packet {
                 }),
             })
         }
-        Model::Publish(x) => {
+        OPacket::Publish(x) => {
             let p = &x.props;
             r5::Packet::Publish(r5::Publish {
                 dup: x.dup,
@@ -574,27 +574,27 @@ fn to_r5(m: &Model) -> r5::Packet {
                 }),
             })
         }
-        Model::PubAck(r) => r5::Packet::PubAck(r5::PubAck {
+        OPacket::PubAck(r) => r5::Packet::PubAck(r5::PubAck {
             pkid: r.packet_id,
             reason: to_enum(&PUBACK_V5, r.reason),
             properties: puback_props(&r.props),
         }),
-        Model::PubRec(r) => r5::Packet::PubRec(r5::PubRec {
+        OPacket::PubRec(r) => r5::Packet::PubRec(r5::PubRec {
             pkid: r.packet_id,
             reason: to_enum(&PUBREC_V5, r.reason),
             properties: pubrec_props(&r.props),
         }),
-        Model::PubRel(r) => r5::Packet::PubRel(r5::PubRel {
+        OPacket::PubRel(r) => r5::Packet::PubRel(r5::PubRel {
             pkid: r.packet_id,
             reason: to_enum(&PUBREL_V5, r.reason),
             properties: pubrel_props(&r.props),
         }),
-        Model::PubComp(r) => r5::Packet::PubComp(r5::PubComp {
+        OPacket::PubComp(r) => r5::Packet::PubComp(r5::PubComp {
             pkid: r.packet_id,
             reason: to_enum(&PUBCOMP_V5, r.reason),
             properties: pubcomp_props(&r.props),
         }),
-        Model::Subscribe(s) => {
+        OPacket::Subscribe(s) => {
             let p = &s.props;
             r5::Packet::Subscribe(r5::Subscribe {
                 pkid: s.packet_id,
@@ -621,26 +621,26 @@ fn to_r5(m: &Model) -> r5::Packet {
                 }),
             })
         }
-        Model::SubAck(a) => r5::Packet::SubAck(r5::SubAck {
+        OPacket::SubAck(a) => r5::Packet::SubAck(r5::SubAck {
             pkid: a.packet_id,
             return_codes: a.codes.iter().map(|c| to_enum(&SUBACK_V5, c.0)).collect(),
             properties: suback_props(&a.props),
         }),
-        Model::Unsubscribe(u) => r5::Packet::Unsubscribe(r5::Unsubscribe {
+        OPacket::Unsubscribe(u) => r5::Packet::Unsubscribe(r5::Unsubscribe {
             pkid: u.packet_id,
             filters: u.filters.clone(),
             properties: some_if(&u.props, || r5::UnsubscribeProperties {
                 user_properties: u.props.user_properties.clone(),
             }),
         }),
-        Model::UnsubAck(a) => r5::Packet::UnsubAck(r5::UnsubAck {
+        OPacket::UnsubAck(a) => r5::Packet::UnsubAck(r5::UnsubAck {
             pkid: a.packet_id,
             reasons: a.codes.iter().map(|c| to_enum(&UNSUBACK_V5, c.0)).collect(),
             properties: unsuback_props(&a.props),
         }),
-        Model::PingReq => r5::Packet::PingReq(r5::PingReq),
-        Model::PingResp => r5::Packet::PingResp(r5::PingResp),
-        Model::Disconnect(d) => {
+        OPacket::PingReq => r5::Packet::PingReq(r5::PingReq),
+        OPacket::PingResp => r5::Packet::PingResp(r5::PingResp),
+        OPacket::Disconnect(d) => {
             let p = &d.props;
             r5::Packet::Disconnect(r5::Disconnect {
                 reason_code: r5::DisconnectReasonCode::try_from(d.reason).unwrap(),
@@ -652,7 +652,7 @@ fn to_r5(m: &Model) -> r5::Packet {
                 }),
             })
         }
-        Model::Auth(_) => unreachable!("excluded: rumqttc cannot frame AUTH"),
+        OPacket::Auth(_) => unreachable!("excluded: rumqttc cannot frame AUTH"),
     }
 }
 
@@ -660,7 +660,7 @@ fn utf8(b: &Bytes) -> String {
     String::from_utf8(b.to_vec()).expect("rumqttc decoded a topic that is not UTF-8")
 }
 
-fn from_r5(p: &r5::Packet) -> Model {
+fn from_r5(p: &r5::Packet) -> OPacket {
     match p {
         r5::Packet::Connect(c, will, login) => {
             let (username, password) = match login {
@@ -683,7 +683,7 @@ fn from_r5(p: &r5::Packet) -> Model {
                     ..OProps::default()
                 })
                 .unwrap_or_default();
-            Model::Connect(OConnect {
+            OPacket::Connect(OConnect {
                 protocol: V5,
                 clean_start: c.clean_start,
                 keep_alive: c.keep_alive,
@@ -713,7 +713,7 @@ fn from_r5(p: &r5::Packet) -> Model {
                 password,
             })
         }
-        r5::Packet::ConnAck(c) => Model::ConnAck(OConnAck {
+        r5::Packet::ConnAck(c) => OPacket::ConnAck(OConnAck {
             session_present: c.session_present,
             reason: to_code(&CONNACK_V5, c.code),
             props: c
@@ -743,7 +743,7 @@ fn from_r5(p: &r5::Packet) -> Model {
                 })
                 .unwrap_or_default(),
         }),
-        r5::Packet::Publish(x) => Model::Publish(OPublish {
+        r5::Packet::Publish(x) => OPacket::Publish(OPublish {
             dup: x.dup,
             qos: from_q5(x.qos),
             retain: x.retain,
@@ -770,27 +770,27 @@ fn from_r5(p: &r5::Packet) -> Model {
                 .unwrap_or_default(),
             payload: x.payload.to_vec(),
         }),
-        r5::Packet::PubAck(r) => Model::PubAck(OPubResp {
+        r5::Packet::PubAck(r) => OPacket::PubAck(OPubResp {
             packet_id: r.pkid,
             reason: to_code(&PUBACK_V5, r.reason),
             props: from_puback_props(&r.properties),
         }),
-        r5::Packet::PubRec(r) => Model::PubRec(OPubResp {
+        r5::Packet::PubRec(r) => OPacket::PubRec(OPubResp {
             packet_id: r.pkid,
             reason: to_code(&PUBREC_V5, r.reason),
             props: from_pubrec_props(&r.properties),
         }),
-        r5::Packet::PubRel(r) => Model::PubRel(OPubResp {
+        r5::Packet::PubRel(r) => OPacket::PubRel(OPubResp {
             packet_id: r.pkid,
             reason: to_code(&PUBREL_V5, r.reason),
             props: from_pubrel_props(&r.properties),
         }),
-        r5::Packet::PubComp(r) => Model::PubComp(OPubResp {
+        r5::Packet::PubComp(r) => OPacket::PubComp(OPubResp {
             packet_id: r.pkid,
             reason: to_code(&PUBCOMP_V5, r.reason),
             props: from_pubcomp_props(&r.properties),
         }),
-        r5::Packet::Subscribe(s) => Model::Subscribe(OSubscribe {
+        r5::Packet::Subscribe(s) => OPacket::Subscribe(OSubscribe {
             packet_id: s.pkid,
             props: s
                 .properties
@@ -821,7 +821,7 @@ fn from_r5(p: &r5::Packet) -> Model {
                 })
                 .collect(),
         }),
-        r5::Packet::SubAck(a) => Model::SubAck(OAck {
+        r5::Packet::SubAck(a) => OPacket::SubAck(OAck {
             packet_id: a.pkid,
             props: from_suback_props(&a.properties),
             codes: a
@@ -837,7 +837,7 @@ fn from_r5(p: &r5::Packet) -> Model {
                 })
                 .collect(),
         }),
-        r5::Packet::Unsubscribe(u) => Model::Unsubscribe(OUnsubscribe {
+        r5::Packet::Unsubscribe(u) => OPacket::Unsubscribe(OUnsubscribe {
             packet_id: u.pkid,
             props: u
                 .properties
@@ -849,7 +849,7 @@ fn from_r5(p: &r5::Packet) -> Model {
                 .unwrap_or_default(),
             filters: u.filters.clone(),
         }),
-        r5::Packet::UnsubAck(a) => Model::UnsubAck(OAck {
+        r5::Packet::UnsubAck(a) => OPacket::UnsubAck(OAck {
             packet_id: a.pkid,
             props: from_unsuback_props(&a.properties),
             codes: a
@@ -858,9 +858,9 @@ fn from_r5(p: &r5::Packet) -> Model {
                 .map(|&c| ReasonCode(to_code(&UNSUBACK_V5, c)))
                 .collect(),
         }),
-        r5::Packet::PingReq(_) => Model::PingReq,
-        r5::Packet::PingResp(_) => Model::PingResp,
-        r5::Packet::Disconnect(d) => Model::Disconnect(OReason {
+        r5::Packet::PingReq(_) => OPacket::PingReq,
+        r5::Packet::PingResp(_) => OPacket::PingResp,
+        r5::Packet::Disconnect(d) => OPacket::Disconnect(OReason {
             reason: d.reason_code as u8,
             props: d
                 .properties
@@ -1050,7 +1050,7 @@ fn canonical_v5(pkt: &[u8]) -> Vec<u8> {
 // The checks
 // ---------------------------------------------------------------------------------------------
 
-fn check_v4(m: &Model) -> Result<(), TestCaseError> {
+fn check_v4(m: &OPacket) -> Result<(), TestCaseError> {
     let ours = m.encode(V311);
 
     // (a) rumqttc decodes our encoding to the same packet.
@@ -1070,17 +1070,17 @@ fn check_v4(m: &Model) -> Result<(), TestCaseError> {
         .map_err(|e| TestCaseError::fail(format!("decode {:02x?}: {e}", &wire[..])))?
         .ok_or_else(|| TestCaseError::fail("we wanted more bytes"))?;
     prop_assert_eq!(used, wire.len());
-    prop_assert_eq!(&Model::from_packet(&p), m);
+    prop_assert_eq!(&OPacket::from_packet(&p), m);
 
     // (c) MQTT 3.1.1 leaves an encoder no choice: the bytes are identical.
     prop_assert_eq!(&ours[..], &wire[..]);
     Ok(())
 }
 
-fn check_v5(m: &Model) -> Result<(), TestCaseError> {
+fn check_v5(m: &OPacket) -> Result<(), TestCaseError> {
     let ours = m.encode(V5);
     let (normal_disconnect, other_disconnect_without_props) = match m {
-        Model::Disconnect(d) if d.props.is_empty() => (d.reason == 0, d.reason != 0),
+        OPacket::Disconnect(d) if d.props.is_empty() => (d.reason == 0, d.reason != 0),
         _ => (false, false),
     };
     if other_disconnect_without_props {
@@ -1092,7 +1092,7 @@ fn check_v5(m: &Model) -> Result<(), TestCaseError> {
     // remaining-length-0 DISCONNECT, which rumqttc's Packet::read refuses, and a PUBLISH with
     // several Subscription Identifiers, whose property block rumqttc misreads.
     let several_sub_ids =
-        matches!(m, Model::Publish(p) if p.props.subscription_identifiers.len() > 1);
+        matches!(m, OPacket::Publish(p) if p.props.subscription_identifiers.len() > 1);
     if !normal_disconnect && !several_sub_ids {
         let mut buf = BytesMut::from(&ours[..]);
         let theirs = r5::Packet::read(&mut buf, None)
@@ -1111,7 +1111,7 @@ fn check_v5(m: &Model) -> Result<(), TestCaseError> {
         .map_err(|e| TestCaseError::fail(format!("decode {:02x?}: {e}", &wire[..])))?
         .ok_or_else(|| TestCaseError::fail("we wanted more bytes"))?;
     prop_assert_eq!(used, wire.len());
-    prop_assert_eq!(&Model::from_packet(&p), m);
+    prop_assert_eq!(&OPacket::from_packet(&p), m);
 
     // (c) identical bytes, or identical once the two free choices of `canonical_v5` are fixed.
     if ours[..] != wire[..] {

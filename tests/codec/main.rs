@@ -9,7 +9,8 @@
 //!   the whole binary, but counts only on the measuring thread between its markers, so the
 //!   tests of the other modules, running on other threads, do not disturb it;
 //! - `topics`: topic name and filter validation and matching;
-//! - `support`: the owned packet model and generators shared by `proptests` and `differential`.
+//! - `support`: the generators shared by `proptests` and `differential`, of packets in the
+//!   owned model of the test kit (`wasmqtt_testkit::packets`).
 
 #[allow(dead_code)]
 mod support;

@@ -14,7 +14,9 @@
 //!
 //! 256 cases per property by default; `PROPTEST_CASES=N` changes it.
 
-use crate::support::{any_props, packet, Model, OAck, OProps, OSubscribe, OUnsubscribe, VERSIONS};
+use crate::support::{
+    any_props, packet, OAck, OPacket, OProps, OSubscribe, OUnsubscribe, VERSIONS,
+};
 use proptest::prelude::*;
 use wasmqtt::codec::{
     decode, DecodeError, Decoder, EncodeError, Packet, PacketType, ProtocolVersion, ReasonCode,
@@ -29,7 +31,7 @@ fn config() -> ProptestConfig {
 }
 
 /// Encodes `m`, checks the reported sizes, decodes it back and checks it is the same packet.
-fn check_roundtrip(m: &Model, v: ProtocolVersion) -> Result<(), TestCaseError> {
+fn check_roundtrip(m: &OPacket, v: ProtocolVersion) -> Result<(), TestCaseError> {
     let view = m.view();
     let p = view.packet();
     let mut wire = Vec::new();
@@ -48,7 +50,7 @@ fn check_roundtrip(m: &Model, v: ProtocolVersion) -> Result<(), TestCaseError> {
         .ok_or_else(|| TestCaseError::fail("decode wanted more bytes for a whole packet"))?;
     prop_assert_eq!(used, wire.len());
     prop_assert_eq!(&q, &p);
-    prop_assert_eq!(&Model::from_packet(&q), m);
+    prop_assert_eq!(&OPacket::from_packet(&q), m);
     // The packet type nibble is the one of the packet.
     prop_assert_eq!(wire[0] >> 4, p.packet_type() as u8);
     Ok(())
@@ -125,7 +127,7 @@ fn valid_first_byte(v: ProtocolVersion) -> impl Strategy<Value = u8> {
 
 /// Feeds `wire` to a decoder in the chunks given by `cuts` (sorted positions), through a
 /// growing buffer that is drained as packets come out, and returns the packets decoded.
-fn feed(wire: &[u8], cuts: &[usize], v: ProtocolVersion) -> Result<Vec<Model>, TestCaseError> {
+fn feed(wire: &[u8], cuts: &[usize], v: ProtocolVersion) -> Result<Vec<OPacket>, TestCaseError> {
     let d = Decoder::new(v);
     let mut buf: Vec<u8> = Vec::new();
     let mut got = Vec::new();
@@ -137,7 +139,7 @@ fn feed(wire: &[u8], cuts: &[usize], v: ProtocolVersion) -> Result<Vec<Model>, T
             match d.decode(&buf) {
                 Ok(Some((p, n))) => {
                     prop_assert!(n > 0 && n <= buf.len());
-                    got.push(Model::from_packet(&p));
+                    got.push(OPacket::from_packet(&p));
                     buf.drain(..n);
                 }
                 Ok(None) => break,
@@ -285,7 +287,7 @@ proptest! {
 
 /// Breaks (or tries to break) one rule of a valid model: the kinds of mistake an application
 /// can make when it builds a packet by hand.
-fn perturb(m: &mut Model, kind: u8, props: OProps, byte: u8) {
+fn perturb(m: &mut OPacket, kind: u8, props: OProps, byte: u8) {
     let nasty = ['#', '+', '\0', '/'][byte as usize % 4];
     match (kind % 6, m) {
         // Properties that may not be allowed here (or at all in 3.1.1).
@@ -295,35 +297,35 @@ fn perturb(m: &mut Model, kind: u8, props: OProps, byte: u8) {
             }
         }
         // Packet identifier 0.
-        (1, Model::Publish(p)) => p.packet_id = 0,
-        (1, Model::Subscribe(OSubscribe { packet_id, .. }))
-        | (1, Model::Unsubscribe(OUnsubscribe { packet_id, .. }))
-        | (1, Model::SubAck(OAck { packet_id, .. }))
-        | (1, Model::UnsubAck(OAck { packet_id, .. })) => *packet_id = 0,
-        (1, Model::PubAck(r) | Model::PubRec(r) | Model::PubRel(r) | Model::PubComp(r)) => {
+        (1, OPacket::Publish(p)) => p.packet_id = 0,
+        (1, OPacket::Subscribe(OSubscribe { packet_id, .. }))
+        | (1, OPacket::Unsubscribe(OUnsubscribe { packet_id, .. }))
+        | (1, OPacket::SubAck(OAck { packet_id, .. }))
+        | (1, OPacket::UnsubAck(OAck { packet_id, .. })) => *packet_id = 0,
+        (1, OPacket::PubAck(r) | OPacket::PubRec(r) | OPacket::PubRel(r) | OPacket::PubComp(r)) => {
             r.packet_id = 0
         }
         // A character a topic name or filter may not hold there.
-        (2, Model::Publish(p)) => p.topic.push(nasty),
-        (2, Model::Subscribe(s)) => s.subs[0].0.push(nasty),
-        (2, Model::Unsubscribe(u)) => u.filters[0].push(nasty),
-        (2, Model::Connect(c)) => match &mut c.will {
+        (2, OPacket::Publish(p)) => p.topic.push(nasty),
+        (2, OPacket::Subscribe(s)) => s.subs[0].0.push(nasty),
+        (2, OPacket::Unsubscribe(u)) => u.filters[0].push(nasty),
+        (2, OPacket::Connect(c)) => match &mut c.will {
             Some(w) => w.topic.insert(0, nasty),
             None => c.client_id.push('\0'),
         },
         // Any reason code.
-        (3, Model::ConnAck(c)) => c.reason = byte,
-        (3, Model::PubAck(r) | Model::PubRec(r) | Model::PubRel(r) | Model::PubComp(r)) => {
+        (3, OPacket::ConnAck(c)) => c.reason = byte,
+        (3, OPacket::PubAck(r) | OPacket::PubRec(r) | OPacket::PubRel(r) | OPacket::PubComp(r)) => {
             r.reason = byte
         }
-        (3, Model::Disconnect(d) | Model::Auth(d)) => d.reason = byte,
-        (3, Model::SubAck(a) | Model::UnsubAck(a)) => a.codes.push(ReasonCode(byte)),
+        (3, OPacket::Disconnect(d) | OPacket::Auth(d)) => d.reason = byte,
+        (3, OPacket::SubAck(a) | OPacket::UnsubAck(a)) => a.codes.push(ReasonCode(byte)),
         // Empty lists.
-        (4, Model::Subscribe(s)) => s.subs.clear(),
-        (4, Model::Unsubscribe(u)) => u.filters.clear(),
-        (4, Model::SubAck(a) | Model::UnsubAck(a)) => a.codes.clear(),
+        (4, OPacket::Subscribe(s)) => s.subs.clear(),
+        (4, OPacket::Unsubscribe(u)) => u.filters.clear(),
+        (4, OPacket::SubAck(a) | OPacket::UnsubAck(a)) => a.codes.clear(),
         // Empty topic, user properties with U+0000.
-        (5, Model::Publish(p)) => p.topic.clear(),
+        (5, OPacket::Publish(p)) => p.topic.clear(),
         (5, m) => {
             if let Some(p) = model_props(m) {
                 p.user_properties.push(("k\0".to_owned(), String::new()));
@@ -333,17 +335,19 @@ fn perturb(m: &mut Model, kind: u8, props: OProps, byte: u8) {
     }
 }
 
-fn model_props(m: &mut Model) -> Option<&mut OProps> {
+fn model_props(m: &mut OPacket) -> Option<&mut OProps> {
     Some(match m {
-        Model::Connect(c) => &mut c.props,
-        Model::ConnAck(c) => &mut c.props,
-        Model::Publish(p) => &mut p.props,
-        Model::PubAck(r) | Model::PubRec(r) | Model::PubRel(r) | Model::PubComp(r) => &mut r.props,
-        Model::Subscribe(s) => &mut s.props,
-        Model::SubAck(a) | Model::UnsubAck(a) => &mut a.props,
-        Model::Unsubscribe(u) => &mut u.props,
-        Model::Disconnect(d) | Model::Auth(d) => &mut d.props,
-        Model::PingReq | Model::PingResp => return None,
+        OPacket::Connect(c) => &mut c.props,
+        OPacket::ConnAck(c) => &mut c.props,
+        OPacket::Publish(p) => &mut p.props,
+        OPacket::PubAck(r) | OPacket::PubRec(r) | OPacket::PubRel(r) | OPacket::PubComp(r) => {
+            &mut r.props
+        }
+        OPacket::Subscribe(s) => &mut s.props,
+        OPacket::SubAck(a) | OPacket::UnsubAck(a) => &mut a.props,
+        OPacket::Unsubscribe(u) => &mut u.props,
+        OPacket::Disconnect(d) | OPacket::Auth(d) => &mut d.props,
+        OPacket::PingReq | OPacket::PingResp => return None,
     })
 }
 
@@ -402,14 +406,14 @@ proptest! {
 fn version_specific_shapes() {
     use crate::support::{OProps, OReason};
     // v5 DISCONNECT without reason or properties is the two-byte short form.
-    let d = Model::Disconnect(OReason {
+    let d = OPacket::Disconnect(OReason {
         reason: 0,
         props: OProps::default(),
     });
     assert_eq!(d.encode(V5), [0xE0, 0x00]);
     assert_eq!(d.encode(V311), [0xE0, 0x00]);
     // AUTH does not exist in 3.1.1: neither side accepts it.
-    let a = Model::Auth(OReason {
+    let a = OPacket::Auth(OReason {
         reason: 0,
         props: OProps::default(),
     });

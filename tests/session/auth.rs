@@ -15,8 +15,14 @@ fn v5_enhanced_authentication_mqtt_4_12_0_3() {
     let mut sim = Sim::new(o);
     sim.start();
     let c = sim.take()[0].connect().unwrap().clone();
-    assert_eq!(c.authentication_method.as_deref(), Some("SCRAM-SHA-1"));
-    assert_eq!(c.authentication_data.as_deref(), Some(&b"client-first"[..]));
+    assert_eq!(
+        c.props.authentication_method.as_deref(),
+        Some("SCRAM-SHA-1")
+    );
+    assert_eq!(
+        c.props.authentication_data.as_deref(),
+        Some(&b"client-first"[..])
+    );
     let early = sim.publish(msg("t", b"x", Q1)).unwrap();
     sim.send(&Packet::Auth(Auth {
         reason_code: ReasonCode::CONTINUE_AUTHENTICATION,
@@ -44,11 +50,11 @@ fn v5_enhanced_authentication_mqtt_4_12_0_3() {
     sim.run();
     assert_eq!(
         sim.take(),
-        vec![Pkt::Auth(OAuth {
-            reason_code: ReasonCode::CONTINUE_AUTHENTICATION,
-            method: Some("SCRAM-SHA-1".into()),
-            data: Some(b"client-final".to_vec())
-        })],
+        vec![OPacket::auth(
+            ReasonCode::CONTINUE_AUTHENTICATION,
+            Some("SCRAM-SHA-1"),
+            Some(&b"client-final"[..])
+        )],
         "only AUTH before CONNACK"
     );
     sim.send(&connack_with(
@@ -71,8 +77,9 @@ fn v5_enhanced_authentication_mqtt_4_12_0_3() {
     let a = sim.take();
     assert!(matches!(
         &a[..],
-        [Pkt::Auth(OAuth { reason_code: ReasonCode::RE_AUTHENTICATE, method: Some(m), .. })]
-            if m == "SCRAM-SHA-1"
+        [OPacket::Auth(OReason { reason, props })]
+            if *reason == ReasonCode::RE_AUTHENTICATE.0
+                && props.authentication_method.as_deref() == Some("SCRAM-SHA-1")
     ));
 
     let mut sim = Sim::connected(opts(V311));
@@ -98,7 +105,7 @@ fn v5_reserved_bits_of_disconnect_and_auth() {
         ));
         assert_eq!(
             sim.take(),
-            vec![Pkt::Disconnect(ReasonCode::MALFORMED_PACKET)]
+            vec![OPacket::disconnect(ReasonCode::MALFORMED_PACKET)]
         );
         assert_eq!(sim.close_requests, 1);
     }
@@ -220,11 +227,7 @@ fn v5_enhanced_authentication_rules() {
     sim.run();
     assert_eq!(
         sim.take(),
-        vec![Pkt::Auth(OAuth {
-            reason_code: continue_,
-            method: Some("M".into()),
-            data: Some(b"d".to_vec())
-        })]
+        vec![OPacket::auth(continue_, Some("M"), Some(&b"d"[..]))]
     );
     sim.send(&connack(false));
     assert_closed_for(
@@ -249,16 +252,8 @@ fn v5_enhanced_authentication_rules() {
     assert_eq!(
         sent,
         vec![
-            Pkt::Auth(OAuth {
-                reason_code: reauth,
-                method: Some("M".into()),
-                data: None
-            }),
-            Pkt::Auth(OAuth {
-                reason_code: continue_,
-                method: Some("M".into()),
-                data: None
-            })
+            OPacket::auth(reauth, Some("M"), None),
+            OPacket::auth(continue_, Some("M"), None)
         ]
     );
     assert!(sim.session.is_connected());

@@ -52,7 +52,7 @@ fn connected(o: Options) -> Session {
     s
 }
 
-fn packets(bytes: &[Vec<u8>]) -> Vec<Pkt> {
+fn packets(bytes: &[Vec<u8>]) -> Vec<OPacket> {
     bytes.iter().flat_map(|b| decode_all(V5, b)).collect()
 }
 
@@ -197,7 +197,10 @@ fn disconnect_while_blocked_hands_out_the_last_bytes() {
     let d = drain(&mut s);
     assert!(d.order.starts_with("TC"), "{}", d.order);
     let p = packets(&d.transmits);
-    assert_eq!(p.last().map(Pkt::kind), Some(PacketType::Disconnect));
+    assert_eq!(
+        p.last().map(OPacket::packet_type),
+        Some(PacketType::Disconnect)
+    );
     assert!(!s.is_write_blocked());
 }
 
@@ -217,7 +220,7 @@ fn a_new_transport_starts_writable() {
     let d = drain(&mut s);
     assert!(matches!(
         packets(&d.transmits).as_slice(),
-        [Pkt::Connect(_)]
+        [OPacket::Connect(_)]
     ));
 }
 

@@ -59,7 +59,7 @@ pub(crate) fn completion_of(events: &[Event], id: PublishId) -> Result<ReasonCod
 }
 
 /// Pretends the CONNECT just written was answered: connects a session with `connack`.
-pub(crate) fn reconnect_with(sim: &mut Sim, connack: &Packet<'_>) -> Vec<Pkt> {
+pub(crate) fn reconnect_with(sim: &mut Sim, connack: &Packet<'_>) -> Vec<OPacket> {
     let now = sim.now;
     let at = match sim.session.state() {
         State::Reconnecting(at) => at,
@@ -68,7 +68,7 @@ pub(crate) fn reconnect_with(sim: &mut Sim, connack: &Packet<'_>) -> Vec<Pkt> {
     sim.advance_to(at.max(now));
     let sent = sim.take();
     assert!(
-        matches!(sent.as_slice(), [Pkt::Connect(_)]),
+        matches!(sent.as_slice(), [OPacket::Connect(_)]),
         "expected CONNECT, got {sent:?}"
     );
     sim.send(connack);
@@ -137,7 +137,7 @@ pub(crate) fn check_malformed(v: ProtocolVersion, name: &str, bytes: &[u8], code
     if v == V5 {
         assert_eq!(
             sent,
-            vec![Pkt::Disconnect(code)],
+            vec![OPacket::disconnect(code)],
             "{v} {name}: {violation:?}"
         );
         assert_eq!(violation.reason_code(), code, "{v} {name}");
@@ -179,7 +179,7 @@ pub(crate) fn assert_closed_for(sim: &mut Sim, expected: ProtocolViolation, code
     assert_eq!(violation(&events), expected);
     let sent = sim.take();
     if sim.version == V5 {
-        assert_eq!(sent, vec![Pkt::Disconnect(code)], "{expected:?}");
+        assert_eq!(sent, vec![OPacket::disconnect(code)], "{expected:?}");
     } else {
         assert!(sent.is_empty(), "no DISCONNECT in 3.1.1: {sent:?}");
     }
@@ -188,24 +188,21 @@ pub(crate) fn assert_closed_for(sim: &mut Sim, expected: ProtocolViolation, code
 }
 
 /// Reconnects a session waiting to reconnect; returns what followed `connack`.
-pub(crate) fn reconnect(sim: &mut Sim, connack: &Packet<'_>) -> Vec<Pkt> {
+pub(crate) fn reconnect(sim: &mut Sim, connack: &Packet<'_>) -> Vec<OPacket> {
     let State::Reconnecting(at) = sim.session.state() else {
         panic!("not reconnecting: {:?}", sim.session.state())
     };
     sim.advance_to(at.max(sim.now));
     let c = sim.take();
-    assert!(matches!(c.as_slice(), [Pkt::Connect(_)]), "{c:?}");
+    assert!(matches!(c.as_slice(), [OPacket::Connect(_)]), "{c:?}");
     sim.send(connack);
     assert!(sim.session.is_connected(), "{:?}", sim.all_events());
     sim.take_events();
     sim.take()
 }
 
-pub(crate) fn resp(packet_id: u16) -> OResp {
-    OResp {
-        packet_id,
-        reason_code: ReasonCode::SUCCESS,
-    }
+pub(crate) fn resp(packet_id: u16) -> OPubResp {
+    OPubResp::new(packet_id, ReasonCode::SUCCESS)
 }
 
 /// The DISCONNECT reason codes a client may send (v5 Table 3-10, "Sent by": Client).

@@ -80,7 +80,7 @@ fn requests_settle_with_reason_codes() {
     c.insert_request(u, 2);
     sim.run();
     let sent = sim.take();
-    let Pkt::Unsubscribe(us) = &sent[0] else {
+    let OPacket::Unsubscribe(us) = &sent[0] else {
         panic!("{sent:?}")
     };
     sim.send(&unsuback(us.packet_id, &[ReasonCode::SUCCESS]));

@@ -41,14 +41,14 @@ fn v5_connect_carries_every_field_mqtt_3_1_0_1_and_3_1_3_1() {
     assert_eq!(c.password.as_deref(), Some(&b"secret"[..]));
     assert!(!c.clean_start);
     assert_eq!(c.keep_alive, 45);
-    assert_eq!(c.session_expiry_interval, Some(3600));
-    assert_eq!(c.receive_maximum, Some(20));
-    assert_eq!(c.maximum_packet_size, Some(4096));
-    assert_eq!(c.topic_alias_maximum, Some(12));
-    assert_eq!(c.request_problem_information, Some(false));
-    assert_eq!(c.request_response_information, Some(true));
+    assert_eq!(c.props.session_expiry_interval, Some(3600));
+    assert_eq!(c.props.receive_maximum, Some(20));
+    assert_eq!(c.props.maximum_packet_size, Some(4096));
+    assert_eq!(c.props.topic_alias_maximum, Some(12));
+    assert_eq!(c.props.request_problem_information, Some(false));
+    assert_eq!(c.props.request_response_information, Some(true));
     assert_eq!(
-        c.user_properties,
+        c.props.user_properties,
         vec![
             ("app".to_string(), "sim".to_string()),
             ("app".to_string(), "again".to_string())
@@ -59,8 +59,8 @@ fn v5_connect_carries_every_field_mqtt_3_1_0_1_and_3_1_3_1() {
     assert_eq!(w.payload, will.payload);
     assert_eq!(w.qos, Q1);
     assert!(w.retain);
-    assert_eq!(w.delay_interval, Some(30));
-    assert_eq!(w.properties, will.properties);
+    assert_eq!(w.props.will_delay_interval, Some(30));
+    assert_eq!(w.props.message_properties(), will.properties);
     assert_eq!(sim.session.state(), State::AwaitingConnAck);
 }
 
@@ -74,15 +74,15 @@ fn v5_connect_defaults() {
     let c = sent[0].connect().unwrap();
     assert!(c.clean_start);
     assert_eq!(c.keep_alive, 60);
-    assert_eq!(c.session_expiry_interval, None);
-    assert_eq!(c.receive_maximum, None);
-    assert_eq!(c.topic_alias_maximum, Some(64));
-    assert_eq!(c.maximum_packet_size, Some(1024 * 1024));
+    assert_eq!(c.props.session_expiry_interval, None);
+    assert_eq!(c.props.receive_maximum, None);
+    assert_eq!(c.props.topic_alias_maximum, Some(64));
+    assert_eq!(c.props.maximum_packet_size, Some(1024 * 1024));
     assert_eq!(c.will, None);
     assert_eq!(c.username, None);
     assert_eq!(c.password, None);
-    assert_eq!(c.request_problem_information, None);
-    assert_eq!(c.request_response_information, None);
+    assert_eq!(c.props.request_problem_information, None);
+    assert_eq!(c.props.request_response_information, None);
 }
 
 /// v3.1.1 MQTT-3.1.0-1 (CONNECT first), MQTT-3.1.2-9 (will fields), MQTT-3.1.2-19 and
@@ -120,11 +120,11 @@ fn v311_connect_carries_every_field_mqtt_3_1_0_1() {
         (w.topic.as_str(), &w.payload[..], w.qos, w.retain),
         ("clients/sim/status", &b"gone"[..], Q2, true)
     );
-    assert_eq!(w.delay_interval, None);
-    assert_eq!(w.properties, MessageProperties::default());
-    assert_eq!(c.session_expiry_interval, None);
-    assert_eq!(c.maximum_packet_size, None);
-    assert_eq!(c.topic_alias_maximum, None);
+    assert_eq!(w.props.will_delay_interval, None);
+    assert_eq!(w.props.message_properties(), MessageProperties::default());
+    assert_eq!(c.props.session_expiry_interval, None);
+    assert_eq!(c.props.maximum_packet_size, None);
+    assert_eq!(c.props.topic_alias_maximum, None);
 }
 
 /// v5 MQTT-3.1.3-6 / MQTT-3.1.3-7 / MQTT-3.2.2-16: an empty client identifier asks the broker
@@ -233,7 +233,7 @@ fn session_present_after_clean_start_is_a_protocol_error_mqtt_3_2_2_4() {
         );
         let sent = sim.take();
         if v == V5 {
-            assert_eq!(sent, vec![Pkt::Disconnect(ReasonCode::PROTOCOL_ERROR)]);
+            assert_eq!(sent, vec![OPacket::disconnect(ReasonCode::PROTOCOL_ERROR)]);
         }
         assert_eq!(sim.close_requests, 1);
     }
@@ -508,7 +508,7 @@ fn packets_before_connack_and_a_second_connack_are_protocol_errors_mqtt_3_2_0_1(
         );
         let sent = sim.take();
         if v == V5 {
-            assert_eq!(sent, vec![Pkt::Disconnect(ReasonCode::PROTOCOL_ERROR)]);
+            assert_eq!(sent, vec![OPacket::disconnect(ReasonCode::PROTOCOL_ERROR)]);
         } else {
             assert!(sent.is_empty());
         }
@@ -541,7 +541,7 @@ fn nothing_is_sent_before_connack_mqtt_3_1_0_1() {
         assert!(completions(&sim.take_events()).is_empty());
         sim.send(&connack(false));
         let sent = sim.take();
-        let kinds: Vec<_> = sent.iter().map(Pkt::kind).collect();
+        let kinds: Vec<_> = sent.iter().map(OPacket::packet_type).collect();
         assert_eq!(
             kinds,
             vec![
@@ -775,7 +775,10 @@ fn malformed_connack_closes_the_connection() {
         );
         let sent = sim.take();
         if v == V5 {
-            assert_eq!(sent, vec![Pkt::Disconnect(ReasonCode::MALFORMED_PACKET)]);
+            assert_eq!(
+                sent,
+                vec![OPacket::disconnect(ReasonCode::MALFORMED_PACKET)]
+            );
         } else {
             assert!(sent.is_empty());
         }

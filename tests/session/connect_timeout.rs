@@ -64,7 +64,7 @@ fn a_slow_open_leaves_less_time_for_connack() {
     sim.start();
     sim.advance_to(4_000);
     sim.complete_open();
-    assert!(matches!(sim.take().as_slice(), [Pkt::Connect(_)]));
+    assert!(matches!(sim.take().as_slice(), [OPacket::Connect(_)]));
     assert_eq!(sim.session.state(), State::AwaitingConnAck);
     assert_eq!(sim.session.poll_timeout(), Some(TIMEOUT));
     sim.advance_to(TIMEOUT);

@@ -17,10 +17,7 @@ fn inbound_qos0_and_qos1_mqtt_4_3_2_4() {
         sim.send(&publish("in/1", b"one", Q1, 17));
         assert_eq!(
             sim.take(),
-            vec![Pkt::PubAck(OResp {
-                packet_id: 17,
-                reason_code: ReasonCode::SUCCESS
-            })]
+            vec![OPacket::PubAck(OPubResp::new(17, ReasonCode::SUCCESS))]
         );
         sim.send(&dup(publish("in/1", b"one", Q1, 17)));
         assert_eq!(sim.take().len(), 1);
@@ -61,8 +58,8 @@ fn inbound_acknowledgements_keep_arrival_order_mqtt_4_6_0_2() {
             .take()
             .into_iter()
             .map(|p| match p {
-                Pkt::PubAck(r) => ('A', r.packet_id),
-                Pkt::PubRec(r) => ('R', r.packet_id),
+                OPacket::PubAck(r) => ('A', r.packet_id),
+                OPacket::PubRec(r) => ('R', r.packet_id),
                 other => panic!("{other:?}"),
             })
             .collect();
@@ -79,12 +76,7 @@ fn inbound_acknowledgements_keep_arrival_order_mqtt_4_6_0_2() {
 fn inbound_qos2_is_delivered_exactly_once_mqtt_4_3_3_10() {
     for v in VERSIONS {
         let mut sim = Sim::connected(opts(v));
-        let rec = |pid| {
-            Pkt::PubRec(OResp {
-                packet_id: pid,
-                reason_code: ReasonCode::SUCCESS,
-            })
-        };
+        let rec = |pid| OPacket::PubRec(OPubResp::new(pid, ReasonCode::SUCCESS));
         sim.send(&publish("q2", b"first", Q2, 5));
         assert_eq!(sim.take(), vec![rec(5)]);
         assert_eq!(messages(&sim.take_events()).len(), 1);
@@ -96,10 +88,7 @@ fn inbound_qos2_is_delivered_exactly_once_mqtt_4_3_3_10() {
         sim.send(&pubrel(5));
         assert_eq!(
             sim.take(),
-            vec![Pkt::PubComp(OResp {
-                packet_id: 5,
-                reason_code: ReasonCode::SUCCESS
-            })]
+            vec![OPacket::PubComp(OPubResp::new(5, ReasonCode::SUCCESS))]
         );
         sim.send(&publish("q2", b"second", Q2, 5));
         assert_eq!(sim.take(), vec![rec(5)]);
@@ -128,7 +117,10 @@ fn inbound_qos2_state_survives_a_resumed_session_mqtt_4_4_0_1() {
         sim.send(&pubrel(5));
         let sent = sim.take();
         assert_eq!(sent.len(), 2);
-        assert!(matches!(sent[1], Pkt::PubComp(OResp { packet_id: 5, .. })));
+        assert!(matches!(
+            sent[1],
+            OPacket::PubComp(OPubResp { packet_id: 5, .. })
+        ));
     }
 }
 
@@ -164,13 +156,7 @@ fn pubrel_for_an_unknown_identifier_gets_pubcomp_mqtt_4_3_3_11() {
         } else {
             ReasonCode::SUCCESS
         };
-        assert_eq!(
-            sim.take(),
-            vec![Pkt::PubComp(OResp {
-                packet_id: 44,
-                reason_code: code
-            })]
-        );
+        assert_eq!(sim.take(), vec![OPacket::PubComp(OPubResp::new(44, code))]);
     }
 }
 
@@ -186,7 +172,7 @@ fn v5_inbound_receive_maximum_exceeded_mqtt_3_3_4_9() {
     let sent = sim.take();
     assert_eq!(
         sent.last(),
-        Some(&Pkt::Disconnect(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED))
+        Some(&OPacket::disconnect(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED))
     );
     let events = sim.take_events();
     assert_eq!(messages(&events).len(), 2);
@@ -211,7 +197,10 @@ fn v5_inbound_packet_over_our_maximum_closes_with_0x95_mqtt_3_1_2_24() {
         sim.send_raw(&big[..2]);
         let sent = sim.take();
         if v == V5 {
-            assert_eq!(sent, vec![Pkt::Disconnect(ReasonCode::PACKET_TOO_LARGE)]);
+            assert_eq!(
+                sent,
+                vec![OPacket::disconnect(ReasonCode::PACKET_TOO_LARGE)]
+            );
         } else {
             assert!(sent.is_empty());
         }
@@ -389,7 +378,10 @@ fn strings_the_client_receives_are_checked() {
             ));
             let sent = sim.take();
             if v == V5 {
-                assert_eq!(sent, vec![Pkt::Disconnect(ReasonCode::MALFORMED_PACKET)]);
+                assert_eq!(
+                    sent,
+                    vec![OPacket::disconnect(ReasonCode::MALFORMED_PACKET)]
+                );
             } else {
                 assert!(sent.is_empty());
             }
@@ -413,7 +405,7 @@ fn strings_the_client_receives_are_checked() {
     ));
     assert_eq!(
         sim.take(),
-        vec![Pkt::Disconnect(ReasonCode::MALFORMED_PACKET)]
+        vec![OPacket::disconnect(ReasonCode::MALFORMED_PACKET)]
     );
 }
 
@@ -554,7 +546,7 @@ fn v5_oversized_packets_from_the_broker_close_with_0x95() {
             );
             assert_eq!(
                 sim.take(),
-                vec![Pkt::Disconnect(ReasonCode::PACKET_TOO_LARGE)]
+                vec![OPacket::disconnect(ReasonCode::PACKET_TOO_LARGE)]
             );
             assert_eq!(sim.close_requests, 1);
         }
@@ -565,7 +557,7 @@ fn v5_oversized_packets_from_the_broker_close_with_0x95() {
         sim.send(&connack_with(false, props));
         assert_eq!(
             sim.take(),
-            vec![Pkt::Disconnect(ReasonCode::PACKET_TOO_LARGE)]
+            vec![OPacket::disconnect(ReasonCode::PACKET_TOO_LARGE)]
         );
         assert_eq!(sim.close_requests, 1);
         assert!(!sim.session.is_connected());

@@ -19,7 +19,7 @@ fn v5_server_keep_alive_is_honoured_mqtt_3_2_2_21() {
     sim.advance_to(4_999);
     assert!(sim.take().is_empty());
     sim.advance_to(5_000);
-    assert_eq!(sim.take(), vec![Pkt::PingReq]);
+    assert_eq!(sim.take(), vec![OPacket::PingReq]);
     // Server Keep Alive 0 turns keep-alive off.
     let mut sim = Sim::connected_with(
         opts(V5).keep_alive(60),
@@ -55,7 +55,7 @@ fn pingreq_exactly_once_per_idle_period_mqtt_3_1_2_20() {
             sim.advance_to(due);
             let sent = sim.take_sent();
             assert_eq!(sent.len(), 1, "{v}: {sent:?}");
-            assert_eq!((sent[0].at, &sent[0].pkt), (due, &Pkt::PingReq));
+            assert_eq!((sent[0].at, &sent[0].pkt), (due, &OPacket::PingReq));
             sim.advance(40);
             sim.send(&Packet::PingResp);
         }
@@ -78,7 +78,7 @@ fn outbound_traffic_postpones_the_ping_mqtt_3_1_2_20() {
         sim.advance_to(14_999);
         assert_eq!(sim.take().len(), 1, "{v}: just the PUBLISH");
         sim.advance_to(15_000);
-        assert_eq!(sim.take(), vec![Pkt::PingReq]);
+        assert_eq!(sim.take(), vec![OPacket::PingReq]);
         sim.send(&Packet::PingResp);
         // A QoS 1 publisher every 4 s with prompt acks: no PINGREQ for minutes.
         for i in 0..60u64 {
@@ -86,7 +86,7 @@ fn outbound_traffic_postpones_the_ping_mqtt_3_1_2_20() {
             sim.publish(msg("t", b"y", Q1)).unwrap();
             let sent = sim.take();
             let pid = publishes(&sent)[0].packet_id;
-            assert!(!sent.contains(&Pkt::PingReq), "{v}: {sent:?}");
+            assert!(!sent.contains(&OPacket::PingReq), "{v}: {sent:?}");
             sim.advance(30);
             sim.send(&puback(pid));
         }
@@ -101,7 +101,7 @@ fn silent_broker_is_declared_dead_after_the_ping_timeout() {
     for v in VERSIONS {
         let mut sim = Sim::connected(opts(v).keep_alive(10));
         sim.advance_to(14_999);
-        assert_eq!(sim.take(), vec![Pkt::PingReq]);
+        assert_eq!(sim.take(), vec![OPacket::PingReq]);
         assert!(sim.session.is_connected());
         sim.advance_to(15_000);
         let (reason, at) = the_disconnect(&sim.take_events());
@@ -120,7 +120,7 @@ fn no_ping_storm_while_a_pingreq_is_outstanding() {
         o.ping_timeout_ms = Some(9_000);
         let mut sim = Sim::connected(o);
         sim.advance_to(10_999);
-        assert_eq!(sim.take(), vec![Pkt::PingReq], "{v}");
+        assert_eq!(sim.take(), vec![OPacket::PingReq], "{v}");
         assert!(sim.session.is_connected());
         sim.advance_to(11_000);
         assert_eq!(
@@ -144,7 +144,7 @@ fn inbound_traffic_prevents_a_false_timeout() {
         let pings: Vec<_> = sim
             .take_sent()
             .into_iter()
-            .filter(|s| s.pkt == Pkt::PingReq)
+            .filter(|s| s.pkt == OPacket::PingReq)
             .map(|s| s.at)
             .collect();
         assert_eq!(
@@ -165,7 +165,7 @@ fn outbound_traffic_does_not_hide_a_dead_broker() {
     for v in VERSIONS {
         let mut sim = Sim::connected(opts(v).keep_alive(10));
         sim.advance_to(10_000);
-        assert_eq!(sim.take(), vec![Pkt::PingReq]);
+        assert_eq!(sim.take(), vec![OPacket::PingReq]);
         for t in (11_000..15_000).step_by(1_000) {
             sim.advance_to(t);
             sim.publish(msg("t", b"x", Q0)).unwrap();
@@ -238,7 +238,7 @@ fn dead_broker_is_noticed_within_one_and_a_half_keep_alives() {
                     let pings: Vec<u64> = sim
                         .take_sent()
                         .into_iter()
-                        .filter(|s| s.pkt == Pkt::PingReq)
+                        .filter(|s| s.pkt == OPacket::PingReq)
                         .map(|s| s.at)
                         .collect();
                     assert_eq!(pings.len(), 1, "{case}: {pings:?}");

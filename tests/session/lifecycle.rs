@@ -36,7 +36,7 @@ fn every_handle_settles_on_disconnect() {
         sim.take();
         assert_eq!(sim.session.inflight_len(), 2);
         sim.disconnect();
-        assert_eq!(sim.take(), vec![Pkt::Disconnect(ReasonCode::SUCCESS)]);
+        assert_eq!(sim.take(), vec![OPacket::disconnect(ReasonCode::SUCCESS)]);
         assert_eq!(sim.close_requests, 1);
         assert_eq!(sim.session.state(), State::Closed);
         let events = sim.take_events();
@@ -141,7 +141,9 @@ fn v5_disconnect_with_will() {
     sim.run();
     assert_eq!(
         sim.take(),
-        vec![Pkt::Disconnect(ReasonCode::DISCONNECT_WITH_WILL_MESSAGE)]
+        vec![OPacket::disconnect(
+            ReasonCode::DISCONNECT_WITH_WILL_MESSAGE
+        )]
     );
 }
 
@@ -288,7 +290,7 @@ fn v5_disconnect_reason_codes_are_client_codes() {
         } else {
             0x80
         };
-        assert_eq!(sim.take(), vec![Pkt::Disconnect(ReasonCode(expected))]);
+        assert_eq!(sim.take(), vec![OPacket::disconnect(ReasonCode(expected))]);
         assert_eq!(sim.close_requests, 1);
     }
     // Protocol errors of every kind, including a SUBSCRIBE (a server-side packet) whose filter
@@ -327,9 +329,10 @@ fn v5_disconnect_reason_codes_are_client_codes() {
         let mut sim = Sim::connected(o);
         sim.send_raw(&raw);
         let sent = sim.take();
-        let Some(Pkt::Disconnect(code)) = sent.last() else {
+        let Some(OPacket::Disconnect(d)) = sent.last() else {
             panic!("{raw:?}: {sent:?}")
         };
+        let code = ReasonCode(d.reason);
         assert!(CLIENT_DISCONNECT_CODES.contains(&code.0), "{raw:?}: {code}");
         assert!(code.0 >= 0x80);
         assert_eq!(sim.close_requests, 1, "closed after DISCONNECT");

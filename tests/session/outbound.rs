@@ -85,10 +85,10 @@ fn qos2_full_flow_mqtt_4_3_3_1() {
         let sent = sim.take();
         assert_eq!(
             sent,
-            vec![Pkt::PubRel(OResp {
-                packet_id: p.packet_id,
-                reason_code: ReasonCode::SUCCESS
-            })]
+            vec![OPacket::PubRel(OPubResp::new(
+                p.packet_id,
+                ReasonCode::SUCCESS
+            ))]
         );
         assert!(
             completions(&sim.take_events()).is_empty(),
@@ -236,13 +236,10 @@ fn full_window_delays_nothing_else_mqtt_3_3_4_8() {
         sim.send(&publish("x/1", b"in", Q1, 9));
         assert_eq!(
             sim.take(),
-            vec![Pkt::PubAck(OResp {
-                packet_id: 9,
-                reason_code: ReasonCode::SUCCESS
-            })]
+            vec![OPacket::PubAck(OPubResp::new(9, ReasonCode::SUCCESS))]
         );
         sim.advance(10_000);
-        assert_eq!(sim.take(), vec![Pkt::PingReq]);
+        assert_eq!(sim.take(), vec![OPacket::PingReq]);
     }
 }
 
@@ -406,7 +403,7 @@ fn v5_message_properties_round_trip_mqtt_3_3_2_17() {
     sim.publish(msg("req", b"q", Q1).properties(props.clone()))
         .unwrap();
     let p = publishes(&sim.take()).remove(0);
-    assert_eq!(p.properties, props);
+    assert_eq!(p.props.message_properties(), props);
     let users = [("b", "2"), ("a", "1"), ("b", "3")];
     let ids = [5u32, 300];
     sim.send(&Packet::Publish(Publish {
@@ -436,7 +433,7 @@ fn v5_message_properties_round_trip_mqtt_3_3_2_17() {
     let mut sim = Sim::connected(opts(V311));
     sim.publish(msg("req", b"q", Q1).properties(props)).unwrap();
     let p = publishes(&sim.take()).remove(0);
-    assert_eq!(p.properties, MessageProperties::default());
+    assert_eq!(p.props.message_properties(), MessageProperties::default());
 }
 
 /// An accepted QoS 1/2 message is never lost: written and dropped with the transport before the
@@ -627,9 +624,9 @@ fn pubrel_follows_the_order_of_pubrec() {
         assert_eq!(
             sim.take(),
             vec![
-                Pkt::PubRel(resp(p[2])),
-                Pkt::PubRel(resp(p[0])),
-                Pkt::PubRel(resp(p[1]))
+                OPacket::PubRel(resp(p[2])),
+                OPacket::PubRel(resp(p[0])),
+                OPacket::PubRel(resp(p[1]))
             ]
         );
     }
@@ -648,11 +645,11 @@ fn nothing_is_retransmitted_on_a_live_connection() {
         sim.publish(msg("c", b"3", Q2)).unwrap();
         let p = publishes(&sim.take());
         sim.send(&pubrec(p[2].packet_id));
-        assert_eq!(sim.take(), vec![Pkt::PubRel(resp(p[2].packet_id))]);
+        assert_eq!(sim.take(), vec![OPacket::PubRel(resp(p[2].packet_id))]);
         for _ in 0..360 {
             sim.advance(10_000);
             let sent = sim.take();
-            assert_eq!(sent, vec![Pkt::PingReq], "{v}: only keep-alive");
+            assert_eq!(sent, vec![OPacket::PingReq], "{v}: only keep-alive");
             sim.send(&Packet::PingResp);
         }
         assert!(completions(&sim.take_events()).is_empty());
@@ -681,11 +678,11 @@ fn qos2_exchanges_ignore_message_expiry() {
     let p = publishes(&sim.take());
     sim.advance_to(10_000);
     sim.send(&pubrec(p[0].packet_id));
-    assert_eq!(sim.take(), vec![Pkt::PubRel(resp(p[0].packet_id))]);
+    assert_eq!(sim.take(), vec![OPacket::PubRel(resp(p[0].packet_id))]);
     sim.advance_to(20_000);
     sim.drop_connection();
     let after = reconnect(&mut sim, &connack(true));
-    assert_eq!(after[0], Pkt::PubRel(resp(p[0].packet_id)));
+    assert_eq!(after[0], OPacket::PubRel(resp(p[0].packet_id)));
     let again = publishes(&after);
     assert_eq!(again.len(), 1);
     assert_eq!((again[0].packet_id, again[0].dup), (p[1].packet_id, true));
@@ -710,10 +707,10 @@ fn qos2_exchanges_ignore_message_expiry() {
         },
         payload: b"x",
     }));
-    assert_eq!(sim.take(), vec![Pkt::PubRec(resp(9))]);
+    assert_eq!(sim.take(), vec![OPacket::PubRec(resp(9))]);
     sim.advance_to(60_000);
     sim.send(&pubrel(9));
-    assert_eq!(sim.take(), vec![Pkt::PubComp(resp(9))]);
+    assert_eq!(sim.take(), vec![OPacket::PubComp(resp(9))]);
 }
 
 /// A PUBLISH from the client never carries a Subscription Identifier, even when the message

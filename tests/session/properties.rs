@@ -166,9 +166,9 @@ impl Broker {
         panic!("the client keeps talking");
     }
 
-    fn on_packet(&mut self, sim: &mut Sim, pkt: Pkt) {
+    fn on_packet(&mut self, sim: &mut Sim, pkt: OPacket) {
         match pkt {
-            Pkt::Connect(c) => {
+            OPacket::Connect(c) => {
                 self.acks.clear();
                 let present = !c.clean_start && self.keep_session && self.has_session;
                 if !present {
@@ -212,7 +212,7 @@ impl Broker {
                     }
                 }
             }
-            Pkt::Publish(p) => {
+            OPacket::Publish(p) => {
                 let tag = tag_of(&p.payload);
                 match p.qos {
                     QoS::AtMostOnce => {}
@@ -236,18 +236,18 @@ impl Broker {
                     }
                 }
             }
-            Pkt::PubRel(r) => {
+            OPacket::PubRel(r) => {
                 self.rx_qos2.remove(&r.packet_id);
                 self.acks.push(Ack::PubComp(r.packet_id));
             }
-            Pkt::PubAck(r) => {
+            OPacket::PubAck(r) => {
                 if let Some(o) = self.out.get(&r.packet_id).copied() {
                     assert_eq!(o.qos, QoS::AtLeastOnce, "PUBACK for a QoS 2 message");
                     self.client_acked.insert(o.tag);
                     self.out.remove(&r.packet_id);
                 }
             }
-            Pkt::PubRec(r) => {
+            OPacket::PubRec(r) => {
                 if let Some(o) = self.out.get_mut(&r.packet_id) {
                     assert_eq!(o.qos, QoS::ExactlyOnce, "PUBREC for a QoS 1 message");
                     o.released = true;
@@ -255,11 +255,11 @@ impl Broker {
                 }
                 sim.send(&pubrel(r.packet_id));
             }
-            Pkt::PubComp(r) => {
+            OPacket::PubComp(r) => {
                 self.out.remove(&r.packet_id);
             }
-            Pkt::PingReq => sim.send(&Packet::PingResp),
-            Pkt::Disconnect(code) => panic!("the client disconnected: {code:?}"),
+            OPacket::PingReq => sim.send(&Packet::PingResp),
+            OPacket::Disconnect(code) => panic!("the client disconnected: {code:?}"),
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -40,7 +40,7 @@ fn subscribe_and_unsubscribe_complete_on_their_handles() {
         let id = sim.subscribe(&[("a/#", Q2), ("b", Q0)], None);
         let s = sim.take()[0].subscribe().unwrap().clone();
         assert_eq!(
-            s.filters,
+            s.subs,
             vec![
                 ("a/#".to_string(), SubscriptionOptions::qos(Q2)),
                 ("b".to_string(), SubscriptionOptions::qos(Q0))
@@ -59,7 +59,7 @@ fn subscribe_and_unsubscribe_complete_on_their_handles() {
             .unsubscribe(vec!["a/#".into()], sim.now)
             .unwrap();
         sim.run();
-        let Pkt::Unsubscribe(u) = sim.take().remove(0) else {
+        let OPacket::Unsubscribe(u) = sim.take().remove(0) else {
             panic!()
         };
         assert_eq!(u.filters, vec!["a/#".to_string()]);
@@ -94,7 +94,11 @@ fn v5_subscription_identifier_in_subscribe() {
     let mut sim = Sim::connected(opts(V5));
     sim.subscribe(&[("a/#", Q1)], Some(268_435_455));
     assert_eq!(
-        sim.take()[0].subscribe().unwrap().subscription_identifiers,
+        sim.take()[0]
+            .subscribe()
+            .unwrap()
+            .props
+            .subscription_identifiers,
         vec![268_435_455]
     );
     assert!(matches!(
@@ -110,6 +114,7 @@ fn v5_subscription_identifier_in_subscribe() {
     assert!(sim.take()[0]
         .subscribe()
         .unwrap()
+        .props
         .subscription_identifiers
         .is_empty());
 }
@@ -122,7 +127,7 @@ fn v5_shared_subscription_mqtt_4_8_2_1() {
     let mut sim = Sim::connected(opts(V5));
     sim.subscribe(&[("$share/group/sensors/#", Q1)], None);
     let s = sim.take()[0].subscribe().unwrap().clone();
-    assert_eq!(s.filters[0].0, "$share/group/sensors/#");
+    assert_eq!(s.subs[0].0, "$share/group/sensors/#");
     sim.send(&suback(s.packet_id, &[ReasonCode(1)]));
     let no_local = SubscriptionOptions {
         no_local: true,
@@ -136,7 +141,7 @@ fn v5_shared_subscription_mqtt_4_8_2_1() {
     sim.drop_connection();
     let after = reconnect_with(&mut sim, &connack(false));
     assert_eq!(
-        after[0].subscribe().unwrap().filters[0].0,
+        after[0].subscribe().unwrap().subs[0].0,
         "$share/group/sensors/#"
     );
 }
@@ -252,7 +257,7 @@ fn requests_sent_again_keep_their_packet_identifiers() {
             sim.run();
             let first = sim.take();
             let sub_pid = first[0].subscribe().unwrap().packet_id;
-            let Pkt::Unsubscribe(u) = &first[1] else {
+            let OPacket::Unsubscribe(u) = &first[1] else {
                 panic!("{first:?}")
             };
             let unsub_pid = u.packet_id;
@@ -270,12 +275,12 @@ fn requests_sent_again_keep_their_packet_identifiers() {
             let unsubs: Vec<u16> = after
                 .iter()
                 .filter_map(|p| match p {
-                    Pkt::Unsubscribe(u) => Some(u.packet_id),
+                    OPacket::Unsubscribe(u) => Some(u.packet_id),
                     _ => None,
                 })
                 .collect();
             assert_eq!(subs.len(), 2, "{v} {present}: {after:?}");
-            assert_eq!(subs[0].filters[0].0, "a/#");
+            assert_eq!(subs[0].subs[0].0, "a/#");
             assert_eq!(
                 subs[0].packet_id, sub_pid,
                 "{v} {present}: SUBSCRIBE keeps its id"
@@ -335,7 +340,7 @@ fn suback_and_unsuback_hold_one_code_per_filter() {
             .unsubscribe(vec!["a".into(), "b".into()], sim.now)
             .unwrap();
         sim.run();
-        let Pkt::Unsubscribe(u) = sim.take().remove(0) else {
+        let OPacket::Unsubscribe(u) = sim.take().remove(0) else {
             panic!()
         };
         if v == V5 {
@@ -352,11 +357,11 @@ fn suback_and_unsuback_hold_one_code_per_filter() {
             );
             assert_eq!(
                 sim.take(),
-                vec![Pkt::Disconnect(ReasonCode::PROTOCOL_ERROR)]
+                vec![OPacket::disconnect(ReasonCode::PROTOCOL_ERROR)]
             );
             assert_eq!(sim.close_requests, 2);
             let after = reconnect(&mut sim, &connack(true));
-            let Pkt::Unsubscribe(again) = &after[0] else {
+            let OPacket::Unsubscribe(again) = &after[0] else {
                 panic!("{after:?}")
             };
             assert_eq!(again.packet_id, u.packet_id);

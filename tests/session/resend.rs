@@ -46,8 +46,8 @@ fn resumed_session_resends_in_order_with_dup_and_pubrel_mqtt_4_4_0_1() {
         let summary: Vec<(PacketType, u16, bool)> = resent
             .iter()
             .map(|p| match p {
-                Pkt::Publish(p) => (PacketType::Publish, p.packet_id, p.dup),
-                Pkt::PubRel(r) => (PacketType::PubRel, r.packet_id, false),
+                OPacket::Publish(p) => (PacketType::Publish, p.packet_id, p.dup),
+                OPacket::PubRel(r) => (PacketType::PubRel, r.packet_id, false),
                 other => panic!("{other:?}"),
             })
             .collect();
@@ -65,7 +65,10 @@ fn resumed_session_resends_in_order_with_dup_and_pubrel_mqtt_4_4_0_1() {
         );
         for p in publishes(&resent).iter().filter(|p| p.dup) {
             assert_eq!(p.payload, p.topic.as_bytes(), "same message");
-            assert_eq!(p.topic_alias, None, "{v}: no alias from the old connection");
+            assert_eq!(
+                p.props.topic_alias, None,
+                "{v}: no alias from the old connection"
+            );
         }
         let r = publishes(&resent);
         sim.send(&puback(r[0].packet_id));
@@ -108,11 +111,8 @@ fn v5_resumed_session_resends_within_the_new_window_mqtt_4_9_0_1() {
     assert_eq!(
         resent,
         vec![
-            Pkt::PubRel(OResp {
-                packet_id: first[0].packet_id,
-                reason_code: ReasonCode::SUCCESS
-            }),
-            Pkt::Publish(OPublish {
+            OPacket::PubRel(OPubResp::new(first[0].packet_id, ReasonCode::SUCCESS)),
+            OPacket::Publish(OPublish {
                 dup: true,
                 ..first[1].clone()
             }),
@@ -180,7 +180,7 @@ fn lost_session_requeues_and_renews_subscriptions_mqtt_3_2_2_5() {
             .unwrap();
         sim.run();
         let unsub = sim.take();
-        let Pkt::Unsubscribe(u) = &unsub[0] else {
+        let OPacket::Unsubscribe(u) = &unsub[0] else {
             panic!("{unsub:?}")
         };
         let codes = if v == V5 { vec![ReasonCode(0)] } else { vec![] };
@@ -220,9 +220,9 @@ fn lost_session_requeues_and_renews_subscriptions_mqtt_3_2_2_5() {
         let mut filters: Vec<(String, SubscriptionOptions, Vec<u32>)> = renewed
             .iter()
             .flat_map(|s| {
-                s.filters
+                s.subs
                     .iter()
-                    .map(|(f, o)| (f.clone(), *o, s.subscription_identifiers.clone()))
+                    .map(|(f, o)| (f.clone(), *o, s.props.subscription_identifiers.clone()))
             })
             .collect();
         filters.sort_by(|a, b| a.0.cmp(&b.0));
@@ -245,7 +245,7 @@ fn lost_session_requeues_and_renews_subscriptions_mqtt_3_2_2_5() {
         );
         assert!(p.iter().all(|p| !p.dup), "{v}: new messages, DUP 0");
         assert!(
-            !after.iter().any(|p| matches!(p, Pkt::PubRel(_))),
+            !after.iter().any(|p| matches!(p, OPacket::PubRel(_))),
             "{v}: no PUBREL into a new session"
         );
         for p in &p {
@@ -288,7 +288,7 @@ fn resumed_session_resends_within_the_new_limits() {
     assert_eq!(first.len(), 6);
     let pid = |i: usize| first[i].packet_id;
     sim.send(&pubrec(pid(4)));
-    assert_eq!(sim.take(), vec![Pkt::PubRel(resp(pid(4)))]);
+    assert_eq!(sim.take(), vec![OPacket::PubRel(resp(pid(4)))]);
     sim.drop_connection();
     sim.take_events();
     let limits = Properties {
@@ -298,14 +298,14 @@ fn resumed_session_resends_within_the_new_limits() {
         ..Properties::EMPTY
     };
     let after = reconnect(&mut sim, &connack_with(true, limits));
-    let dup_of = |p: &Pkt| match p {
-        Pkt::Publish(p) => (p.packet_id, p.dup, p.topic.clone()),
+    let dup_of = |p: &OPacket| match p {
+        OPacket::Publish(p) => (p.packet_id, p.dup, p.topic.clone()),
         other => panic!("{other:?}"),
     };
     // m4 (PUBREC'd) counts; m0 fills the window; PUBREL m4 is not held back.
     assert_eq!(after.len(), 2, "{after:?}");
     assert_eq!(dup_of(&after[0]), (pid(0), true, "m0".into()));
-    assert_eq!(after[1], Pkt::PubRel(resp(pid(4))));
+    assert_eq!(after[1], OPacket::PubRel(resp(pid(4))));
     let late = sim.publish(msg("m6", b"6", Q1)).unwrap();
     assert!(sim.take().is_empty(), "the window is full");
     // PUBACK m0: m1 (retained) and m2 (QoS 2) may not go any more; m3 goes.

@@ -62,7 +62,7 @@ fn v5_invalid_inbound_topic_aliases_close_with_disconnect_mqtt_3_3_2_8() {
         sim.send_raw(&raw);
         assert_eq!(
             sim.take(),
-            vec![Pkt::Disconnect(code)],
+            vec![OPacket::disconnect(code)],
             "max {max} alias {alias} topic {topic:?}"
         );
         assert_eq!(sim.close_requests, 1);
@@ -79,7 +79,7 @@ fn v5_invalid_inbound_topic_aliases_close_with_disconnect_mqtt_3_3_2_8() {
     sim.send(&aliased("", 1, b"y"));
     assert_eq!(
         sim.take(),
-        vec![Pkt::Disconnect(ReasonCode::PROTOCOL_ERROR)]
+        vec![OPacket::disconnect(ReasonCode::PROTOCOL_ERROR)]
     );
 }
 
@@ -97,7 +97,7 @@ fn v5_outbound_topic_aliases_are_assigned_lru_and_reset_mqtt_3_3_2_9() {
     let wire = |sim: &mut Sim, topic: &str| {
         sim.publish(msg(topic, b"p", Q0)).unwrap();
         let p = publishes(&sim.take()).remove(0);
-        (p.topic, p.topic_alias)
+        (p.topic, p.props.topic_alias)
     };
     assert_eq!(wire(&mut sim, "a"), ("a".into(), Some(1)));
     assert_eq!(wire(&mut sim, "a"), ("".into(), Some(1)));
@@ -131,7 +131,7 @@ fn v5_no_outbound_aliases_without_the_brokers_maximum_mqtt_3_2_2_18() {
     }
     assert!(publishes(&sim.take())
         .iter()
-        .all(|p| p.topic == "t" && p.topic_alias.is_none()));
+        .all(|p| p.topic == "t" && p.props.topic_alias.is_none()));
     let mut sim = Sim::connected_with(
         opts(V5).outbound_topic_aliases(false),
         &connack_with(
@@ -147,7 +147,7 @@ fn v5_no_outbound_aliases_without_the_brokers_maximum_mqtt_3_2_2_18() {
     }
     assert!(publishes(&sim.take())
         .iter()
-        .all(|p| p.topic == "t" && p.topic_alias.is_none()));
+        .all(|p| p.topic == "t" && p.props.topic_alias.is_none()));
 }
 
 /// v5 MQTT-3.2.2-15 with aliases: a message that fits the broker's maximum only without the
@@ -185,7 +185,7 @@ fn v5_alias_is_not_left_assigned_by_a_publish_that_did_not_go_out() {
         "the broker never learnt the alias: the topic must be sent ({p:?})"
     );
     assert_eq!(
-        (p.topic.as_str(), p.topic_alias),
+        (p.topic.as_str(), p.props.topic_alias),
         ("t/x", Some(1)),
         "the freed alias is handed out again"
     );

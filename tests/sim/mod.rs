@@ -2,9 +2,9 @@
 //! simulated clock and a scripted broker, shared by the session tests (`tests/session/`).
 //!
 //! [`Sim`] owns a `Session` and plays the driver: it answers `OpenTransport` (open, refuse or
-//! hold, as the test chooses), decodes every `Transmit` with the codec into owned [`Pkt`]s that
-//! the test inspects, records `CloseTransport` and collects events. The test plays the broker:
-//! it injects packets encoded with the codec ([`Sim::send`]), raw bytes ([`Sim::send_raw`]),
+//! hold, as the test chooses), decodes every `Transmit` with the codec into [`OPacket`]s (the
+//! owned packet model of `wasmqtt_testkit::packets`) that the test inspects, records
+//! `CloseTransport` and collects events. The test plays the broker: it injects packets encoded with the codec ([`Sim::send`]), raw bytes ([`Sim::send_raw`]),
 //! drops the connection, and moves time on with [`Sim::advance_to`], which fires
 //! `handle_timeout` at every deadline on the way, exactly at that deadline.
 //!
@@ -23,13 +23,15 @@
 
 use std::collections::BTreeSet;
 use wasmqtt::codec::{
-    ConnAck, Decoder, Packet, PacketType, Properties, ProtocolVersion, PubResp, Publish, QoS,
-    ReasonCode, Seq, SubAck, SubscriptionOptions, UnsubAck,
+    ConnAck, Decoder, Packet, Properties, ProtocolVersion, PubResp, Publish, QoS, ReasonCode, Seq,
+    SubAck, SubscriptionOptions, UnsubAck,
 };
 use wasmqtt::session::{
-    DisconnectReason, Event, FirstConnect, MessageProperties, Options, Output, PublishError,
-    PublishId, ReceivedMessage, RequestId, Session, State,
+    DisconnectReason, Event, FirstConnect, Options, Output, PublishError, PublishId,
+    ReceivedMessage, RequestId, Session, State,
 };
+/// The owned packets the harness decodes the client's writes into.
+pub use wasmqtt_testkit::packets::*;
 
 /// Both protocol versions, for tests that run once per version.
 pub const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
@@ -38,236 +40,6 @@ pub const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersi
 const MAX_OUTPUTS_PER_RUN: usize = 100_000;
 /// Most timers `advance_to` may fire at one instant before it calls it a timer storm.
 const MAX_TIMERS_PER_INSTANT: usize = 16;
-
-// ---------------------------------------------------------------------------------------------
-// Owned packets, as the broker sees what the client wrote
-// ---------------------------------------------------------------------------------------------
-
-/// A will as carried by CONNECT.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OWill {
-    pub topic: String,
-    pub payload: Vec<u8>,
-    pub qos: QoS,
-    pub retain: bool,
-    pub delay_interval: Option<u32>,
-    pub properties: MessageProperties,
-}
-
-/// CONNECT, owned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OConnect {
-    pub protocol: ProtocolVersion,
-    pub clean_start: bool,
-    pub keep_alive: u16,
-    pub client_id: String,
-    pub username: Option<String>,
-    pub password: Option<Vec<u8>>,
-    pub will: Option<OWill>,
-    pub session_expiry_interval: Option<u32>,
-    pub receive_maximum: Option<u16>,
-    pub maximum_packet_size: Option<u32>,
-    pub topic_alias_maximum: Option<u16>,
-    pub request_problem_information: Option<bool>,
-    pub request_response_information: Option<bool>,
-    pub user_properties: Vec<(String, String)>,
-    pub authentication_method: Option<String>,
-    pub authentication_data: Option<Vec<u8>>,
-}
-
-/// PUBLISH, owned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OPublish {
-    pub dup: bool,
-    pub qos: QoS,
-    pub retain: bool,
-    pub topic: String,
-    pub packet_id: u16,
-    pub topic_alias: Option<u16>,
-    pub properties: MessageProperties,
-    pub payload: Vec<u8>,
-}
-
-/// PUBACK, PUBREC, PUBREL or PUBCOMP, owned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OResp {
-    pub packet_id: u16,
-    pub reason_code: ReasonCode,
-}
-
-/// SUBSCRIBE, owned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OSubscribe {
-    pub packet_id: u16,
-    pub subscription_identifiers: Vec<u32>,
-    pub filters: Vec<(String, SubscriptionOptions)>,
-}
-
-/// UNSUBSCRIBE, owned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OUnsubscribe {
-    pub packet_id: u16,
-    pub filters: Vec<String>,
-}
-
-/// AUTH, owned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OAuth {
-    pub reason_code: ReasonCode,
-    pub method: Option<String>,
-    pub data: Option<Vec<u8>>,
-}
-
-/// A packet the client wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Pkt {
-    Connect(Box<OConnect>),
-    Publish(OPublish),
-    PubAck(OResp),
-    PubRec(OResp),
-    PubRel(OResp),
-    PubComp(OResp),
-    Subscribe(OSubscribe),
-    Unsubscribe(OUnsubscribe),
-    PingReq,
-    Disconnect(ReasonCode),
-    Auth(OAuth),
-    /// A packet only a server may send (CONNACK, SUBACK, …): always a client bug.
-    ServerOnly(PacketType),
-}
-
-impl Pkt {
-    pub fn kind(&self) -> PacketType {
-        match self {
-            Pkt::Connect(_) => PacketType::Connect,
-            Pkt::Publish(_) => PacketType::Publish,
-            Pkt::PubAck(_) => PacketType::PubAck,
-            Pkt::PubRec(_) => PacketType::PubRec,
-            Pkt::PubRel(_) => PacketType::PubRel,
-            Pkt::PubComp(_) => PacketType::PubComp,
-            Pkt::Subscribe(_) => PacketType::Subscribe,
-            Pkt::Unsubscribe(_) => PacketType::Unsubscribe,
-            Pkt::PingReq => PacketType::PingReq,
-            Pkt::Disconnect(_) => PacketType::Disconnect,
-            Pkt::Auth(_) => PacketType::Auth,
-            Pkt::ServerOnly(t) => *t,
-        }
-    }
-
-    pub fn connect(&self) -> Option<&OConnect> {
-        match self {
-            Pkt::Connect(c) => Some(c),
-            _ => None,
-        }
-    }
-
-    pub fn publish(&self) -> Option<&OPublish> {
-        match self {
-            Pkt::Publish(p) => Some(p),
-            _ => None,
-        }
-    }
-
-    pub fn subscribe(&self) -> Option<&OSubscribe> {
-        match self {
-            Pkt::Subscribe(s) => Some(s),
-            _ => None,
-        }
-    }
-}
-
-/// Owned message properties of a PUBLISH or will.
-pub fn message_properties(p: &Properties<'_>) -> MessageProperties {
-    MessageProperties {
-        payload_format_indicator: p.payload_format_indicator,
-        message_expiry_interval: p.message_expiry_interval,
-        content_type: p.content_type.map(str::to_string),
-        response_topic: p.response_topic.map(str::to_string),
-        correlation_data: p.correlation_data.map(<[u8]>::to_vec),
-        user_properties: users(p),
-        subscription_identifiers: p.subscription_identifiers.iter().collect(),
-    }
-}
-
-fn users(p: &Properties<'_>) -> Vec<(String, String)> {
-    p.user_properties
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn resp(r: &PubResp<'_>) -> OResp {
-    OResp {
-        packet_id: r.packet_id,
-        reason_code: r.reason_code,
-    }
-}
-
-/// The owned form of a decoded packet.
-pub fn own(p: &Packet<'_>) -> Pkt {
-    match p {
-        Packet::Connect(c) => Pkt::Connect(Box::new(OConnect {
-            protocol: c.protocol,
-            clean_start: c.clean_start,
-            keep_alive: c.keep_alive,
-            client_id: c.client_id.to_string(),
-            username: c.username.map(str::to_string),
-            password: c.password.map(<[u8]>::to_vec),
-            will: c.will.map(|w| OWill {
-                topic: w.topic.to_string(),
-                payload: w.payload.to_vec(),
-                qos: w.qos,
-                retain: w.retain,
-                delay_interval: w.properties.will_delay_interval,
-                properties: message_properties(&w.properties),
-            }),
-            session_expiry_interval: c.properties.session_expiry_interval,
-            receive_maximum: c.properties.receive_maximum,
-            maximum_packet_size: c.properties.maximum_packet_size,
-            topic_alias_maximum: c.properties.topic_alias_maximum,
-            request_problem_information: c.properties.request_problem_information,
-            request_response_information: c.properties.request_response_information,
-            user_properties: users(&c.properties),
-            authentication_method: c.properties.authentication_method.map(str::to_string),
-            authentication_data: c.properties.authentication_data.map(<[u8]>::to_vec),
-        })),
-        Packet::Publish(p) => Pkt::Publish(OPublish {
-            dup: p.dup,
-            qos: p.qos,
-            retain: p.retain,
-            topic: p.topic.to_string(),
-            packet_id: p.packet_id,
-            topic_alias: p.properties.topic_alias,
-            properties: message_properties(&p.properties),
-            payload: p.payload.to_vec(),
-        }),
-        Packet::PubAck(r) => Pkt::PubAck(resp(r)),
-        Packet::PubRec(r) => Pkt::PubRec(resp(r)),
-        Packet::PubRel(r) => Pkt::PubRel(resp(r)),
-        Packet::PubComp(r) => Pkt::PubComp(resp(r)),
-        Packet::Subscribe(s) => Pkt::Subscribe(OSubscribe {
-            packet_id: s.packet_id,
-            subscription_identifiers: s.properties.subscription_identifiers.iter().collect(),
-            filters: s
-                .subscriptions
-                .iter()
-                .map(|x| (x.filter.to_string(), x.options))
-                .collect(),
-        }),
-        Packet::Unsubscribe(u) => Pkt::Unsubscribe(OUnsubscribe {
-            packet_id: u.packet_id,
-            filters: u.filters.iter().map(str::to_string).collect(),
-        }),
-        Packet::PingReq => Pkt::PingReq,
-        Packet::Disconnect(d) => Pkt::Disconnect(d.reason_code),
-        Packet::Auth(a) => Pkt::Auth(OAuth {
-            reason_code: a.reason_code,
-            method: a.properties.authentication_method.map(str::to_string),
-            data: a.properties.authentication_data.map(<[u8]>::to_vec),
-        }),
-        other => Pkt::ServerOnly(other.packet_type()),
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Packets the broker sends
@@ -440,7 +212,7 @@ pub struct Sent {
     pub conn: u32,
     /// Simulated time of the write.
     pub at: u64,
-    pub pkt: Pkt,
+    pub pkt: OPacket,
 }
 
 /// The driver loop and the broker's view of the wire. See the module docs.
@@ -528,7 +300,7 @@ impl Sim {
         sim.start();
         let first = sim.take();
         assert!(
-            matches!(first.as_slice(), [Pkt::Connect(_)]),
+            matches!(first.as_slice(), [OPacket::Connect(_)]),
             "expected CONNECT, got {first:?}"
         );
         sim.send(connack);
@@ -622,7 +394,7 @@ impl Sim {
                              broker's maximum of {max}: {p:?}"
                         );
                     }
-                    let pkt = own(&p);
+                    let pkt = OPacket::from_packet(&p);
                     start += used;
                     self.on_client_packet(pkt);
                 }
@@ -633,16 +405,16 @@ impl Sim {
         self.rx.drain(..start);
     }
 
-    fn on_client_packet(&mut self, pkt: Pkt) {
+    fn on_client_packet(&mut self, pkt: OPacket) {
         assert!(
             !self.disconnect_sent,
             "v5 MQTT-3.14.4-1 / v3.1.1 MQTT-3.14.4-2: {pkt:?} sent after DISCONNECT"
         );
         assert!(
-            !matches!(pkt, Pkt::ServerOnly(_)),
+            !pkt.server_only(),
             "the client sent a server packet: {pkt:?}"
         );
-        if let Pkt::Connect(_) = pkt {
+        if let OPacket::Connect(_) = pkt {
             assert!(!self.connect_sent, "a second CONNECT on one connection");
             self.connect_sent = true;
             self.unacked_conn.clear();
@@ -653,12 +425,12 @@ impl Sim {
             );
         }
         match &pkt {
-            Pkt::Publish(p) if p.qos != QoS::AtMostOnce => {
+            OPacket::Publish(p) if p.qos != QoS::AtMostOnce => {
                 self.unacked.insert(p.packet_id);
                 self.max_unacked = self.max_unacked.max(self.unacked.len());
                 self.unacked_conn.insert(p.packet_id);
             }
-            Pkt::Disconnect(_) => self.disconnect_sent = true,
+            OPacket::Disconnect(_) => self.disconnect_sent = true,
             _ => {}
         }
         self.sent.push(Sent {
@@ -752,7 +524,7 @@ impl Sim {
     }
 
     /// Packets written since the last `take`.
-    pub fn take(&mut self) -> Vec<Pkt> {
+    pub fn take(&mut self) -> Vec<OPacket> {
         self.take_sent().into_iter().map(|s| s.pkt).collect()
     }
 
@@ -812,19 +584,19 @@ impl Sim {
 }
 
 /// Decodes every whole packet in `bytes` (for messages).
-pub fn decode_all(version: ProtocolVersion, bytes: &[u8]) -> Vec<Pkt> {
+pub fn decode_all(version: ProtocolVersion, bytes: &[u8]) -> Vec<OPacket> {
     let decoder = Decoder::new(version);
     let mut out = Vec::new();
     let mut start = 0;
     while let Ok(Some((p, used))) = decoder.decode(&bytes[start..]) {
-        out.push(own(&p));
+        out.push(OPacket::from_packet(&p));
         start += used;
     }
     out
 }
 
 /// Publishes in `pkts`.
-pub fn publishes(pkts: &[Pkt]) -> Vec<OPublish> {
+pub fn publishes(pkts: &[OPacket]) -> Vec<OPublish> {
     pkts.iter().filter_map(|p| p.publish().cloned()).collect()
 }
 

@@ -21,5 +21,6 @@
 //! ```
 
 pub mod mosquitto;
+pub mod packets;
 pub mod proxy;
 pub mod rumqttd;
