@@ -79,6 +79,14 @@ pub(crate) enum Waiter {
     Unsubscribe(Settle, Vec<String>),
 }
 
+/// `ws.bufferedAmount`, read as a property: a stand-in for `WebSocket` without it reads 0.
+fn buffered_amount(ws: &WebSocket) -> u32 {
+    js_sys::Reflect::get(ws, &JsValue::from_str("bufferedAmount"))
+        .ok()
+        .and_then(|v| v.as_f64())
+        .map_or(0, |n| n.clamp(0.0, u32::MAX as f64) as u32)
+}
+
 struct Socket {
     ws: WebSocket,
     _on_open: Closure<dyn FnMut()>,
@@ -162,9 +170,10 @@ impl Inner {
         self.pending.insert_request(id, w);
     }
 
-    /// The socket's `bufferedAmount` (0 without an open socket).
+    /// The socket's `bufferedAmount` (0 without a socket, or from a `WebSocket` stand-in that
+    /// has none).
     pub fn buffered_amount(&self) -> u32 {
-        self.socket.as_ref().map_or(0, |s| s.ws.buffered_amount())
+        self.socket.as_ref().map_or(0, |s| buffered_amount(&s.ws))
     }
 
     fn write_bound(&self) -> u32 {
@@ -179,7 +188,7 @@ impl Inner {
         }
         // A failed send means the socket is going away; its close event follows.
         let _ = s.ws.send_with_u8_array(bytes);
-        if s.ws.buffered_amount() >= self.write_bound() {
+        if buffered_amount(&s.ws) >= self.write_bound() {
             self.session.handle_write_blocked();
         }
     }

@@ -473,6 +473,9 @@ pub(crate) fn connect_options_of(options: &JsValue) -> JsResult<(Options, Driver
     if let Some(n) = opt_uint(o, "maxQueuedBytes", 0.0, U32)? {
         opts.max_queued_bytes = n as usize;
     }
+    if let Some(n) = opt_uint(o, "maxPendingWriteBytes", 0.0, U32)? {
+        opts.max_pending_write_bytes = n as usize;
+    }
     if let Some(n) = opt_uint(o, "maxPacketSize", 0.0, U32)? {
         opts.max_packet_size = n as u32;
     }

@@ -78,6 +78,8 @@ export interface ConnectOptions {
   maxQueuedMessages?: number;
   /** Most bytes waiting (default 16 MiB; at least 1). */
   maxQueuedBytes?: number;
+  /** Most bytes of QoS 0 messages held while the WebSocket's buffer is full; past it `publish` rejects with `WOULD_BLOCK` (default 4 MiB; at least 1). */
+  maxPendingWriteBytes?: number;
   /** Largest packet accepted from the broker (default 1 MiB; 16 to 268435455). */
   maxPacketSize?: number;
   /** Listeners registered before the first attempt, as with `Client.on` (so a `connect` that keeps retrying can be watched). */
