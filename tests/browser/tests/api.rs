@@ -179,8 +179,14 @@ async fn connect_rejects_bad_options_with_typed_errors() {
             ]),
             "INVALID_ARGUMENT",
         ),
-        (obj(&[("on", obj(&[("nope", 1.into())]))]), "INVALID_ARGUMENT"),
-        (obj(&[("on", obj(&[("close", 1.into())]))]), "INVALID_ARGUMENT"),
+        (
+            obj(&[("on", obj(&[("nope", 1.into())]))]),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            obj(&[("on", obj(&[("close", 1.into())]))]),
+            "INVALID_ARGUMENT",
+        ),
     ];
     for (opts, code) in cases {
         assert_eq!(rejection_code(connect(url.clone(), opts)).await, code);
