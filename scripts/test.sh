@@ -319,6 +319,8 @@ host_runner_tests() {
 #      of its own) against a mosquitto WebSocket listener started here,
 #   2. the dashboard's end-to-end test (web-demo/test/e2e.test.mjs, node:test + playwright-core),
 #      which starts and restarts its own mosquitto; its screenshot is target/web-demo/e2e.png.
+#   3. the shared driver scenario table S1-S5 (web-demo/test/scenarios.test.mjs: its own mosquitto,
+#      a silent listener and a fault proxy), printing `scenario browser SID OUTCOME` lines.
 install_browser_tools() {
     local need=()
     [ -x /usr/bin/chromium ] || need+=(chromium)
@@ -380,11 +382,12 @@ browser_tests() {
             cargo test --target wasm32-unknown-unknown --tests
     ) | tee -a "$TEST_LOG"
     kill "$BROKER_PID" 2>/dev/null || true
-    log "--- node --test web-demo/test/e2e.test.mjs (playwright-core, /usr/bin/chromium)"
+    log "--- node --test web-demo/test/e2e.test.mjs web-demo/test/scenarios.test.mjs (playwright-core, /usr/bin/chromium)"
     (
         cd web-demo
         node --test --test-reporter=spec --test-reporter-destination=stdout \
-            --test-reporter=tap --test-reporter-destination="$WORK/e2e.tap" test/e2e.test.mjs
+            --test-reporter=tap --test-reporter-destination="$WORK/e2e.tap" \
+            test/e2e.test.mjs test/scenarios.test.mjs
     )
     # Count the end-to-end tests in the summary with the cargo tests.
     awk '/^# pass / { p = $3 } /^# fail / { f = $3 } /^# skipped / { s = $3 }

@@ -1,7 +1,7 @@
 // wasmqtt dashboard: a live view of an MQTT broker over WebSocket, on wasmqtt's browser build.
 //
 // Query parameters preset the form: ?url=ws://127.0.0.1:8080/&sub=meter/%23&connect=1
-import init, { connect } from './pkg/wasmqtt.js';
+import init, { connect, topicMatches, validateTopicFilter } from './pkg/wasmqtt.js';
 import { LiveChart, formatValue } from './chart.js';
 
 const $ = (id) => document.getElementById(id);
@@ -174,6 +174,8 @@ function renderSub(filter) {
 async function subscribe(filter, qos) {
   ui.subError.textContent = '';
   if (app.subs.has(filter)) return;
+  // The core's filter rules (wasmqtt::topic), from the wasm build: refused before it is listed.
+  try { validateTopicFilter(filter); } catch (e) { ui.subError.textContent = errorText(e); return; }
   app.subs.set(filter, { qos, granted: undefined, count: 0, li: null });
   renderSub(filter);
   try {
@@ -225,16 +227,7 @@ function onMessage(m) {
   t.dirty = true;
 }
 
-function topicMatches(filter, topic) {
-  if (filter.startsWith('$share/')) filter = filter.split('/').slice(2).join('/');
-  const f = filter.split('/'), n = topic.split('/');
-  if (n[0].startsWith('$') && (f[0] === '#' || f[0] === '+')) return false;
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true;
-    if (i >= n.length || (f[i] !== '+' && f[i] !== n[i])) return false;
-  }
-  return f.length === n.length;
-}
+// topicMatches: the core's matcher (wasmqtt::topic::matches) from the wasm build.
 
 function flushRows() {
   if (!app.pending.length) return;

@@ -12,7 +12,8 @@ const unique = (p) => `${p}-${Date.now().toString(36)}-${seq++}`;
 async function open(lib, url, opts = {}) {
   const clientId = unique(lib);
   if (lib === 'wasmqtt') {
-    const c = await wasmqttConnect(url, { clientId, protocolVersion: 4, keepalive: 60, maxInflight: Number(new URLSearchParams(location.search).get("inflight") ?? 100), maxQueuedMessages: 1_000_000, maxQueuedBytes: 1 << 30 });
+    // MQTT.js buffers without bound (the queue and, for QoS 0, the WebSocket): budgets as large here.
+    const c = await wasmqttConnect(url, { clientId, protocolVersion: 4, keepalive: 60, maxInflight: Number(new URLSearchParams(location.search).get("inflight") ?? 100), maxQueuedMessages: 1_000_000, maxQueuedBytes: 1 << 30, maxPendingWriteBytes: 1 << 30 });
     return {
       publish: (t, p, qos) => c.publish(t, p, { qos }),
       subscribe: (f, qos) => c.subscribe(f, { qos }),

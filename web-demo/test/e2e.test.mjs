@@ -132,7 +132,8 @@ test('the dashboard is worth looking at (screenshot saved as an artifact)', asyn
   mkdirSync(dir, { recursive: true });
   await page.screenshot({ path: join(dir, 'e2e.png') });
   await page.click('#sim-btn');
-  assert.deepEqual(pageErrors, []);
+  // Chrome itself logs a reconnect attempt that found the restarted broker not yet listening.
+  assert.deepEqual(pageErrors.filter((e) => !/^WebSocket connection to .* failed: .*ERR_CONNECTION_REFUSED/.test(e)), []);
 });
 
 // Keep-alive under background-tab timer throttling. Headless Chromium never hides a page, so the

@@ -160,3 +160,61 @@ export function start(cmd, args, { stdin = false } = {}) {
   const exited = new Promise((res) => p.once('exit', (code) => res(code)));
   return { proc: p, output: () => out, exited, kill: () => { if (p.exitCode === null) p.kill('SIGKILL'); } };
 }
+
+/**
+ * A loopback TCP proxy in front of `targetPort` (mosquitto's WebSocket listener), the JavaScript
+ * counterpart of wasmqtt_testkit::proxy::Proxy: counts the connections it accepted, can stop
+ * reading what the client writes (the client's writes back up: TCP backpressure) and resume, and
+ * can cut every connection.
+ */
+export class FaultProxy {
+  static async start(targetPort) {
+    const p = new FaultProxy();
+    p.pairs = new Set();
+    p.accepted = 0;
+    p.paused = false;
+    p.server = netServer((client) => {
+      p.accepted++;
+      const upstream = netConnect({ host: '127.0.0.1', port: targetPort });
+      const pair = { client, upstream };
+      p.pairs.add(pair);
+      if (p.paused) client.pause();
+      client.on('data', (d) => upstream.write(d));
+      upstream.on('data', (d) => client.write(d));
+      const end = () => { client.destroy(); upstream.destroy(); p.pairs.delete(pair); };
+      for (const s of [client, upstream]) { s.on('close', end); s.on('error', end); }
+    });
+    await new Promise((r) => p.server.listen(0, '127.0.0.1', r));
+    p.port = p.server.address().port;
+    return p;
+  }
+
+  get wsUrl() { return `ws://127.0.0.1:${this.port}/`; }
+
+  /** Stops reading from the clients: what they write stays in their buffers. */
+  pauseClientWrites() { this.paused = true; for (const { client } of this.pairs) client.pause(); }
+
+  resumeClientWrites() { this.paused = false; for (const { client } of this.pairs) client.resume(); }
+
+  /** Closes every connection (both sides) at once. */
+  cut() { for (const { client, upstream } of [...this.pairs]) { client.destroy(); upstream.destroy(); } this.pairs.clear(); }
+
+  async close() { this.cut(); await new Promise((r) => this.server.close(r)); }
+}
+
+/** A loopback TCP listener that accepts and never sends a byte; `closed` counts the connections the client closed. */
+export async function silentListener() {
+  const sockets = new Set();
+  const l = { accepted: 0, closed: 0 };
+  l.server = netServer((s) => {
+    l.accepted++;
+    sockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => { l.closed++; sockets.delete(s); });
+  });
+  await new Promise((r) => l.server.listen(0, '127.0.0.1', r));
+  l.port = l.server.address().port;
+  l.wsUrl = `ws://127.0.0.1:${l.port}/`;
+  l.close = () => { for (const s of sockets) s.destroy(); return new Promise((r) => l.server.close(r)); };
+  return l;
+}

@@ -3,12 +3,25 @@
 //! Every wake-up (a WebSocket event, the timer, an application call, the page becoming visible
 //! again) feeds the session what happened with `performance.now()`, then [`pump`] drains
 //! `poll_output()`: bytes go to the socket, `OpenTransport` opens a new socket, `CloseTransport`
-//! closes it, events settle Promises and call listeners, and `Wait(deadline)` re-arms the timer.
-//! Nothing here decides anything about MQTT: reconnect timing, keep-alive, resubscription and
-//! retransmission all come from the session.
+//! closes it (a socket still connecting too: that is how the core's connect timeout ends an
+//! open), events settle Promises through [`Completions`] and call listeners, and
+//! `Wait(deadline)` re-arms the timer. Nothing here decides anything about MQTT: the first
+//! connect policy, the connect timeout, reconnect timing, keep-alive, write batching,
+//! resubscription, retransmission and the connection state all come from the session.
+//!
+//! **Write backpressure.** `WebSocket.send` never blocks: it appends to the socket's
+//! `bufferedAmount`. The driver maps that onto the session's backpressure inputs with the
+//! session's own batch bound, [`Options::max_transmit_bytes`](wasmqtt::session::Options):
+//! after a transmit that leaves `bufferedAmount` at or above it, the driver calls
+//! `handle_write_blocked()`, so the session holds what it writes next (within its budgets:
+//! QoS 0 publishes answer `WOULD_BLOCK` past `max_pending_write_bytes`, QoS 1/2 wait in the
+//! bounded queue). The WebSocket has no "drained" event, so `bufferedAmount` is checked again at
+//! the start of every drain (every WebSocket event, timer, application call) and, while
+//! blocked, on a short timer ([`WRITE_POLL_MS`]); once it is below the bound the driver calls
+//! `handle_writable(now)`. What the browser buffers is thus at most the bound plus one
+//! transmit (itself at most the bound, or one packet larger than it).
 
 use super::js::{self, MqttError};
-use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -17,11 +30,16 @@ use js_sys::{Array, Function, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasmqtt::session::{
-    ConnectionInfo, DisconnectReason, Event, Output, PublishId, RequestId, Session,
+    Completions, ConnectionInfo, ConnectionState, DisconnectReason, Event, Outcome, Output,
+    PublishId, RequestId, Session,
 };
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 pub(crate) type Shared = Rc<RefCell<Inner>>;
+
+/// While writing is blocked, how often the driver looks at `bufferedAmount` again when nothing
+/// else wakes it.
+pub(crate) const WRITE_POLL_MS: u64 = 5;
 
 /// The two halves of a pending Promise.
 pub(crate) struct Settle {
@@ -49,12 +67,24 @@ pub(crate) fn rejected(e: MqttError) -> Promise {
     Promise::reject(&e.into_js())
 }
 
-enum RequestKind {
+/// What a pending publish or request resolves with.
+pub(crate) enum Waiter {
+    /// `publish`: resolves with `{ reasonCode }`.
+    Publish(Settle),
     /// `subscribe(filter)`: resolves with the granted QoS.
-    SubscribeOne,
+    SubscribeOne(Settle),
     /// `subscribe([filters])`: resolves with the reason codes.
-    SubscribeMany,
-    Unsubscribe(Vec<String>),
+    SubscribeMany(Settle),
+    /// `unsubscribe`: resolves when UNSUBACK came; removes the handlers of these filters.
+    Unsubscribe(Settle, Vec<String>),
+}
+
+/// `ws.bufferedAmount`, read as a property: a stand-in for `WebSocket` without it reads 0.
+fn buffered_amount(ws: &WebSocket) -> u32 {
+    js_sys::Reflect::get(ws, &JsValue::from_str("bufferedAmount"))
+        .ok()
+        .and_then(|v| v.as_f64())
+        .map_or(0, |n| n.clamp(0.0, u32::MAX as f64) as u32)
 }
 
 struct Socket {
@@ -73,35 +103,10 @@ impl Socket {
     }
 }
 
-/// Application-facing connection state (`client.state`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ConnState {
-    Connecting,
-    Connected,
-    Reconnecting,
-    Closed,
-}
-
-impl ConnState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConnState::Connecting => "connecting",
-            ConnState::Connected => "connected",
-            ConnState::Reconnecting => "reconnecting",
-            ConnState::Closed => "closed",
-        }
-    }
-}
-
 pub(crate) struct Handler {
     pub id: u32,
     pub filter: String,
     pub f: Function,
-}
-
-#[derive(Default)]
-pub(crate) struct Listeners {
-    pub map: BTreeMap<String, Vec<Function>>,
 }
 
 pub(crate) struct Inner {
@@ -109,8 +114,6 @@ pub(crate) struct Inner {
     url: String,
     socket: Option<Socket>,
     socket_gen: u64,
-    /// Why the last socket closed (code and reason), for error messages.
-    last_close: Option<String>,
     timer: Option<(JsValue, u64)>,
     /// Whether the armed timer was set from inside the timer callback (a chained timer).
     timer_chained: bool,
@@ -121,15 +124,13 @@ pub(crate) struct Inner {
     flush_cb: Option<Closure<dyn FnMut()>>,
     flush_scheduled: bool,
     rx_buf: Vec<u8>,
-    publishes: BTreeMap<u64, Settle>,
-    requests: BTreeMap<u64, (Settle, RequestKind)>,
+    pending: Completions<Waiter>,
     connect_waiter: Option<Settle>,
-    retry_initial: bool,
-    pub state: ConnState,
-    pub info: Option<ConnectionInfo>,
+    /// The connection state last announced with a `state` event.
+    announced: ConnectionState,
     pub handlers: Vec<Handler>,
     pub next_handler_id: u32,
-    pub listeners: Listeners,
+    pub listeners: Vec<(String, Function)>,
     /// The client keeps itself alive while it may still connect, as an open WebSocket does in
     /// JavaScript: the callbacks hold it weakly, this holds it strongly until it is closed for
     /// good ([`Inner::release`]).
@@ -137,13 +138,13 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    pub fn new(session: Session, url: String, retry_initial: bool) -> Self {
+    pub fn new(session: Session, url: String) -> Self {
         Inner {
+            announced: session.connection_state(),
             session,
             url,
             socket: None,
             socket_gen: 0,
-            last_close: None,
             timer: None,
             timer_chained: false,
             in_timer: false,
@@ -152,46 +153,50 @@ impl Inner {
             flush_cb: None,
             flush_scheduled: false,
             rx_buf: Vec::new(),
-            publishes: BTreeMap::new(),
-            requests: BTreeMap::new(),
+            pending: Completions::new(),
             connect_waiter: None,
-            retry_initial,
-            state: ConnState::Connecting,
-            info: None,
             handlers: Vec::new(),
             next_handler_id: 1,
-            listeners: Listeners::default(),
+            listeners: Vec::new(),
             self_ref: None,
         }
     }
 
     pub fn add_publish(&mut self, id: PublishId, s: Settle) {
-        self.publishes.insert(id.0, s);
+        self.pending.insert_publish(id, Waiter::Publish(s));
     }
 
-    fn add_request(&mut self, id: RequestId, s: Settle, kind: RequestKind) {
-        self.requests.insert(id.0, (s, kind));
+    pub fn add_request(&mut self, id: RequestId, w: Waiter) {
+        self.pending.insert_request(id, w);
     }
 
-    pub fn add_subscribe(&mut self, id: RequestId, s: Settle, single: bool) {
-        let kind = if single {
-            RequestKind::SubscribeOne
-        } else {
-            RequestKind::SubscribeMany
-        };
-        self.add_request(id, s, kind);
+    /// The socket's `bufferedAmount` (0 without a socket, or from a `WebSocket` stand-in that
+    /// has none).
+    pub fn buffered_amount(&self) -> u32 {
+        self.socket.as_ref().map_or(0, |s| buffered_amount(&s.ws))
     }
 
-    pub fn add_unsubscribe(&mut self, id: RequestId, s: Settle, filters: Vec<String>) {
-        self.add_request(id, s, RequestKind::Unsubscribe(filters));
+    fn write_bound(&self) -> u32 {
+        self.session.options().max_transmit_bytes.max(1) as u32
     }
 
+    /// Writes a transmit; tells the session when the socket's buffer reached the bound.
     fn send(&mut self, bytes: &[u8]) {
-        if let Some(s) = &self.socket {
-            if s.ws.ready_state() == WebSocket::OPEN {
-                // A failed send means the socket is going away; its close event follows.
-                let _ = s.ws.send_with_u8_array(bytes);
-            }
+        let Some(s) = &self.socket else { return };
+        if s.ws.ready_state() != WebSocket::OPEN {
+            return;
+        }
+        // A failed send means the socket is going away; its close event follows.
+        let _ = s.ws.send_with_u8_array(bytes);
+        if buffered_amount(&s.ws) >= self.write_bound() {
+            self.session.handle_write_blocked();
+        }
+    }
+
+    /// While blocked: whether the socket's buffer drained below the bound.
+    fn check_writable(&mut self, now: u64) {
+        if self.session.is_write_blocked() && self.buffered_amount() < self.write_bound() {
+            self.session.handle_writable(now);
         }
     }
 
@@ -203,6 +208,13 @@ impl Inner {
     }
 
     fn arm_timer(&mut self, deadline: Option<u64>, now: u64) {
+        // While writing is blocked, look at `bufferedAmount` again soon (see the module docs).
+        let deadline = if self.session.is_write_blocked() {
+            let poll = now.saturating_add(WRITE_POLL_MS);
+            Some(deadline.map_or(poll, |d| d.min(poll)))
+        } else {
+            deadline
+        };
         if let (Some((_, at)), Some(d)) = (&self.timer, deadline) {
             // A timer already set for this deadline or an earlier one stays: every write moves
             // the keep-alive deadline a little later, and re-setting the timer for each would
@@ -304,7 +316,11 @@ pub(crate) fn start(rc: &Shared, waiter: Settle) {
         inner.visibility_cb = visibility;
         inner.self_ref = Some(rc.clone());
         inner.connect_waiter = Some(waiter);
-        inner.session.connect(js::now_ms());
+        // The clock first, so the connect deadline counts from now.
+        inner.session.handle_timeout(js::now_ms());
+        inner.session.start();
+        // `connecting`: the state a client starts in, not announced.
+        inner.announced = inner.session.connection_state();
     }
     pump(rc);
 }
@@ -317,10 +333,15 @@ pub(crate) fn wake(rc: &Shared) {
     pump(rc);
 }
 
-/// Runs [`pump`] at the end of the current task: many `publish` calls in one task go out in one
-/// WebSocket frame.
-pub(crate) fn schedule_flush(rc: &Shared) {
+/// Drains now if the session has a full batch to write, and otherwise at the end of the current
+/// task: many `publish` calls in one task go out together (the session coalesces them).
+pub(crate) fn flush_soon(rc: &Shared) {
     let mut inner = rc.borrow_mut();
+    if inner.session.transmit_ready() {
+        drop(inner);
+        pump(rc);
+        return;
+    }
     if inner.flush_scheduled {
         return;
     }
@@ -330,18 +351,27 @@ pub(crate) fn schedule_flush(rc: &Shared) {
     }
 }
 
+/// `WebSocket closed (code N: reason)`, the text the session's transport error carries.
+fn close_text(ev: &CloseEvent) -> String {
+    let reason = ev.reason();
+    if reason.is_empty() {
+        alloc::format!("WebSocket closed (code {})", ev.code())
+    } else {
+        alloc::format!("WebSocket closed (code {}: {reason})", ev.code())
+    }
+}
+
 fn open_socket(rc: &Shared, inner: &mut Inner) {
     inner.close_socket();
     let gen = inner.socket_gen;
     let ws = match WebSocket::new_with_str(&inner.url, "mqtt") {
         Ok(ws) => ws,
         Err(e) => {
-            inner.last_close = Some(
-                e.dyn_ref::<js_sys::Error>()
-                    .map(|e| String::from(e.message()))
-                    .unwrap_or_else(|| String::from("the WebSocket could not be created")),
-            );
-            inner.session.handle_disconnected(js::now_ms());
+            let text = e
+                .dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+                .unwrap_or_else(|| String::from("the WebSocket could not be created"));
+            inner.session.handle_disconnected_with(js::now_ms(), text);
             return;
         }
     };
@@ -371,9 +401,10 @@ fn open_socket(rc: &Shared, inner: &mut Inner) {
                 let data = ev.data();
                 let Some(buf) = data.dyn_ref::<js_sys::ArrayBuffer>() else {
                     // MQTT over WebSocket is binary only (MQTT 5.0 §6.0): a text frame breaks it.
-                    inner.last_close = Some(String::from("the broker sent a text frame"));
                     inner.close_socket();
-                    inner.session.handle_disconnected(js::now_ms());
+                    inner
+                        .session
+                        .handle_disconnected_with(js::now_ms(), "the broker sent a text frame");
                     drop(inner);
                     pump(&rc);
                     return;
@@ -401,17 +432,10 @@ fn open_socket(rc: &Shared, inner: &mut Inner) {
                 if inner.socket_gen != gen {
                     return;
                 }
-                let reason = ev.reason();
-                inner.last_close = Some(if reason.is_empty() {
-                    alloc::format!("WebSocket closed (code {})", ev.code())
-                } else {
-                    alloc::format!("WebSocket closed (code {}: {reason})", ev.code())
-                });
-                if let Some(s) = inner.socket.take() {
-                    s.detach_and_close();
-                }
-                inner.socket_gen += 1;
-                inner.session.handle_disconnected(js::now_ms());
+                inner.close_socket();
+                inner
+                    .session
+                    .handle_disconnected_with(js::now_ms(), close_text(&ev));
             }
             pump(&rc);
         }
@@ -437,6 +461,7 @@ pub(crate) fn pump(rc: &Shared) {
                 // pump loops again after its listeners return.
                 return;
             };
+            inner.check_writable(js::now_ms());
             loop {
                 match inner.session.poll_output() {
                     Output::Transmit(bytes) => inner.send(&bytes),
@@ -451,6 +476,7 @@ pub(crate) fn pump(rc: &Shared) {
             }
         }
         if events.is_empty() {
+            announce_state(rc);
             return;
         }
         for e in events {
@@ -462,10 +488,13 @@ pub(crate) fn pump(rc: &Shared) {
 /// Calls the listeners registered for `name` with `arg`; a listener that throws is reported on
 /// the console and does not disturb the client.
 pub(crate) fn emit(rc: &Shared, name: &str, arg: &JsValue) {
-    let fs: Vec<Function> = match rc.borrow().listeners.map.get(name) {
-        Some(v) if !v.is_empty() => v.clone(),
-        _ => return,
-    };
+    let fs: Vec<Function> = rc
+        .borrow()
+        .listeners
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, f)| f.clone())
+        .collect();
     for f in fs {
         if let Err(e) = f.call1(&JsValue::UNDEFINED, arg) {
             js::console_error(&JsValue::from_str("wasmqtt: a listener threw"), &e);
@@ -473,14 +502,19 @@ pub(crate) fn emit(rc: &Shared, name: &str, arg: &JsValue) {
     }
 }
 
-fn set_state(rc: &Shared, state: ConnState) {
-    {
-        let mut inner = rc.borrow_mut();
-        if inner.state == state {
+/// Emits `state` when the session's connection state differs from the one last announced.
+fn announce_state(rc: &Shared) {
+    let state = {
+        let Ok(mut inner) = rc.try_borrow_mut() else {
+            return;
+        };
+        let state = inner.session.connection_state();
+        if inner.announced == state {
             return;
         }
-        inner.state = state;
-    }
+        inner.announced = state;
+        state
+    };
     emit(rc, "state", &JsValue::from_str(state.as_str()));
 }
 
@@ -501,7 +535,63 @@ fn connection_info_js(c: &ConnectionInfo) -> JsValue {
     ])
 }
 
+/// Settles a publish's or a request's Promise with its outcome.
+fn settle(rc: &Shared, waiter: Waiter, outcome: Outcome) {
+    match (waiter, outcome) {
+        (Waiter::Publish(s), Outcome::Published(Ok(code))) => {
+            s.resolve(&js::object(&[("reasonCode", code.0.into())]))
+        }
+        (Waiter::Publish(s), Outcome::Published(Err(e))) => s.reject(js::publish_error(&e)),
+        (Waiter::SubscribeOne(s), Outcome::Subscribed(codes)) => match codes.first() {
+            Some(c) if !c.is_error() => s.resolve(&JsValue::from(c.0)),
+            Some(c) => s.reject(
+                MqttError::new(
+                    "SUBSCRIBE_FAILED",
+                    alloc::format!("the broker refused the subscription: {c}"),
+                )
+                .reason(*c),
+            ),
+            None => s.reject(MqttError::new("SUBSCRIBE_FAILED", "empty SUBACK")),
+        },
+        (Waiter::SubscribeMany(s), Outcome::Subscribed(codes)) => {
+            let a: Array = codes.iter().map(|c| JsValue::from(c.0)).collect();
+            s.resolve(&a);
+        }
+        (Waiter::Unsubscribe(s, filters), Outcome::Unsubscribed(codes)) => {
+            rc.borrow_mut()
+                .handlers
+                .retain(|h| !filters.contains(&h.filter));
+            match codes.iter().find(|c| c.is_error()) {
+                Some(c) => s.reject(
+                    MqttError::new(
+                        "UNSUBSCRIBE_FAILED",
+                        alloc::format!("the broker refused to unsubscribe: {c}"),
+                    )
+                    .reason(*c),
+                ),
+                None => s.resolve(&JsValue::UNDEFINED),
+            }
+        }
+        (
+            Waiter::Publish(s)
+            | Waiter::SubscribeOne(s)
+            | Waiter::SubscribeMany(s)
+            | Waiter::Unsubscribe(s, _),
+            outcome,
+        ) => match outcome {
+            Outcome::RequestFailed(e) => s.reject(js::request_error(&e)),
+            // An outcome of the other kind for this id: cannot happen (ids are per kind).
+            _ => s.reject(MqttError::new("REQUEST_FAILED", "unexpected completion")),
+        },
+    }
+}
+
 fn dispatch(rc: &Shared, event: Event) {
+    let settled = rc.borrow_mut().pending.settle(&event);
+    if let Some((waiter, outcome)) = settled {
+        settle(rc, waiter, outcome);
+        return;
+    }
     match event {
         Event::Message(m) => {
             let msg = js::message_to_js(&m);
@@ -520,77 +610,13 @@ fn dispatch(rc: &Shared, event: Event) {
             }
             emit(rc, "message", &msg);
         }
-        Event::PublishComplete { id, result } => {
-            let settle = rc.borrow_mut().publishes.remove(&id.0);
-            if let Some(s) = settle {
-                match result {
-                    Ok(code) => s.resolve(&js::object(&[("reasonCode", code.0.into())])),
-                    Err(e) => s.reject(js::publish_error(&e)),
-                }
-            }
-        }
-        Event::Subscribed { id, reason_codes } => {
-            let pending = rc.borrow_mut().requests.remove(&id.0);
-            match pending {
-                Some((s, RequestKind::SubscribeOne)) => match reason_codes.first() {
-                    Some(c) if !c.is_error() => s.resolve(&JsValue::from(c.0)),
-                    Some(c) => s.reject(
-                        MqttError::new(
-                            "SUBSCRIBE_FAILED",
-                            alloc::format!(
-                                "the broker refused the subscription: {}",
-                                js::reason_text(*c)
-                            ),
-                        )
-                        .reason(*c),
-                    ),
-                    None => s.reject(MqttError::new("SUBSCRIBE_FAILED", "empty SUBACK")),
-                },
-                Some((s, _)) => {
-                    let a: Array = reason_codes.iter().map(|c| JsValue::from(c.0)).collect();
-                    s.resolve(&a);
-                }
-                None => {}
-            }
-        }
-        Event::Unsubscribed { id, reason_codes } => {
-            let pending = rc.borrow_mut().requests.remove(&id.0);
-            if let Some((s, kind)) = pending {
-                if let RequestKind::Unsubscribe(filters) = kind {
-                    rc.borrow_mut()
-                        .handlers
-                        .retain(|h| !filters.contains(&h.filter));
-                }
-                match reason_codes.iter().find(|c| c.is_error()) {
-                    Some(c) => s.reject(
-                        MqttError::new(
-                            "UNSUBSCRIBE_FAILED",
-                            alloc::format!(
-                                "the broker refused to unsubscribe: {}",
-                                js::reason_text(*c)
-                            ),
-                        )
-                        .reason(*c),
-                    ),
-                    None => s.resolve(&JsValue::UNDEFINED),
-                }
-            }
-        }
-        Event::RequestFailed { id, error } => {
-            let pending = rc.borrow_mut().requests.remove(&id.0);
-            if let Some((s, _)) = pending {
-                s.reject(js::request_error(&error));
-            }
-        }
         Event::Connected(info) => {
             let js_info = connection_info_js(&info);
             let (waiter, reconnected) = {
                 let mut inner = rc.borrow_mut();
-                let reconnected = inner.info.is_some();
-                inner.info = Some(info);
-                (inner.connect_waiter.take(), reconnected)
+                (inner.connect_waiter.take(), inner.session.connections() > 1)
             };
-            set_state(rc, ConnState::Connected);
+            announce_state(rc);
             if let Some(w) = waiter {
                 w.resolve(&super::Client::wrap(rc.clone()));
             }
@@ -618,43 +644,23 @@ fn dispatch(rc: &Shared, event: Event) {
             );
             emit(rc, "error", &e.into_js());
         }
-        // A kind of event this driver does not know yet (the enum is non-exhaustive).
+        // Completions of nothing kept here, and kinds of event this driver does not know yet
+        // (the enum is non-exhaustive).
         _ => {}
     }
 }
 
+/// A connection ended. The session decided what follows (first-connect policy, back-off, or
+/// closed for good): `reconnect_at` says which.
 fn on_disconnected(rc: &Shared, reason: DisconnectReason, reconnect_at: Option<u64>) {
-    let (err, first_failure) = {
-        let inner = rc.borrow();
-        let detail = inner.last_close.clone();
-        (
-            js::disconnect_error(&reason, detail.as_deref()),
-            inner.connect_waiter.is_some() && !inner.retry_initial,
-        )
-    };
-    if first_failure && reconnect_at.is_some() {
-        // `connect` was not asked to keep trying: give up now and reject it.
-        let waiter = rc.borrow_mut().connect_waiter.take();
-        {
-            let mut inner = rc.borrow_mut();
-            inner.session.disconnect(js::now_ms());
-        }
-        if let Some(w) = waiter {
-            w.reject(err);
-        }
-        // The session's own "closed by client" event follows through the pump.
-        return;
-    }
+    let err = js::disconnect_error(&reason);
     let closed = reconnect_at.is_none();
-    let code = err.code;
-    let message = err.message.clone();
-    let reason_code = err.reason_code;
     let detail = js::object(&[
-        ("code", code.into()),
-        ("message", message.as_str().into()),
+        ("code", err.code.into()),
+        ("message", err.message.as_str().into()),
         (
             "reasonCode",
-            reason_code.map_or(JsValue::UNDEFINED, JsValue::from),
+            err.reason_code.map_or(JsValue::UNDEFINED, JsValue::from),
         ),
         (
             "reconnectIn",
@@ -669,29 +675,13 @@ fn on_disconnected(rc: &Shared, reason: DisconnectReason, reconnect_at: Option<u
         None
     };
     if let Some(w) = waiter {
-        w.reject(err);
+        w.reject(js::disconnect_error(&reason));
     }
-    set_state(
-        rc,
-        if closed {
-            ConnState::Closed
-        } else {
-            ConnState::Reconnecting
-        },
-    );
+    announce_state(rc);
     emit(rc, "close", &detail);
     if closed {
         if !matches!(reason, DisconnectReason::ByClient) {
-            emit(
-                rc,
-                "error",
-                &MqttError {
-                    code,
-                    message,
-                    reason_code,
-                }
-                .into_js(),
-            );
+            emit(rc, "error", &err.into_js());
         }
         emit(rc, "end", &JsValue::UNDEFINED);
         // Nothing else can happen to this client: drop the callbacks that keep it alive.

@@ -10,8 +10,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasmqtt::codec::{ProtocolVersion, QoS, ReasonCode, RetainHandling, SubscriptionOptions};
 use wasmqtt::session::{
-    DisconnectReason, LastWill, Message, MessageProperties, Options, PublishError, ReceivedMessage,
-    ReconnectPolicy, RequestError,
+    random_client_id, seed_from_entropy, DisconnectReason, FirstConnect, LastWill, Message,
+    MessageProperties, Options, OptionsError, PublishError, ReceivedMessage, ReconnectPolicy,
+    RequestError,
 };
 
 #[wasm_bindgen(inline_js = r#"
@@ -108,24 +109,10 @@ fn invalid(message: impl Into<String>) -> MqttError {
     MqttError::new("INVALID_ARGUMENT", message)
 }
 
-pub(crate) fn reason_text(code: ReasonCode) -> String {
-    code.to_string()
-}
+// The codes come from the core (`code()` on each error type): one table for every driver.
 
 pub(crate) fn publish_error(e: &PublishError) -> MqttError {
-    let code = match e {
-        PublishError::InvalidTopic(_) => "INVALID_TOPIC",
-        PublishError::QueueFull { .. } => "QUEUE_FULL",
-        PublishError::WouldBlock => "WOULD_BLOCK",
-        PublishError::TooLarge(_) => "TOO_LARGE",
-        PublishError::Invalid(_) => "INVALID_MESSAGE",
-        PublishError::QoSNotSupported(_) => "QOS_NOT_SUPPORTED",
-        PublishError::RetainNotSupported => "RETAIN_NOT_SUPPORTED",
-        PublishError::Rejected(_) => "REJECTED",
-        PublishError::SessionClosed => "SESSION_CLOSED",
-        _ => "PUBLISH_FAILED",
-    };
-    let err = MqttError::new(code, e.to_string());
+    let err = MqttError::new(e.code(), e.to_string());
     match e {
         PublishError::Rejected(rc) => err.reason(*rc),
         _ => err,
@@ -133,44 +120,25 @@ pub(crate) fn publish_error(e: &PublishError) -> MqttError {
 }
 
 pub(crate) fn request_error(e: &RequestError) -> MqttError {
-    let code = match e {
-        RequestError::InvalidFilter(_) => "INVALID_FILTER",
-        RequestError::Empty => "INVALID_FILTER",
-        RequestError::Invalid(_) => "INVALID_REQUEST",
-        RequestError::QueueFull => "QUEUE_FULL",
-        RequestError::SessionClosed => "SESSION_CLOSED",
-        _ => "REQUEST_FAILED",
-    };
-    MqttError::new(code, e.to_string())
+    MqttError::new(e.code(), e.to_string())
 }
 
-/// The error a connection loss carries (the `close` event, a rejected `connect`).
-pub(crate) fn disconnect_error(reason: &DisconnectReason, ws_detail: Option<&str>) -> MqttError {
+/// Options the core refused ([`Options::validate`]).
+pub(crate) fn options_error(e: &OptionsError) -> MqttError {
+    MqttError::new(e.code(), alloc::format!("invalid options: {e}"))
+}
+
+/// The error a connection loss carries (the `close` event, a rejected `connect`): the core's
+/// code and text (a transport failure carries the WebSocket's close code and reason), and the
+/// MQTT reason code when the broker gave one.
+pub(crate) fn disconnect_error(reason: &DisconnectReason) -> MqttError {
+    let err = MqttError::new(reason.code(), reason.to_string());
     match reason {
-        DisconnectReason::ConnectionLost => {
-            let mut m = String::from("connection lost");
-            if let Some(d) = ws_detail {
-                m.push_str(": ");
-                m.push_str(d);
-            }
-            MqttError::new("CONNECTION_LOST", m)
+        DisconnectReason::Refused { code, .. } | DisconnectReason::ByServer { code, .. } => {
+            err.reason(*code)
         }
-        DisconnectReason::Refused { code, .. } => {
-            MqttError::new("CONNECTION_REFUSED", reason.to_string()).reason(*code)
-        }
-        DisconnectReason::ByServer { code, .. } => {
-            MqttError::new("DISCONNECTED_BY_BROKER", reason.to_string()).reason(*code)
-        }
-        DisconnectReason::Transport(_) => MqttError::new("CONNECTION_LOST", reason.to_string()),
-        DisconnectReason::ConnectTimeout => MqttError::new("CONNECT_TIMEOUT", reason.to_string()),
-        DisconnectReason::KeepAliveTimeout => {
-            MqttError::new("KEEPALIVE_TIMEOUT", reason.to_string())
-        }
-        DisconnectReason::ProtocolError(v) => {
-            MqttError::new("PROTOCOL_ERROR", reason.to_string()).reason(v.reason_code())
-        }
-        DisconnectReason::ByClient => MqttError::new("CLOSED", reason.to_string()),
-        _ => MqttError::new("DISCONNECTED", reason.to_string()),
+        DisconnectReason::ProtocolError(v) => err.reason(v.reason_code()),
+        _ => err,
     }
 }
 
@@ -395,28 +363,61 @@ pub(crate) fn subscription_options_of(options: &JsValue) -> JsResult<Subscriptio
     Ok(s)
 }
 
-/// What `connect` takes besides the session options.
-pub(crate) struct DriverOptions {
-    /// Keep retrying when the first connection attempt fails (otherwise `connect` rejects).
-    pub retry_initial: bool,
+/// The events of `Client.on` (and of the `on` connect option).
+pub(crate) const EVENTS: [&str; 8] = [
+    "message",
+    "connect",
+    "reconnect",
+    "close",
+    "end",
+    "error",
+    "state",
+    "resubscribe",
+];
+
+/// One of [`EVENTS`].
+pub(crate) fn event_name(v: &JsValue) -> JsResult<&'static str> {
+    let s = v.as_string().unwrap_or_default();
+    EVENTS.iter().copied().find(|e| *e == s).ok_or_else(|| {
+        invalid(alloc::format!(
+            "unknown event {s:?}; events are {}",
+            EVENTS.join(", ")
+        ))
+    })
 }
 
+/// What `connect` takes besides the session options.
+pub(crate) struct DriverOptions {
+    /// Listeners to register before the first attempt (`on: { state, close, ... }`).
+    pub listeners: Vec<(String, Function)>,
+}
+
+/// The largest whole number a JavaScript number holds exactly (`Number.MAX_SAFE_INTEGER`).
+const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+const U16: f64 = u16::MAX as f64;
+const U32: f64 = u32::MAX as f64;
+
 /// `connect(url, options)`'s options → session options (names follow MQTT.js where it has one).
+///
+/// Only the JavaScript types are checked here (a whole number that fits the field); what the
+/// values may be is the core's rule ([`Options::validate`]), reported with its code.
 pub(crate) fn connect_options_of(options: &JsValue) -> JsResult<(Options, DriverOptions)> {
     let obj = options_object(options, "connect options")?;
     let o = obj.as_ref();
+    let seed = random_seed();
     let mut opts = Options {
         client_id: match opt_string(o, "clientId")? {
             Some(id) => id,
-            None => random_client_id(),
+            None => random_client_id(seed),
         },
         version: match opt_uint(o, "protocolVersion", 4.0, 5.0)? {
             Some(4.0) => ProtocolVersion::V311,
             _ => ProtocolVersion::V5,
         },
+        random_seed: seed,
         ..Options::default()
     };
-    if let Some(k) = opt_uint(o, "keepalive", 0.0, 65_535.0)? {
+    if let Some(k) = opt_uint(o, "keepalive", 0.0, U16)? {
         opts.keep_alive = k as u16;
     }
     if let Some(c) = opt_bool(o, "clean")? {
@@ -428,14 +429,12 @@ pub(crate) fn connect_options_of(options: &JsValue) -> JsResult<(Options, Driver
         None => None,
     };
     opts.session_expiry_interval =
-        opt_uint(o, "sessionExpiryInterval", 0.0, u32::MAX as f64)?.map(|n| n as u32);
+        opt_uint(o, "sessionExpiryInterval", 0.0, U32)?.map(|n| n as u32);
     if let Some(w) = field(o, "will")? {
         let wobj = options_object(&w, "will")?;
         let wo = wobj.as_ref();
         let topic = opt_string(wo, "topic")?
             .ok_or_else(|| MqttError::new("INVALID_TOPIC", "will.topic must be a string"))?;
-        wasmqtt::topic::validate_topic_name(&topic)
-            .map_err(|e| MqttError::new("INVALID_TOPIC", alloc::format!("will.topic: {e}")))?;
         let payload = match field(wo, "payload")? {
             Some(p) => bytes_of(&p, "will.payload")?,
             None => Vec::new(),
@@ -443,59 +442,80 @@ pub(crate) fn connect_options_of(options: &JsValue) -> JsResult<(Options, Driver
         let mut will = LastWill::new(topic, payload)
             .qos(qos_of(wo)?)
             .retain(opt_bool(wo, "retain")?.unwrap_or(false));
-        will.delay_interval =
-            opt_uint(wo, "delayInterval", 0.0, u32::MAX as f64)?.map(|n| n as u32);
+        will.delay_interval = opt_uint(wo, "delayInterval", 0.0, U32)?.map(|n| n as u32);
         will.properties = message_properties(field(wo, "properties")?)?;
         opts.will = Some(will);
     }
-    if let Some(ms) = opt_uint(o, "connectTimeout", 1.0, 3_600_000.0)? {
+    if let Some(ms) = opt_uint(o, "connectTimeout", 0.0, MAX_SAFE)? {
         opts.connect_timeout_ms = ms as u64;
     }
     let mut reconnect = ReconnectPolicy::default();
-    if let Some(ms) = opt_uint(o, "reconnectPeriod", 0.0, 3_600_000.0)? {
+    if let Some(ms) = opt_uint(o, "reconnectPeriod", 0.0, MAX_SAFE)? {
         if ms == 0.0 {
             reconnect.enabled = false;
         } else {
             reconnect.initial_delay_ms = ms as u64;
         }
     }
-    if let Some(ms) = opt_uint(o, "maxReconnectDelay", 1.0, 86_400_000.0)? {
+    if let Some(ms) = opt_uint(o, "maxReconnectDelay", 0.0, MAX_SAFE)? {
         reconnect.max_delay_ms = ms as u64;
     }
-    reconnect.max_delay_ms = reconnect.max_delay_ms.max(reconnect.initial_delay_ms);
     opts.reconnect = reconnect;
-    if let Some(n) = opt_uint(o, "maxInflight", 1.0, 65_535.0)? {
+    if opt_bool(o, "retryInitialConnection")?.unwrap_or(false) {
+        opts.first_connect = FirstConnect::Retry;
+    }
+    if let Some(n) = opt_uint(o, "maxInflight", 0.0, U16)? {
         opts.max_inflight = n as u16;
     }
-    if let Some(n) = opt_uint(o, "maxQueuedMessages", 0.0, 1e9)? {
+    if let Some(n) = opt_uint(o, "maxQueuedMessages", 0.0, U32)? {
         opts.max_queued_messages = n as usize;
     }
-    if let Some(n) = opt_uint(o, "maxQueuedBytes", 0.0, 4e9)? {
+    if let Some(n) = opt_uint(o, "maxQueuedBytes", 0.0, U32)? {
         opts.max_queued_bytes = n as usize;
     }
-    if let Some(n) = opt_uint(
-        o,
-        "maxPacketSize",
-        16.0,
-        wasmqtt::codec::MAX_PACKET_SIZE as f64,
-    )? {
+    if let Some(n) = opt_uint(o, "maxPendingWriteBytes", 0.0, U32)? {
+        opts.max_pending_write_bytes = n as usize;
+    }
+    if let Some(n) = opt_uint(o, "maxPacketSize", 0.0, U32)? {
         opts.max_packet_size = n as u32;
     }
-    opts.random_seed = random_u64();
-    let driver = DriverOptions {
-        retry_initial: opt_bool(o, "retryInitialConnection")?.unwrap_or(false),
-    };
-    Ok((opts, driver))
+    opts.validate().map_err(|e| options_error(&e))?;
+    let mut listeners = Vec::new();
+    if let Some(on) = field(o, "on")? {
+        let on = options_object(&on, "the 'on' option")?.expect("present");
+        for entry in Object::entries(&on).iter() {
+            let pair: Array = entry.unchecked_into();
+            let name = event_name(&pair.get(0))?;
+            let f = pair
+                .get(1)
+                .dyn_into::<Function>()
+                .map_err(|_| invalid(alloc::format!("on.{name} must be a function")))?;
+            listeners.push((String::from(name), f));
+        }
+    }
+    Ok((opts, DriverOptions { listeners }))
 }
 
-fn random_u64() -> u64 {
-    let hi = (js_sys::Math::random() * 4_294_967_296.0) as u64;
-    let lo = (js_sys::Math::random() * 4_294_967_296.0) as u64;
-    (hi << 32) | lo
-}
-
-fn random_client_id() -> String {
-    alloc::format!("wasmqtt_{:08x}", random_u64() as u32)
+/// One seed per client, for the reconnect jitter and a generated client id: 8 bytes of
+/// `crypto.getRandomValues` (two `Math.random()` halves where there is no `crypto`), folded by
+/// the core's [`seed_from_entropy`].
+fn random_seed() -> u64 {
+    let bytes = Uint8Array::new_with_length(8);
+    let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).unwrap_or(JsValue::UNDEFINED);
+    let filled = Reflect::get(&crypto, &"getRandomValues".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .is_some_and(|f| f.call1(&crypto, &bytes).is_ok());
+    let mut entropy = [0u8; 8];
+    if filled {
+        bytes.copy_to(&mut entropy);
+    } else {
+        let hi = (js_sys::Math::random() * 4_294_967_296.0) as u32;
+        let lo = (js_sys::Math::random() * 4_294_967_296.0) as u32;
+        entropy[..4].copy_from_slice(&hi.to_le_bytes());
+        entropy[4..].copy_from_slice(&lo.to_le_bytes());
+    }
+    seed_from_entropy(&entropy)
 }
 
 // ------------------------------------------------------------------------------ making values

@@ -43,7 +43,7 @@ use wasmqtt::session::Session;
 const TS_TYPES: &'static str = r#"
 /** Options of `connect`. Names follow MQTT.js where it has one. */
 export interface ConnectOptions {
-  /** Client identifier (default: `wasmqtt_` and 8 random hex digits). */
+  /** Client identifier (default: `wasmqtt` and 13 random base-36 digits). */
   clientId?: string;
   /** 4 for MQTT 3.1.1, 5 for MQTT 5.0 (default 5). */
   protocolVersion?: 4 | 5;
@@ -64,22 +64,26 @@ export interface ConnectOptions {
     delayInterval?: number;
     properties?: MessageProperties;
   };
-  /** Milliseconds to wait for CONNACK (default 10000). */
+  /** Milliseconds a connection attempt may take, WebSocket open and CONNACK together (default 10000; at least 1). */
   connectTimeout?: number;
   /** First reconnect delay in ms (default 500, doubling with jitter); 0 disables reconnecting. */
   reconnectPeriod?: number;
-  /** Cap of the reconnect delay in ms (default 30000). */
+  /** Cap of the reconnect delay in ms (default 30000; not below `reconnectPeriod`). */
   maxReconnectDelay?: number;
   /** Keep retrying when the first attempt fails instead of rejecting `connect` (default false). */
   retryInitialConnection?: boolean;
-  /** Most outbound QoS 1/2 messages in flight (default 100; the broker's receive maximum also bounds it). */
+  /** Most outbound QoS 1/2 messages in flight (default 100, at least 1; the broker's receive maximum also bounds it). */
   maxInflight?: number;
-  /** Most messages waiting while offline or while the window is full (default 10000). */
+  /** Most messages waiting while offline or while the window is full (default 10000; at least 1). */
   maxQueuedMessages?: number;
-  /** Most bytes waiting (default 16 MiB). */
+  /** Most bytes waiting (default 16 MiB; at least 1). */
   maxQueuedBytes?: number;
-  /** Largest packet accepted from the broker (default 1 MiB). */
+  /** Most bytes of QoS 0 messages held while the WebSocket's buffer is full; past it `publish` rejects with `WOULD_BLOCK` (default 4 MiB; at least 1). */
+  maxPendingWriteBytes?: number;
+  /** Largest packet accepted from the broker (default 1 MiB; 16 to 268435455). */
   maxPacketSize?: number;
+  /** Listeners registered before the first attempt, as with `Client.on` (so a `connect` that keeps retrying can be watched). */
+  on?: { [E in ClientEvent]?: ClientEvents[E] };
 }
 
 export type QoS = 0 | 1 | 2;
@@ -151,6 +155,20 @@ export interface CloseInfo {
 
 export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
+/** What the client holds that is not yet acknowledged or written (`Client.pending`). */
+export interface PendingInfo {
+  /** QoS 1/2 messages sent and not yet acknowledged. */
+  inflight: number;
+  /** Messages waiting to be sent. */
+  queued: number;
+  /** Their bytes. */
+  queuedBytes: number;
+  /** The WebSocket's `bufferedAmount`: bytes handed to the browser and not yet sent. */
+  bufferedAmount: number;
+  /** Whether the client holds its writes back until `bufferedAmount` drains (see the README). */
+  writeBlocked: boolean;
+}
+
 export type MqttErrorCode =
   | 'INVALID_ARGUMENT' | 'INVALID_URL' | 'INVALID_TOPIC' | 'INVALID_FILTER' | 'INVALID_QOS'
   | 'INVALID_MESSAGE' | 'INVALID_REQUEST' | 'QUEUE_FULL' | 'WOULD_BLOCK' | 'TOO_LARGE'
@@ -181,23 +199,10 @@ export interface ClientEvents {
 export type ClientEvent = keyof ClientEvents;
 "#;
 
-/// Publishes in one task go out together at the end of it, in frames of about this size.
-const FLUSH_AT: usize = 64 * 1024;
-
-const EVENTS: [&str; 8] = [
-    "message",
-    "connect",
-    "reconnect",
-    "close",
-    "end",
-    "error",
-    "state",
-    "resubscribe",
-];
-
 /// Connects to a broker over WebSocket (`ws://` or `wss://`, subprotocol `mqtt`). Resolves with
 /// the client once CONNACK accepted the connection; rejects with an `MqttError` when the URL or
-/// an option is invalid, or when the first attempt fails (unless `retryInitialConnection`).
+/// an option is invalid (the core's `Options::validate`, with its code), or when the first
+/// attempt fails (unless `retryInitialConnection`: the core's first-connect policy).
 #[wasm_bindgen(js_name = connect, unchecked_return_type = "Promise<Client>")]
 pub fn connect(
     #[wasm_bindgen(unchecked_param_type = "string")] url: JsValue,
@@ -214,7 +219,8 @@ pub fn connect(
         Ok(o) => o,
         Err(e) => return rejected(e),
     };
-    let inner = driver::Inner::new(Session::new(opts), url, driver_opts.retry_initial);
+    let mut inner = driver::Inner::new(Session::new(opts), url);
+    inner.listeners = driver_opts.listeners;
     let rc: Shared = Rc::new(RefCell::new(inner));
     let (p, settle) = promise();
     driver::start(&rc, settle);
@@ -277,13 +283,8 @@ impl Client {
             Ok(id) => {
                 let (p, settle) = promise();
                 inner.add_publish(id, settle);
-                let pending = inner.session.pending_write_bytes();
                 drop(inner);
-                if pending >= FLUSH_AT {
-                    driver::pump(&self.inner);
-                } else {
-                    driver::schedule_flush(&self.inner);
-                }
+                driver::flush_soon(&self.inner);
                 p
             }
         }
@@ -338,7 +339,14 @@ impl Client {
                     }
                 }
                 let (p, settle) = promise();
-                inner.add_subscribe(id, settle, single);
+                inner.add_request(
+                    id,
+                    if single {
+                        driver::Waiter::SubscribeOne(settle)
+                    } else {
+                        driver::Waiter::SubscribeMany(settle)
+                    },
+                );
                 drop(inner);
                 driver::pump(&self.inner);
                 p
@@ -364,7 +372,7 @@ impl Client {
             Err(e) => rejected(js::request_error(&e)),
             Ok(id) => {
                 let (p, settle) = promise();
-                inner.add_unsubscribe(id, settle, filters);
+                inner.add_request(id, driver::Waiter::Unsubscribe(settle, filters));
                 drop(inner);
                 driver::pump(&self.inner);
                 p
@@ -413,15 +421,12 @@ impl Client {
         #[wasm_bindgen(unchecked_param_type = "ClientEvent")] event: JsValue,
         #[wasm_bindgen(unchecked_param_type = "(arg: any) => void")] listener: JsValue,
     ) -> Result<(), JsValue> {
-        let name = event_name(&event)?;
+        let name = js::event_name(&event)?;
         let f = function_of(listener)?;
         self.inner
             .borrow_mut()
             .listeners
-            .map
-            .entry(String::from(name))
-            .or_default()
-            .push(f);
+            .push((String::from(name), f));
         Ok(())
     }
 
@@ -431,10 +436,11 @@ impl Client {
         #[wasm_bindgen(unchecked_param_type = "ClientEvent")] event: JsValue,
         #[wasm_bindgen(unchecked_param_type = "(arg: any) => void")] listener: JsValue,
     ) -> Result<(), JsValue> {
-        let name = event_name(&event)?;
-        if let Some(v) = self.inner.borrow_mut().listeners.map.get_mut(name) {
-            v.retain(|f| !JsValue::from(f.clone()).eq(&listener));
-        }
+        let name = js::event_name(&event)?;
+        self.inner
+            .borrow_mut()
+            .listeners
+            .retain(|(n, f)| n != name || !JsValue::from(f.clone()).eq(&listener));
         Ok(())
     }
 
@@ -449,10 +455,10 @@ impl Client {
         Promise::resolve(&JsValue::UNDEFINED)
     }
 
-    /// `connecting`, `connected`, `reconnecting` or `closed`.
+    /// `connecting`, `connected`, `reconnecting` or `closed` (the session's connection state).
     #[wasm_bindgen(getter, unchecked_return_type = "ClientState")]
     pub fn state(&self) -> String {
-        String::from(self.inner.borrow().state.as_str())
+        String::from(self.inner.borrow().session.connection_state().as_str())
     }
 
     /// Whether the client is connected right now.
@@ -467,11 +473,9 @@ impl Client {
         self.inner.borrow().session.options().client_id.clone()
     }
 
-    /// Outbound messages in flight and waiting: `{ inflight, queued, queuedBytes }`.
-    #[wasm_bindgen(
-        getter,
-        unchecked_return_type = "{ inflight: number; queued: number; queuedBytes: number }"
-    )]
+    /// Outbound messages in flight and waiting, and the write backpressure:
+    /// `{ inflight, queued, queuedBytes, bufferedAmount, writeBlocked }`.
+    #[wasm_bindgen(getter, unchecked_return_type = "PendingInfo")]
     pub fn pending(&self) -> JsValue {
         let inner = self.inner.borrow();
         let (queued, bytes) = inner.session.queued();
@@ -479,24 +483,42 @@ impl Client {
             ("inflight", (inner.session.inflight_len() as u32).into()),
             ("queued", (queued as u32).into()),
             ("queuedBytes", (bytes as f64).into()),
+            ("bufferedAmount", inner.buffered_amount().into()),
+            ("writeBlocked", inner.session.is_write_blocked().into()),
         ])
     }
-}
-
-fn event_name(v: &JsValue) -> Result<&'static str, JsValue> {
-    let s = v.as_string().unwrap_or_default();
-    EVENTS.iter().copied().find(|e| *e == s).ok_or_else(|| {
-        MqttError::new(
-            "INVALID_ARGUMENT",
-            alloc::format!("unknown event {s:?}; events are {}", EVENTS.join(", ")),
-        )
-        .into_js()
-    })
 }
 
 fn function_of(v: JsValue) -> Result<js_sys::Function, JsValue> {
     use wasm_bindgen::JsCast;
     v.dyn_into::<js_sys::Function>().map_err(|_| {
         MqttError::new("INVALID_ARGUMENT", "the listener must be a function").into_js()
+    })
+}
+
+/// Whether a topic name matches a topic filter (`+`, `#`, `$`-topics, `$share/group/filter`
+/// matches as its inner filter): the core's rule, the same the client uses for `onMessage`.
+#[wasm_bindgen(js_name = topicMatches)]
+pub fn topic_matches(filter: &str, topic: &str) -> bool {
+    wasmqtt::topic::matches(filter, topic)
+}
+
+/// Checks a topic name (for `publish`); throws an `MqttError` with code `INVALID_TOPIC`.
+#[wasm_bindgen(js_name = validateTopicName)]
+pub fn validate_topic_name(topic: &str) -> Result<(), JsValue> {
+    wasmqtt::topic::validate_topic_name(topic).map_err(|e| {
+        MqttError::new("INVALID_TOPIC", alloc::format!("invalid topic name: {e}")).into_js()
+    })
+}
+
+/// Checks a topic filter (for `subscribe`); throws an `MqttError` with code `INVALID_FILTER`.
+#[wasm_bindgen(js_name = validateTopicFilter)]
+pub fn validate_topic_filter(filter: &str) -> Result<(), JsValue> {
+    wasmqtt::topic::validate_topic_filter(filter).map_err(|e| {
+        MqttError::new(
+            "INVALID_FILTER",
+            alloc::format!("invalid topic filter: {e}"),
+        )
+        .into_js()
     })
 }

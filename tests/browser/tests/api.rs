@@ -166,6 +166,27 @@ async fn connect_rejects_bad_options_with_typed_errors() {
             obj(&[("will", obj(&[("topic", "a".into()), ("qos", 3.into())]))]),
             "INVALID_QOS",
         ),
+        // The core's rules (Options::validate), with its codes: no clamping in the driver.
+        (obj(&[("maxInflight", 0.into())]), "INVALID_ARGUMENT"),
+        (obj(&[("maxQueuedMessages", 0.into())]), "INVALID_ARGUMENT"),
+        (obj(&[("maxQueuedBytes", 0.into())]), "INVALID_ARGUMENT"),
+        (obj(&[("connectTimeout", 0.into())]), "INVALID_ARGUMENT"),
+        (obj(&[("maxPacketSize", 8.into())]), "INVALID_ARGUMENT"),
+        (
+            obj(&[
+                ("reconnectPeriod", 1000.into()),
+                ("maxReconnectDelay", 500.into()),
+            ]),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            obj(&[("on", obj(&[("nope", 1.into())]))]),
+            "INVALID_ARGUMENT",
+        ),
+        (
+            obj(&[("on", obj(&[("close", 1.into())]))]),
+            "INVALID_ARGUMENT",
+        ),
     ];
     for (opts, code) in cases {
         assert_eq!(rejection_code(connect(url.clone(), opts)).await, code);
