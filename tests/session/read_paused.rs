@@ -21,7 +21,11 @@ fn paused_reading_keeps_pinging_and_never_declares_the_broker_dead() {
             let due = t0 + period * 2_000;
             sim.advance_to(due - 1);
             assert!(sim.take().is_empty(), "{v}: nothing before {due}");
-            assert_eq!(sim.last_wait, Some(due), "{v}: the next deadline is the ping");
+            assert_eq!(
+                sim.last_wait,
+                Some(due),
+                "{v}: the next deadline is the ping"
+            );
             sim.advance_to(due);
             assert_eq!(sim.take(), vec![Pkt::PingReq], "{v}: one PINGREQ at {due}");
             assert!(sim.session.is_connected(), "{v}: still connected at {due}");
@@ -33,7 +37,10 @@ fn paused_reading_keeps_pinging_and_never_declares_the_broker_dead() {
         assert!(!sim.session.is_read_paused());
         // Default ping timeout: half the keep-alive.
         sim.advance_to(resumed + 999);
-        assert!(sim.session.is_connected(), "{v}: a whole ping timeout after resuming");
+        assert!(
+            sim.session.is_connected(),
+            "{v}: a whole ping timeout after resuming"
+        );
         sim.advance_to(resumed + 1_000);
         let (reason, _) = the_disconnect(&sim.take_events());
         assert_eq!(reason, DisconnectReason::KeepAliveTimeout, "{v}");
@@ -82,6 +89,9 @@ fn silence_without_a_pause_is_a_dead_broker_and_a_new_connection_reads() {
         sim.session.handle_read_paused(sim.now);
         sim.drop_connection();
         reconnect_with(&mut sim, &connack(false));
-        assert!(!sim.session.is_read_paused(), "{v}: a new transport is read");
+        assert!(
+            !sim.session.is_read_paused(),
+            "{v}: a new transport is read"
+        );
     }
 }
