@@ -9,7 +9,6 @@ use crate::common::*;
 /// packet it sent, never declares the broker dead, and always has a deadline in the future (no
 /// driver spin). Once reading resumes, an unanswered PINGREQ gets a whole ping timeout from
 /// then: dead exactly at resume + ping timeout, not earlier.
-// checks: v3.1.1 MQTT-3.1.2-23, v5 MQTT-3.1.2-20
 #[test]
 fn paused_reading_keeps_pinging_and_never_declares_the_broker_dead() {
     for v in VERSIONS {
