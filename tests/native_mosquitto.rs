@@ -502,13 +502,12 @@ fn fresh_deliveries(proxy: &Proxy, version: ProtocolVersion) -> BTreeMap<usize, 
             match packet {
                 wasmqtt::codec::Packet::ConnAck(c) if !c.session_present => awaiting_pubrel.clear(),
                 wasmqtt::codec::Packet::Publish(p) if p.qos == QoS::ExactlyOnce => {
-                    if awaiting_pubrel.insert(p.packet_id) {
-                        if let Some(i) = std::str::from_utf8(p.payload)
-                            .ok()
-                            .and_then(|s| s.parse::<usize>().ok())
-                        {
-                            *fresh.entry(i).or_insert(0) += 1;
-                        }
+                    let is_fresh = awaiting_pubrel.insert(p.packet_id);
+                    let index = std::str::from_utf8(p.payload)
+                        .ok()
+                        .and_then(|s| s.parse::<usize>().ok());
+                    if let (true, Some(i)) = (is_fresh, index) {
+                        *fresh.entry(i).or_insert(0) += 1;
                     }
                 }
                 wasmqtt::codec::Packet::PubRel(r) => {
