@@ -7,7 +7,7 @@
 #                                            the conformance index among them)
 #   HOST=1 ./scripts/repeat-tests.sh N       also wasmqtt-host's release tests (host-runner step;
 #                                            the components must have been built by
-#                                            ./scripts/build-components.sh)
+#                                            ./scripts/build-components.sh); HOST=only: those alone
 #   E2E=1 ./scripts/repeat-tests.sh N        also the dashboard's end-to-end test (browser step,
 #                                            node; web-demo/pkg must have been built)
 #
@@ -44,10 +44,13 @@ for line in sys.stdin:
 }
 
 echo "--- building the test binaries (once)"
-cargo test --no-run --message-format=json \
-    -p wasmqtt -p wasmqtt-tokio -p wasmqtt-testkit -p wasmqtt-cli --lib --bins --tests --examples \
-    2>"$WORK/build.log" | list_binaries >"$WORK/binaries" || { cat "$WORK/build.log" >&2; exit 1; }
-if [ "${HOST:-}" = 1 ]; then
+: >"$WORK/binaries"
+if [ "${HOST:-}" != only ]; then
+    cargo test --no-run --message-format=json \
+        -p wasmqtt -p wasmqtt-tokio -p wasmqtt-testkit -p wasmqtt-cli --lib --bins --tests --examples \
+        2>"$WORK/build.log" | list_binaries >"$WORK/binaries" || { cat "$WORK/build.log" >&2; exit 1; }
+fi
+if [ "${HOST:-}" = 1 ] || [ "${HOST:-}" = only ]; then
     CARGO_INCREMENTAL=0 cargo test --release --no-run --message-format=json -p wasmqtt-host \
         2>>"$WORK/build.log" | list_binaries >>"$WORK/binaries" || { cat "$WORK/build.log" >&2; exit 1; }
 fi
