@@ -12,6 +12,7 @@ use wasmqtt_testkit as support;
 use native_support::*;
 use std::collections::BTreeMap;
 use support::mosquitto::Mosquitto;
+use support::proxy::{Direction, Proxy};
 use tokio::sync::watch;
 use wasmqtt::codec::{ProtocolVersion, QoS, ReasonCode};
 use wasmqtt::session::{Event, LastWill, Message};
@@ -316,7 +317,10 @@ async fn broker_restart_mid_stream_loses_nothing(version: ProtocolVersion) {
     let address = addr(&broker);
     let topic = format!("wasmqtt/stream/{version:?}");
     let sub_id = client_id("stream-sub", version);
-    let (subscriber, mut events, _) = connect(&address, persistent(&sub_id, version)).await;
+    // The subscriber is behind a recording proxy: the test judges it by what the broker sent it.
+    let proxy = Proxy::start(broker.addr());
+    let (subscriber, mut events, _) =
+        connect(&proxy.addr().to_string(), persistent(&sub_id, version)).await;
     subscribe(&subscriber, &format!("{topic}/#"), QoS::ExactlyOnce).await;
     let (publisher, mut pub_events, _) = connect(
         &address,
@@ -439,6 +443,7 @@ async fn broker_restart_mid_stream_loses_nothing(version: ProtocolVersion) {
 
     let missing: Vec<usize> = (0..STREAM).filter(|i| !seen.contains_key(i)).collect();
     assert!(missing.is_empty(), "lost messages: {missing:?}");
+    let fresh = fresh_deliveries(&proxy, version);
     for (i, (qos, count)) in &seen {
         let published = if i % 2 == 0 {
             QoS::AtLeastOnce
@@ -450,11 +455,67 @@ async fn broker_restart_mid_stream_loses_nothing(version: ProtocolVersion) {
             "message {i} delivered at the QoS it was published with"
         );
         if published == QoS::ExactlyOnce {
-            assert_eq!(*count, 1, "QoS 2 message {i} delivered {count} times");
+            // At most once per fresh PUBLISH: a duplicate is the client's fault only if it
+            // delivered a PUBLISH whose packet id it had not released. mosquitto 2.0.11 may
+            // resend a QoS 2 PUBLISH it had already released (PUBREL sent) across a restart:
+            // that is a new message for the client (v5 MQTT-4.3.3-12, v3.1.1 MQTT-4.3.3-2).
+            let allowed = fresh.get(i).copied().unwrap_or(0);
+            assert!(
+                *count <= allowed,
+                "QoS 2 message {i} delivered {count} times, but the broker sent it only \
+                 {allowed} time(s) for a packet id that was not awaiting PUBREL"
+            );
         }
     }
     let duplicates: usize = seen.values().map(|(_, c)| c - 1).sum();
-    eprintln!("{version:?}: {STREAM} messages, {duplicates} QoS 1 duplicates after the restart");
+    let broker_resends: usize = fresh.values().map(|n| n.saturating_sub(1)).sum();
+    eprintln!(
+        "{version:?}: {STREAM} messages, {duplicates} duplicates delivered after the restart, \
+         {broker_resends} fresh QoS 2 resends by the broker"
+    );
     subscriber.disconnect().await;
     publisher.disconnect().await;
+}
+
+/// From the broker→client recording, for each stream payload (its index), how many QoS 2
+/// PUBLISHes the broker sent it in for a packet id that was *not* awaiting PUBREL at the time:
+/// the fresh deliveries, each of which the client may deliver once. An id awaits PUBREL from a
+/// QoS 2 PUBLISH until the PUBREL for it; the state carries over a reconnection that resumed
+/// the session (CONNACK session present) and is dropped on one that did not.
+fn fresh_deliveries(proxy: &Proxy, version: ProtocolVersion) -> BTreeMap<usize, usize> {
+    let decoder = wasmqtt::codec::Decoder::new(version);
+    let mut awaiting_pubrel = std::collections::BTreeSet::new();
+    let mut fresh = BTreeMap::new();
+    for conn in 0..proxy.connections() {
+        let bytes = proxy.bytes(conn, Direction::ToClient);
+        let mut at = 0;
+        while at < bytes.len() {
+            let (packet, used) = match decoder.decode(&bytes[at..]) {
+                Ok(Some(p)) => p,
+                // A connection cut in the middle of a packet: that packet never arrived whole.
+                Ok(None) => break,
+                Err(e) => {
+                    panic!("connection {conn}: the broker sent bytes that do not decode: {e}")
+                }
+            };
+            at += used;
+            match packet {
+                wasmqtt::codec::Packet::ConnAck(c) if !c.session_present => awaiting_pubrel.clear(),
+                wasmqtt::codec::Packet::Publish(p) if p.qos == QoS::ExactlyOnce => {
+                    let is_fresh = awaiting_pubrel.insert(p.packet_id);
+                    let index = std::str::from_utf8(p.payload)
+                        .ok()
+                        .and_then(|s| s.parse::<usize>().ok());
+                    if let (true, Some(i)) = (is_fresh, index) {
+                        *fresh.entry(i).or_insert(0) += 1;
+                    }
+                }
+                wasmqtt::codec::Packet::PubRel(r) => {
+                    awaiting_pubrel.remove(&r.packet_id);
+                }
+                _ => {}
+            }
+        }
+    }
+    fresh
 }

@@ -4,6 +4,7 @@
 use super::error::EncodeError;
 use super::packet::*;
 use super::properties::{Properties, PropertyContext};
+use super::subscription::SubscriptionOptions;
 use super::types::{PacketType, ProtocolVersion, QoS, ReasonCode};
 use super::wire::{
     check_topic_filter, check_topic_name, var_int_len, CheckedCounter, Sink, Sizer, Writer,
@@ -346,14 +347,14 @@ fn subscribe<S: Sink>(p: &Subscribe<'_>, v: ProtocolVersion, s: &mut S) -> Resul
             {
                 return Err(EncodeError::NoLocalOnSharedSubscription);
             }
+            // 3.1.1 has only the QoS: No Local, Retain As Published and Retain Handling do not
+            // exist there, and the upper six bits of its Requested QoS byte are reserved
+            // (v3.1.1 §3.8.3.1). Asked for, they are refused, not dropped.
+            if !v.is_v5() && sub.options != SubscriptionOptions::qos(sub.options.qos) {
+                return Err(EncodeError::SubscriptionOptionsNotInVersion);
+            }
         }
         s.put_checked_str(sub.filter);
-        // 3.1.1 has only the QoS: No Local, Retain As Published and Retain Handling do not
-        // exist there, and the upper six bits of its Requested QoS byte are reserved (v3.1.1
-        // §3.8.3.1; a server treats them set as malformed, v3.1.1 [MQTT-3-8.3-4], a label
-        // missing from the statement index). They are left out, not refused: the session
-        // takes one `SubscriptionOptions` for both versions and passes v5 options down to a
-        // 3.1.1 SUBSCRIBE (tests/conformance_checks.rs checks that the QoS alone is sent).
         if v.is_v5() {
             s.put_u8(sub.options.to_byte());
         } else {

@@ -253,6 +253,12 @@ pub enum EncodeError {
     /// No Local on a shared subscription (v5 MQTT-3.8.3-4).
     #[error("No Local set on a shared subscription")]
     NoLocalOnSharedSubscription,
+    /// No Local, Retain As Published or Retain Handling other than 0 in an MQTT 3.1.1
+    /// SUBSCRIBE: those options exist only in MQTT 5.0 (v5 §3.8.3.1); in 3.1.1 the upper six
+    /// bits of the Requested QoS byte are reserved and must be 0 (v3.1.1 §3.8.3.1, a server
+    /// treats them set as malformed). Refused rather than silently dropped.
+    #[error("No Local, Retain As Published or Retain Handling set in an MQTT 3.1.1 SUBSCRIBE")]
+    SubscriptionOptionsNotInVersion,
     /// A 3.1.1 password without a user name (MQTT 3.1.1 MQTT-3.1.2-22).
     #[error("password without a user name is not allowed in MQTT 3.1.1")]
     PasswordWithoutUsername,

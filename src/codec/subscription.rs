@@ -27,7 +27,9 @@ impl SubscriptionOptions {
     }
 
     /// The options byte (v5 layout). A 3.1.1 SUBSCRIBE carries the QoS bits alone: the
-    /// encoder leaves the v5-only options out there (v3.1.1 §3.8.3.1 reserves the other bits).
+    /// encoder refuses the v5-only options there with
+    /// [`EncodeError::SubscriptionOptionsNotInVersion`](super::EncodeError::SubscriptionOptionsNotInVersion)
+    /// (v3.1.1 §3.8.3.1 reserves the other bits).
     pub const fn to_byte(self) -> u8 {
         self.qos as u8
             | (self.no_local as u8) << 2

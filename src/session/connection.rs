@@ -52,6 +52,10 @@ pub(super) struct Connection {
     /// [`LATE_WAKE_MS`](super::LATE_WAKE_MS)): the time until which the answer to the PINGREQ
     /// may still arrive.
     pub(super) late_wake_grace: Option<u64>,
+    /// The driver holds inbound bytes back (it stopped reading the transport because the
+    /// application is not taking events): silence is then not the broker's. See
+    /// [`Session::handle_read_paused`](super::Session::handle_read_paused).
+    pub(super) read_paused: bool,
     /// The keep-alive in force (seconds): ours, or the broker's Server Keep Alive.
     pub(super) keep_alive: u16,
     /// What the broker announced in CONNACK.
@@ -69,6 +73,7 @@ impl Connection {
             last_received: now,
             ping_sent: None,
             late_wake_grace: None,
+            read_paused: false,
             keep_alive: opts.keep_alive,
             server: ServerLimits::default(),
             out_aliases: OutboundAliases::default(),

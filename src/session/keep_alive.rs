@@ -7,6 +7,14 @@
 //! (half the keep-alive). Only inbound packets count as a sign of life: a client that keeps
 //! writing (QoS 0 publishes) still pings a silent broker, a keep-alive after it last heard from
 //! it. The late wake-up grace below never applies to a driver whose timers fire on time.
+//!
+//! A driver that stops reading the transport because the application is not taking events
+//! (its event queue is full) says so with [`Session::handle_read_paused`]: the broker's
+//! answers are then waiting unread, so its silence proves nothing. While reading is paused the
+//! session never declares the broker dead; it keeps sending PINGREQ a keep-alive after it last
+//! sent anything (so the broker, which sees us alive, keeps the connection: v5 MQTT-3.1.2-20,
+//! v3.1.1 MQTT-3.1.2-23), and when reading resumes ([`Session::handle_read_resumed`]) an
+//! unanswered PINGREQ gets a whole ping timeout again, counted from then.
 
 use super::{DisconnectReason, Session};
 use crate::codec::Packet;
@@ -51,8 +59,40 @@ impl Session {
             .ping_timeout_ms
             .unwrap_or_else(|| default_ping_timeout_ms(self.conn.keep_alive))
     }
+    /// The driver stopped reading the transport (the application is not taking events, so
+    /// inbound bytes wait unread): until [`Session::handle_read_resumed`], the silence of the
+    /// broker is not held against it. PINGREQ is still sent a keep-alive after the last packet
+    /// sent, so the broker keeps the connection.
+    pub fn handle_read_paused(&mut self, now: u64) {
+        self.observe(now);
+        self.conn.read_paused = true;
+    }
+
+    /// The driver reads the transport again: a PINGREQ still unanswered waits a whole ping
+    /// timeout from `now` (its answer may be among the bytes held back).
+    pub fn handle_read_resumed(&mut self, now: u64) {
+        self.observe(now);
+        if core::mem::take(&mut self.conn.read_paused) && self.conn.ping_sent.is_some() {
+            self.conn.ping_sent = Some(now);
+            self.conn.late_wake_grace = None;
+        }
+    }
+
+    /// Whether the driver said it paused reading ([`Session::handle_read_paused`]).
+    pub fn is_read_paused(&self) -> bool {
+        self.conn.read_paused
+    }
+
     /// The next keep-alive deadline of a connected session, if any.
     pub(super) fn keep_alive_deadline(&self) -> Option<u64> {
+        if self.conn.read_paused {
+            // Only our own obligation to send counts: the next PINGREQ.
+            return (self.conn.keep_alive > 0).then(|| {
+                self.conn
+                    .last_sent
+                    .saturating_add(u64::from(self.conn.keep_alive) * 1000)
+            });
+        }
         match self.conn.ping_sent {
             Some(sent) => Some(self.ping_deadline(sent)),
             None if self.conn.keep_alive > 0 => Some(self.ping_due()),
@@ -62,6 +102,18 @@ impl Session {
 
     /// Time passed on a connected session: send PINGREQ, or give up on a silent broker.
     pub(super) fn keep_alive_timeout(&mut self, now: u64) {
+        if self.conn.read_paused {
+            let due = self
+                .conn
+                .last_sent
+                .saturating_add(u64::from(self.conn.keep_alive) * 1000);
+            if self.conn.keep_alive > 0 && now >= due {
+                self.write_packet(&Packet::PingReq, now);
+                // The timeout of the first unanswered PINGREQ restarts when reading resumes.
+                self.conn.ping_sent.get_or_insert(now);
+            }
+            return;
+        }
         if let Some(sent) = self.conn.ping_sent {
             let deadline = self.ping_deadline(sent);
             if now >= deadline {

@@ -58,6 +58,13 @@ impl Session {
                     EncodeError::NoLocalOnSharedSubscription,
                 ));
             }
+            // No Local, Retain As Published and Retain Handling exist only in MQTT 5.0
+            // (v3.1.1 §3.8.3.1 reserves the bits): refused in a 3.1.1 session, not dropped.
+            if !self.opts.version.is_v5() && *o != SubscriptionOptions::qos(o.qos) {
+                return Err(RequestError::Invalid(
+                    EncodeError::SubscriptionOptionsNotInVersion,
+                ));
+            }
         }
         if subscription_id.is_some_and(|i| i == 0 || i > codec::MAX_VAR_INT) {
             return Err(RequestError::Invalid(EncodeError::InvalidPropertyValue {

@@ -2364,11 +2364,11 @@ fn encode_dup_on_qos_0() {
 }
 
 #[test]
-fn encode_v5_subscription_options_in_v311_are_left_out() {
+fn encode_v5_subscription_options_in_v311_are_refused() {
     // No Local, Retain As Published and Retain Handling exist only in MQTT 5.0 (v5 §3.8.3.1);
     // in 3.1.1 the upper six bits of the Requested QoS byte are reserved (v3.1.1 §3.8.3.1).
-    // The one normalisation the encoder keeps: the session hands the same options to both
-    // versions, so a 3.1.1 SUBSCRIBE writes the QoS alone and never a reserved bit.
+    // Asked for in a 3.1.1 SUBSCRIBE, they are refused (nothing written), not dropped; the
+    // QoS alone is written as it is.
     let base = SubscriptionOptions::qos(QoS::AtLeastOnce);
     for (options, v5_byte) in [
         (
@@ -2402,8 +2402,20 @@ fn encode_v5_subscription_options_in_v311_are_left_out() {
             properties: Properties::EMPTY,
             subscriptions: Seq::from_slice(&subs),
         });
-        assert_eq!(*encodes(V311, p).last().unwrap(), 0x01);
+        refuses(V311, p, EncodeError::SubscriptionOptionsNotInVersion);
         assert_eq!(*encodes(V5, p).last().unwrap(), v5_byte);
+    }
+    for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+        let subs = [Subscription {
+            filter: "a/b",
+            options: SubscriptionOptions::qos(qos),
+        }];
+        let p = Packet::Subscribe(Subscribe {
+            packet_id: 1,
+            properties: Properties::EMPTY,
+            subscriptions: Seq::from_slice(&subs),
+        });
+        assert_eq!(*encodes(V311, p).last().unwrap(), qos as u8);
     }
 }
 

@@ -29,6 +29,7 @@ mod options;
 mod outbound;
 mod properties;
 mod queue;
+mod read_paused;
 mod requests;
 mod resend;
 mod topic_aliases;

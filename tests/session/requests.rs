@@ -146,6 +146,60 @@ fn v5_shared_subscription_mqtt_4_8_2_1() {
     );
 }
 
+/// No Local, Retain As Published and Retain Handling ≠ 0 exist only in MQTT 5.0 (v3.1.1
+/// §3.8.3.1 reserves the upper six bits of the Requested QoS byte): a 3.1.1 session refuses a
+/// SUBSCRIBE asking for any of them with a typed error and writes nothing, rather than
+/// dropping the options silently; the same filters at their QoS alone are accepted.
+#[test]
+fn v311_subscribe_refuses_v5_only_options() {
+    let mut sim = Sim::connected(opts(V311));
+    let base = SubscriptionOptions::qos(Q1);
+    for o in [
+        SubscriptionOptions {
+            no_local: true,
+            ..base
+        },
+        SubscriptionOptions {
+            retain_as_published: true,
+            ..base
+        },
+        SubscriptionOptions {
+            retain_handling: RetainHandling::SendIfNew,
+            ..base
+        },
+        SubscriptionOptions {
+            retain_handling: RetainHandling::DoNotSend,
+            ..base
+        },
+    ] {
+        // One bad filter among good ones refuses the whole request.
+        let filters = vec![("ok/1".to_string(), base), ("bad/#".to_string(), o)];
+        assert_eq!(
+            sim.session.subscribe(filters, None, sim.now),
+            Err(RequestError::Invalid(
+                EncodeError::SubscriptionOptionsNotInVersion
+            )),
+            "{o:?}"
+        );
+        assert!(sim.take().is_empty(), "nothing is written for {o:?}");
+    }
+    // The same options are fine in v5, and QoS alone is fine in 3.1.1.
+    sim.subscribe(&[("ok/#", Q2)], None);
+    let s = sim.take()[0].subscribe().unwrap().clone();
+    assert_eq!(s.filters[0].1, SubscriptionOptions::qos(Q2));
+    let mut v5 = Sim::connected(opts(V5));
+    let o = SubscriptionOptions {
+        no_local: true,
+        retain_as_published: true,
+        retain_handling: RetainHandling::DoNotSend,
+        ..base
+    };
+    assert!(v5
+        .session
+        .subscribe(vec![("x".into(), o)], None, v5.now)
+        .is_ok());
+}
+
 /// The fixed header of every packet the client writes has the flags of its type (0010 for
 /// PUBREL, SUBSCRIBE and UNSUBSCRIBE, 0000 otherwise); SUBSCRIBE and UNSUBSCRIBE hold at least
 /// one filter, packed one after the other; v5 subscription options never set the reserved bits.
@@ -173,7 +227,11 @@ fn fixed_header_flags_and_request_payloads_on_the_wire() {
                             retain_as_published,
                             retain_handling,
                         };
-                        filters.push((format!("f/{}", filters.len()), o));
+                        // 3.1.1 has the QoS alone: the other options are refused there
+                        // (v3.1.1_subscribe_refuses_v5_only_options).
+                        if v == V5 || o == SubscriptionOptions::qos(qos) {
+                            filters.push((format!("f/{}", filters.len()), o));
+                        }
                     }
                 }
             }

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Runs the tests of the README test command (./scripts/test.sh) N times in a row without
+# rebuilding, to find flaky tests:
+#
+#   ./scripts/repeat-tests.sh N              the root workspace's test binaries (native-tests:
+#                                            wasmqtt, wasmqtt-tokio, wasmqtt-testkit, wasmqtt-cli;
+#                                            the conformance index among them)
+#   HOST=1 ./scripts/repeat-tests.sh N       also wasmqtt-host's release tests (host-runner step;
+#                                            the components must have been built by
+#                                            ./scripts/build-components.sh); HOST=only: those alone
+#   E2E=1 ./scripts/repeat-tests.sh N        also the dashboard's end-to-end test (browser step,
+#                                            node; web-demo/pkg must have been built)
+#
+# The test binaries are built once first (`cargo test --no-run`, a no-op when they are fresh),
+# then run directly, each from its package's directory as cargo would. Not repeated: the doc
+# tests (rustdoc compiles each doctest on every run: there is no binary to run again) and the
+# wasm-bindgen tests of tests/browser (`cargo test --target wasm32-unknown-unknown` links and
+# runs them through wasm-bindgen-test-runner each time; run that step by hand).
+#
+# Prints each run's result and, at the end, `repeat: N runs, K failed` (K = runs with at least
+# one failing test) and every failing test with how many runs it failed in.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+
+N=${1:-20}
+case $N in '' | *[!0-9]*) echo "usage: $0 N" >&2; exit 2 ;; esac
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/wasmqtt-repeat.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+# Writes "binary<TAB>package dir" for every test executable cargo built.
+list_binaries() {
+    python3 -c '
+import json, os, sys
+for line in sys.stdin:
+    try:
+        m = json.loads(line)
+    except ValueError:
+        continue
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
+        print(m["executable"] + "\t" + os.path.dirname(m["manifest_path"]))
+'
+}
+
+echo "--- building the test binaries (once)"
+: >"$WORK/binaries"
+if [ "${HOST:-}" != only ]; then
+    cargo test --no-run --message-format=json \
+        -p wasmqtt -p wasmqtt-tokio -p wasmqtt-testkit -p wasmqtt-cli --lib --bins --tests --examples \
+        2>"$WORK/build.log" | list_binaries >"$WORK/binaries" || { cat "$WORK/build.log" >&2; exit 1; }
+fi
+if [ "${HOST:-}" = 1 ] || [ "${HOST:-}" = only ]; then
+    CARGO_INCREMENTAL=0 cargo test --release --no-run --message-format=json -p wasmqtt-host \
+        2>>"$WORK/build.log" | list_binaries >>"$WORK/binaries" || { cat "$WORK/build.log" >&2; exit 1; }
+fi
+echo "$(wc -l <"$WORK/binaries") test binaries$([ "${E2E:-}" = 1 ] && echo ' + the end-to-end test')"
+
+: >"$WORK/failures"
+failed_runs=0
+for run in $(seq "$N"); do
+    t0=$SECONDS
+    run_failed=()
+    passed=0
+    while IFS=$'\t' read -r bin dir; do
+        log="$WORK/out"
+        rc=0
+        (cd "$dir" && CARGO_MANIFEST_DIR="$dir" "$bin") >"$log" 2>&1 </dev/null || rc=$?
+        passed=$((passed + $(awk '/^test result: /{ for (i = 1; i <= NF; i++) if ($(i) ~ /^passed;?$/) s += $(i - 1) } END { print s + 0 }' "$log")))
+        if [ $rc -ne 0 ]; then
+            name=$(basename "$bin" | sed 's/-[0-9a-f]*$//')
+            mapfile -t names < <(sed -n 's/^test \(.*\) \.\.\. FAILED$/\1/p' "$log")
+            [ ${#names[@]} -gt 0 ] || names=("(exit $rc, no failing test named)")
+            for t in "${names[@]}"; do
+                run_failed+=("$name::$t")
+                echo "$name::$t" >>"$WORK/failures"
+            done
+            cp "$log" "$WORK/failed-run$run-$name.log"
+        fi
+    done <"$WORK/binaries"
+    if [ "${E2E:-}" = 1 ]; then
+        rc=0
+        (cd web-demo && node --test test/e2e.test.mjs) >"$WORK/out" 2>&1 </dev/null || rc=$?
+        if [ $rc -ne 0 ]; then
+            run_failed+=("e2e.test.mjs")
+            echo "e2e.test.mjs" >>"$WORK/failures"
+        fi
+    fi
+    if [ ${#run_failed[@]} -eq 0 ]; then
+        printf 'run %2d: pass (%d tests, %ss)\n' "$run" "$passed" "$((SECONDS - t0))"
+    else
+        failed_runs=$((failed_runs + 1))
+        printf 'run %2d: FAIL (%d passed, %ss): %s\n' "$run" "$passed" "$((SECONDS - t0))" "${run_failed[*]}"
+    fi
+done
+
+echo "repeat: $N runs, $failed_runs failed"
+if [ -s "$WORK/failures" ]; then
+    sort "$WORK/failures" | uniq -c | sort -rn | sed 's/^/  /'
+    # Keep the failing runs' output where it can be read.
+    mkdir -p "$ROOT/target/repeat-tests"
+    cp "$WORK"/failed-run*.log "$ROOT/target/repeat-tests/" 2>/dev/null || true
+    echo "  output of the failing binaries: target/repeat-tests/"
+    exit 1
+fi
