@@ -307,8 +307,6 @@ fn flood_of_qos1_publishes_stays_within_budget_and_keeps_the_connection() {
 /// reading back meanwhile, so the broker's PINGRESP waits unread; the session must not take
 /// that for a dead broker (`Session::handle_read_paused`, tested in `tests/session/`).
 #[test]
-#[ignore = "needs wasmqtt-tokio to call Session::handle_read_paused / handle_read_resumed \
-            when it holds reading back (drivers/tokio is being rewritten elsewhere)"]
 fn slow_application_is_not_taken_for_a_dead_broker() {
     run(flood(
         ProtocolVersion::V5,

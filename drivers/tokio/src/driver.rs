@@ -221,7 +221,19 @@ impl Driver {
                 if let Some(wake) = wake.take() {
                     self.handle(core, wake, &buf);
                 }
-                let deadline = self.drain(core);
+                let mut deadline = self.drain(core);
+                // Reading is held back while the application's channel is full: the session
+                // must not take the unread PINGRESP behind it for a dead broker.
+                let holding = self.conn.is_some() && !self.undelivered.is_empty();
+                if holding != core.session.is_read_paused() {
+                    let now = shared.now();
+                    if holding {
+                        core.session.handle_read_paused(now);
+                    } else {
+                        core.session.handle_read_resumed(now);
+                    }
+                    deadline = self.drain(core);
+                }
                 if self.finished(core) {
                     break;
                 }
