@@ -26,7 +26,11 @@ fn paused_reading_keeps_pinging_and_never_declares_the_broker_dead() {
                 "{v}: the next deadline is the ping"
             );
             sim.advance_to(due);
-            assert_eq!(sim.take(), vec![Pkt::PingReq], "{v}: one PINGREQ at {due}");
+            assert_eq!(
+                sim.take(),
+                vec![OPacket::PingReq],
+                "{v}: one PINGREQ at {due}"
+            );
             assert!(sim.session.is_connected(), "{v}: still connected at {due}");
         }
         assert!(disconnects(&sim.take_events()).is_empty(), "{v}");
@@ -55,7 +59,7 @@ fn answer_read_after_resuming_keeps_the_connection() {
         let t0 = sim.now;
         sim.session.handle_read_paused(t0 + 100);
         sim.advance_to(t0 + 5_000);
-        assert_eq!(sim.take(), vec![Pkt::PingReq, Pkt::PingReq], "{v}");
+        assert_eq!(sim.take(), vec![OPacket::PingReq, OPacket::PingReq], "{v}");
         sim.session.handle_read_resumed(t0 + 5_000);
         sim.send(&Packet::PingResp);
         sim.send(&Packet::PingResp);
@@ -64,7 +68,7 @@ fn answer_read_after_resuming_keeps_the_connection() {
         assert!(sim.session.is_connected(), "{v}");
         assert!(sim.take().is_empty(), "{v}");
         sim.advance_to(t0 + 6_000);
-        assert_eq!(sim.take(), vec![Pkt::PingReq], "{v}");
+        assert_eq!(sim.take(), vec![OPacket::PingReq], "{v}");
         assert!(disconnects(&sim.take_events()).is_empty(), "{v}");
     }
 }

@@ -186,7 +186,7 @@ fn v311_subscribe_refuses_v5_only_options() {
     // The same options are fine in v5, and QoS alone is fine in 3.1.1.
     sim.subscribe(&[("ok/#", Q2)], None);
     let s = sim.take()[0].subscribe().unwrap().clone();
-    assert_eq!(s.filters[0].1, SubscriptionOptions::qos(Q2));
+    assert_eq!(s.subs[0].1, SubscriptionOptions::qos(Q2));
     let mut v5 = Sim::connected(opts(V5));
     let o = SubscriptionOptions {
         no_local: true,
