@@ -58,6 +58,7 @@ fn random_programs_keep_the_invariants() {
         total.auth_challenges > 0 && total.stalled_steps > 10_000,
         "{total:?}"
     );
+    assert!(total.blocked_last_bytes > 90, "{total:?}");
 }
 
 /// Inputs libFuzzer found (`fuzz/regressions/session/`), each once a harness or session failure.

@@ -193,6 +193,8 @@ pub struct Stats {
     pub requests_answered: usize,
     /// Steps with the writes stalled.
     pub stalled_steps: usize,
+    /// Transmits handed out while writing was blocked (the last bytes before CloseTransport).
+    pub blocked_last_bytes: usize,
 }
 
 impl core::ops::AddAssign for Stats {
@@ -205,6 +207,7 @@ impl core::ops::AddAssign for Stats {
         self.qos2_delivered += o.qos2_delivered;
         self.requests_answered += o.requests_answered;
         self.stalled_steps += o.stalled_steps;
+        self.blocked_last_bytes += o.blocked_last_bytes;
         self.auth_challenges += o.auth_challenges;
         self.runs[0] += o.runs[0];
         self.runs[1] += o.runs[1];
@@ -255,8 +258,9 @@ pub struct Harness {
     opts: Options,
     now: u64,
     deadline: Option<u64>,
-    /// The driver does not take what the session writes (it still takes events) for this many
-    /// more steps.
+    /// The driver's transport cannot take bytes for this many more steps: the session was told
+    /// `handle_write_blocked` and hears `handle_writable` when the stall ends. A transport
+    /// closed or opened meanwhile ends it (the next one starts writable).
     stall_left: usize,
     stalled: bool,
     open_requested: bool,
@@ -839,30 +843,38 @@ impl Harness {
         let mut written = Vec::new();
         let mut events = Vec::new();
         let mut transport = false;
+        // A Transmit came out while writing was blocked: only the transport's last bytes may,
+        // right before CloseTransport (`session/transmit.rs`).
+        let mut last_bytes = false;
         loop {
-            if self.stalled {
-                // A driver that cannot write still takes events.
-                match self.s.poll_event() {
-                    Some(e) => events.push(e),
-                    None => {
-                        self.deadline = self.s.poll_timeout();
-                        break;
-                    }
-                }
-                continue;
+            if self.stalled && !self.s.is_write_blocked() {
+                fail("the session forgot handle_write_blocked");
             }
-            match self.s.poll_output() {
+            let out = self.s.poll_output();
+            if last_bytes && out != Output::CloseTransport {
+                fail(format!(
+                    "Transmit while write-blocked, followed by {out:?} instead of CloseTransport"
+                ));
+            }
+            last_bytes = false;
+            match out {
                 Output::Transmit(b) => {
                     if b.is_empty() {
                         fail("empty Transmit");
                     }
+                    last_bytes = self.stalled;
+                    self.stats.blocked_last_bytes += usize::from(self.stalled);
                     written.push(b);
                 }
                 Output::OpenTransport => {
                     self.open_requested = true;
                     transport = true;
+                    self.transport_changed();
                 }
-                Output::CloseTransport => transport = true,
+                Output::CloseTransport => {
+                    transport = true;
+                    self.transport_changed();
+                }
                 Output::Event(e) => events.push(e),
                 Output::Wait(d) => {
                     self.deadline = d;
@@ -922,6 +934,27 @@ impl Harness {
             fail("connected with a keep-alive but no deadline");
         }
         transport || !written.is_empty() || !events.is_empty()
+    }
+
+    /// The driver's transport stops (`true`) or starts again taking bytes: the session hears
+    /// `handle_write_blocked` / `handle_writable`.
+    fn set_stalled(&mut self, stalled: bool) {
+        match (self.stalled, stalled) {
+            (false, true) => self.s.handle_write_blocked(),
+            (true, false) => self.s.handle_writable(self.now),
+            _ => {}
+        }
+        self.stalled = stalled;
+    }
+
+    /// The session asked to open or close a transport: a stall on the old one is over, and the
+    /// session must not still be write-blocked (a new transport starts writable).
+    fn transport_changed(&mut self) {
+        if self.s.is_write_blocked() {
+            fail("write-blocked across a transport change");
+        }
+        self.stalled = false;
+        self.stall_left = 0;
     }
 
     /// Checks events; returns whether the session closed for good.
@@ -1312,7 +1345,7 @@ impl Harness {
         self.stats.stalled_steps += usize::from(self.stalled);
         if self.stall_left > 0 {
             self.stall_left -= 1;
-            self.stalled = self.stall_left > 0;
+            self.set_stalled(self.stall_left > 0);
         }
         // A driver mostly opens the transport when asked, and a broker mostly answers CONNECT
         // with CONNACK: take those paths often, so that inputs reach the connected states.
@@ -1396,7 +1429,7 @@ impl Harness {
             }
             13 => {
                 self.stall_left = inp.below(8);
-                self.stalled = self.stall_left > 0;
+                self.set_stalled(self.stall_left > 0);
             }
             14 => {
                 let bytes = inp.bytes(64).to_vec();
@@ -1419,7 +1452,8 @@ impl Harness {
 
     /// The last step: the application disconnects; everything it was promised must complete.
     fn finish(&mut self) {
-        self.stalled = false;
+        self.stall_left = 0;
+        self.set_stalled(false);
         self.step_end();
         self.s.disconnect(self.now);
         self.step_end();

@@ -28,10 +28,8 @@ impl Session {
         }
     }
 
-    /// Starts connecting at `now`: [`Session::start`] with the time.
-    ///
-    /// Superseded by [`Session::start`] (the time comes with any input); to be made private
-    /// when the drivers move. It stays correct: `now` starts the connect deadline.
+    /// Starts connecting at `now`: [`Session::start`] with the time the driver has, so the
+    /// connect deadline counts from `now`.
     pub fn connect(&mut self, now: u64) {
         self.observe(now);
         self.start();

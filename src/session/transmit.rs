@@ -80,32 +80,11 @@ impl Session {
         !self.write_blocked && self.tx.len() >= self.opts.max_transmit_bytes.max(1)
     }
 
-    /// Bytes produced for writing that the driver has not taken yet.
-    ///
-    /// Superseded by [`Session::poll_output`] (which batches) and
-    /// [`Session::transmit_ready`]; to be made private when the drivers move.
+    /// Bytes produced for writing that the driver has not taken yet: an observation (of the
+    /// write budget, or of what waits while writing is blocked). The bytes themselves come
+    /// out of [`Session::poll_output`].
     pub fn pending_write_bytes(&self) -> usize {
         self.tx.len()
-    }
-
-    /// Bytes to write, all that is pending in one buffer (ignores
-    /// [`Session::handle_write_blocked`]: the caller asked).
-    ///
-    /// Superseded by [`Session::poll_output`] with [`Session::handle_write_blocked`] /
-    /// [`Session::handle_writable`]; to be made private when the drivers move.
-    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        if self.tx.is_empty() {
-            None
-        } else {
-            Some(self.take_tx())
-        }
-    }
-
-    /// The next event for the application.
-    ///
-    /// Superseded by [`Session::poll_output`]; to be made private when the drivers move.
-    pub fn poll_event(&mut self) -> Option<super::Event> {
-        self.events.pop_front()
     }
 
     /// Hands out the write buffer. It has room again: QoS 0 messages that waited for it move

@@ -224,14 +224,26 @@ fn a_new_transport_starts_writable() {
     ));
 }
 
-/// The superseded pull API still works beside `poll_output`.
+/// `pending_write_bytes` observes what waits to be written, blocked or not; one drain of
+/// `poll_output` hands all of it out in one transmit and leaves nothing pending.
 #[test]
-fn poll_transmit_still_takes_everything() {
+fn a_drain_takes_everything_pending() {
     let mut s = connected(opts(V5));
     s.publish(msg("t", b"x", Q0), 1).unwrap();
-    assert!(s.pending_write_bytes() > 0);
-    let b = s.poll_transmit().expect("bytes");
-    assert_eq!(publishes(&decode_all(V5, &b)).len(), 1);
+    let one = s.pending_write_bytes();
+    assert!(one > 0);
+    s.handle_write_blocked();
+    s.publish(msg("t", b"y", Q0), 1).unwrap();
+    assert!(drain(&mut s).transmits.is_empty());
+    assert!(s.pending_write_bytes() > one);
+    s.handle_writable(2);
+    let d = drain(&mut s);
+    assert_eq!(d.transmits.len(), 1, "{}", d.order);
+    let payloads: Vec<_> = publishes(&packets(&d.transmits))
+        .into_iter()
+        .map(|p| p.payload)
+        .collect();
+    assert_eq!(payloads, vec![b"x".to_vec(), b"y".to_vec()]);
     assert_eq!(s.pending_write_bytes(), 0);
-    assert!(s.poll_transmit().is_none());
+    assert!(matches!(s.poll_output(), Output::Wait(_)));
 }

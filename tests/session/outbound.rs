@@ -480,7 +480,7 @@ fn packet_identifiers_never_run_out() {
                 .publish(msg("t", &i.to_be_bytes(), Q1), 0)
                 .unwrap();
         }
-        let _ = sim.session.poll_transmit();
+        sim.run();
         tx.send(sim.session.inflight_len()).unwrap();
         let r = sim
             .session
