@@ -9,34 +9,24 @@
 //! cargo test --release -p wasmqtt-host
 //! ```
 
+mod common;
+use common::provider;
 use wasmqtt_testkit::mosquitto;
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use mosquitto::{Mosquitto, Options};
 use wasmqtt_host::types::{self, Delivery, Error as WitError, Event, ProtocolVersion, Qos};
-use wasmqtt_host::{Artifact, Client, ClientError, NetworkPolicy, Provider, Runtime};
+use wasmqtt_host::{Artifact, Client, ClientError, NetworkPolicy};
 use wasmtime_wasi::sockets::SocketAddrUse;
 
 const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
 const WAIT: Duration = Duration::from_secs(10);
-
-fn provider() -> &'static Provider {
-    static PROVIDER: OnceLock<Provider> = OnceLock::new();
-    PROVIDER.get_or_init(|| {
-        let path = Artifact::Provider
-            .require()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let runtime = Runtime::new().expect("creating the wasmtime runtime");
-        Provider::load(&runtime, &path).unwrap_or_else(|e| panic!("{e:#}"))
-    })
-}
 
 fn vname(p: ProtocolVersion) -> &'static str {
     match p {

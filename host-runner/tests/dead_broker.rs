@@ -11,27 +11,17 @@
 //! The components must be built first (`./scripts/build-components.sh`), then
 //! `cargo test --release -p wasmqtt-host --test dead_broker -- --nocapture`.
 
-use std::sync::OnceLock;
+mod common;
+use common::provider;
 use std::time::{Duration, Instant};
 
 use wasmqtt_host::types::{self, Event, ProtocolVersion};
-use wasmqtt_host::{Artifact, Client, NetworkPolicy, Provider, Runtime};
+use wasmqtt_host::{Client, NetworkPolicy};
 use wasmqtt_testkit::mosquitto::Mosquitto;
 use wasmqtt_testkit::proxy::Proxy;
 
 /// The longest any wait may take.
 const WAIT: Duration = Duration::from_secs(15);
-
-fn provider() -> &'static Provider {
-    static PROVIDER: OnceLock<Provider> = OnceLock::new();
-    PROVIDER.get_or_init(|| {
-        let path = Artifact::Provider
-            .require()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let runtime = Runtime::new().expect("creating the wasmtime runtime");
-        Provider::load(&runtime, &path).unwrap_or_else(|e| panic!("{e:#}"))
-    })
-}
 
 /// Connects through a black-holing proxy, black-holes it after CONNACK, and returns the time
 /// from the black hole to the disconnect event and the event's reason.

@@ -8,30 +8,20 @@
 //!
 //! The components must be built first (`./scripts/build-components.sh`).
 
+mod common;
+use common::provider;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use wasmqtt_host::types::{self, Delivery, Error as WitError, Event, ProtocolVersion, Qos};
-use wasmqtt_host::{Artifact, Client, ClientError, NetworkPolicy, Provider, Runtime};
+use wasmqtt_host::{Client, ClientError, NetworkPolicy};
 use wasmqtt_testkit::mosquitto::Mosquitto;
 use wasmqtt_testkit::proxy::Proxy;
 
 /// Upper bound for anything to happen; a failure, never a synchronisation.
 const LIMIT: Duration = Duration::from_secs(20);
-
-fn provider() -> &'static Provider {
-    static PROVIDER: OnceLock<Provider> = OnceLock::new();
-    PROVIDER.get_or_init(|| {
-        let path = Artifact::Provider
-            .require()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let runtime = Runtime::new().expect("creating the wasmtime runtime");
-        Provider::load(&runtime, &path).unwrap_or_else(|e| panic!("{e:#}"))
-    })
-}
 
 fn report(sid: &str, outcome: &str) {
     eprintln!("scenario provider {sid} {outcome}");
