@@ -6,6 +6,7 @@
 //! go in; bytes, deadlines and events come out. Drivers (the WASI component, the browser build,
 //! the native driver) are thin loops around it.
 //!
+//! - [`broker`]: broker URLs (`mqtt://`, `mqtts://`, `ws://`, `wss://`).
 //! - [`codec`]: every MQTT 3.1.1 and 5.0 control packet, encode and decode, zero-copy.
 //! - [`topic`]: topic name and filter validation and matching.
 //! - [`session`]: the client protocol as a deterministic state machine.
@@ -22,6 +23,7 @@
 
 extern crate alloc;
 
+pub mod broker;
 pub mod codec;
 pub mod session;
 pub mod topic;

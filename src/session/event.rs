@@ -52,6 +52,16 @@ pub enum DisconnectReason {
     /// [`super::Session::handle_disconnected_with`]).
     #[error("connection lost: {0}")]
     Transport(String),
+    /// The TLS or WebSocket handshake failed: the transport opened but the broker could not
+    /// be trusted, refused us, or does not speak what the URL says
+    /// ([`super::Session::handle_handshake_failed`]).
+    #[error("{failure}: {detail}")]
+    Handshake {
+        /// What failed, typed.
+        failure: HandshakeFailure,
+        /// The TLS library's or the WebSocket layer's description.
+        detail: String,
+    },
     /// The broker refused CONNECT.
     #[error("connection refused: {code}{}", reason.as_deref().map(|r| alloc::format!(" ({r})")).unwrap_or_default())]
     Refused {
@@ -94,6 +104,60 @@ impl DisconnectReason {
     pub fn is_unsupported_protocol_version(&self) -> bool {
         matches!(self, DisconnectReason::Refused { code, .. }
             if *code == ReasonCode::UNSUPPORTED_PROTOCOL_VERSION || code.0 == 1)
+    }
+}
+
+/// Why a TLS or WebSocket handshake failed: each a case an application can tell its user about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Error)]
+#[non_exhaustive]
+pub enum HandshakeFailure {
+    /// The broker's certificate chain does not lead to a trusted CA.
+    #[error("TLS: the broker's certificate was issued by an unknown or untrusted CA")]
+    UnknownIssuer,
+    /// The broker's certificate is not valid for the host name (or the server-name override).
+    #[error("TLS: the broker's certificate is not valid for this host name")]
+    NameMismatch,
+    /// The broker's certificate has expired (or is not valid yet).
+    #[error("TLS: the broker's certificate has expired or is not yet valid")]
+    CertificateExpired,
+    /// Another problem with the broker's certificate (revoked, bad signature, wrong usage, ...).
+    #[error("TLS: the broker's certificate is invalid")]
+    BadCertificate,
+    /// The broker asked for a client certificate and got none, or refused the one it got.
+    #[error("TLS: the broker requires a (valid) client certificate")]
+    ClientCertificateRequired,
+    /// The broker's port did not answer in TLS (a plain-text MQTT or HTTP port).
+    #[error("TLS: the broker did not answer in TLS (is this a plain-text port?)")]
+    NotTls,
+    /// Any other TLS failure: no common protocol version, cipher suite or ALPN protocol, an
+    /// alert from the broker, ...
+    #[error("TLS handshake failed")]
+    Tls,
+    /// The HTTP upgrade to WebSocket was refused (a status other than 101, a missing or wrong
+    /// `Sec-WebSocket-Accept`, no `mqtt` subprotocol).
+    #[error("WebSocket upgrade refused")]
+    WebSocketUpgrade,
+    /// The WebSocket connection broke its protocol, or the broker closed it.
+    #[error("WebSocket protocol error")]
+    WebSocket,
+}
+
+impl HandshakeFailure {
+    /// A stable, machine-readable code: `TLS_UNKNOWN_ISSUER`, `TLS_NAME_MISMATCH`,
+    /// `TLS_CERTIFICATE_EXPIRED`, `TLS_BAD_CERTIFICATE`, `TLS_CLIENT_CERTIFICATE_REQUIRED`,
+    /// `TLS_NOT_TLS`, `TLS_HANDSHAKE`, `WEBSOCKET_UPGRADE` or `WEBSOCKET`.
+    pub fn code(self) -> &'static str {
+        match self {
+            HandshakeFailure::UnknownIssuer => "TLS_UNKNOWN_ISSUER",
+            HandshakeFailure::NameMismatch => "TLS_NAME_MISMATCH",
+            HandshakeFailure::CertificateExpired => "TLS_CERTIFICATE_EXPIRED",
+            HandshakeFailure::BadCertificate => "TLS_BAD_CERTIFICATE",
+            HandshakeFailure::ClientCertificateRequired => "TLS_CLIENT_CERTIFICATE_REQUIRED",
+            HandshakeFailure::NotTls => "TLS_NOT_TLS",
+            HandshakeFailure::Tls => "TLS_HANDSHAKE",
+            HandshakeFailure::WebSocketUpgrade => "WEBSOCKET_UPGRADE",
+            HandshakeFailure::WebSocket => "WEBSOCKET",
+        }
     }
 }
 

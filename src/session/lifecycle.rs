@@ -65,6 +65,27 @@ impl Session {
         self.transport_ended(Some(error.into()), now);
     }
 
+    /// The TLS or WebSocket handshake on the open transport failed: like
+    /// [`Session::handle_disconnected_with`], with the typed reason
+    /// [`DisconnectReason::Handshake`]. The driver closes the transport itself.
+    pub fn handle_handshake_failed(
+        &mut self,
+        now: u64,
+        failure: super::HandshakeFailure,
+        detail: impl Into<alloc::string::String>,
+    ) {
+        let detail = detail.into();
+        self.observe(now);
+        if matches!(
+            self.state,
+            State::Opening | State::AwaitingConnAck | State::Connected
+        ) {
+            self.tx.clear();
+            self.last_transport_error = Some(alloc::format!("{failure}: {detail}"));
+            self.connection_lost(DisconnectReason::Handshake { failure, detail }, now);
+        }
+    }
+
     /// The description of the last transport failure given to
     /// [`Session::handle_disconnected_with`], until a CONNACK accepts a new connection: for
     /// messages about an attempt that failed later for another reason (a connect timeout).

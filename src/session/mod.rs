@@ -89,8 +89,8 @@ pub use backoff::ReconnectPolicy;
 pub use completions::{CompletionKey, Completions, Outcome};
 pub use connect::BROKER_LACKS_V5;
 pub use event::{
-    ConnectionInfo, DisconnectReason, Event, ProtocolViolation, PublishError, PublishId,
-    RequestError, RequestId,
+    ConnectionInfo, DisconnectReason, Event, HandshakeFailure, ProtocolViolation, PublishError,
+    PublishId, RequestError, RequestId,
 };
 pub use identity::{
     random_client_id, random_client_id_with_prefix, seed_from_entropy, CLIENT_ID_PREFIX,

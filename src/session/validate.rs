@@ -166,6 +166,7 @@ impl DisconnectReason {
     pub fn code(&self) -> &'static str {
         match self {
             DisconnectReason::ConnectionLost | DisconnectReason::Transport(_) => "CONNECTION_LOST",
+            DisconnectReason::Handshake { failure, .. } => failure.code(),
             DisconnectReason::Refused { .. } => "CONNECTION_REFUSED",
             DisconnectReason::ByServer { .. } => "DISCONNECTED_BY_BROKER",
             DisconnectReason::ConnectTimeout => "CONNECT_TIMEOUT",
