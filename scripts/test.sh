@@ -174,13 +174,17 @@ install_os_packages() {
         log "SKIP_INSTALL=1: not installing anything"
         return 0
     fi
-    if have_mosquitto; then
-        log "mosquitto: present ($(command -v mosquitto || ls /usr/sbin/mosquitto /usr/local/sbin/mosquitto 2>/dev/null | head -n1))"
+    # clang: ring (rustls' crypto provider) compiles C for wasm32-wasip2 with it.
+    local want=()
+    have_mosquitto || want+=(mosquitto mosquitto-clients)
+    command -v clang >/dev/null 2>&1 || want+=(clang)
+    if [ ${#want[@]} -eq 0 ]; then
+        log "mosquitto: present ($(command -v mosquitto || ls /usr/sbin/mosquitto /usr/local/sbin/mosquitto 2>/dev/null | head -n1)); clang: present"
         return 0
     fi
     if [ "$(id -u)" != 0 ]; then
-        log "mosquitto is missing and this is not root: install it with" >&2
-        log "  sudo apt-get install mosquitto mosquitto-clients" >&2
+        log "missing and this is not root: install with" >&2
+        log "  sudo apt-get install ${want[*]}" >&2
         return 1
     fi
     export DEBIAN_FRONTEND=noninteractive
@@ -193,12 +197,12 @@ install_os_packages() {
     fi
     {
         apt_update_once &&
-            apt-get install -y --no-install-recommends mosquitto mosquitto-clients
+            apt-get install -y --no-install-recommends "${want[@]}"
     } || rc=$?
     if [ $own_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
     [ $rc -eq 0 ] || return $rc
     stop_system_mosquitto
-    have_mosquitto
+    have_mosquitto && command -v clang >/dev/null 2>&1
 }
 
 ensure_rust_targets() {
