@@ -34,6 +34,22 @@ impl Session {
     /// the one to open on [`Output::OpenTransport`](super::Output::OpenTransport). `None` when
     /// [`Options::brokers`](super::Options::brokers) is empty: the driver then uses its own
     /// single address.
+    ///
+    /// ```
+    /// use wasmqtt::broker::Broker;
+    /// use wasmqtt::session::{Options, Output, Session};
+    ///
+    /// let a = Broker::parse("mqtt://a.example").unwrap();
+    /// let b = Broker::parse("mqtts://b.example").unwrap();
+    /// let mut session = Session::new(Options::new("meter-1").brokers([a.clone(), b.clone()]));
+    /// session.connect(0);
+    /// assert_eq!(session.poll_output(), Output::OpenTransport);
+    /// assert_eq!(session.broker(), Some(&a));
+    /// // A does not answer: B is asked for at once.
+    /// session.handle_disconnected_with(0, "connection refused");
+    /// assert_eq!(session.poll_output(), Output::OpenTransport);
+    /// assert_eq!((session.broker(), session.broker_index()), (Some(&b), Some(1)));
+    /// ```
     pub fn broker(&self) -> Option<&Broker> {
         self.opts.brokers.get(self.broker_index)
     }

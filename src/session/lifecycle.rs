@@ -1,5 +1,5 @@
-//! The session's life: connect, disconnect, the connection lost and the reconnect back-off,
-//! and closing for good.
+//! The session's life: connect, disconnect, the connection lost (handed to `failover.rs`,
+//! which picks the next broker and schedules the reconnect back-off), and closing for good.
 
 use super::{DisconnectReason, Event, ProtocolViolation, Session, State};
 use crate::codec::{Disconnect, Packet, ReasonCode};
