@@ -26,6 +26,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::time::Instant;
+use wasmqtt::broker::Broker;
 use wasmqtt::codec::ReasonCode;
 use wasmqtt::session::{
     seed_from_entropy, Completions, ConnectionState, Event, Message, Options, Outcome, Output,
@@ -153,7 +154,10 @@ enum Wake {
 
 pub(super) struct Driver {
     shared: Arc<Shared>,
-    addr: String,
+    /// The broker to open when the session names none (its list is empty).
+    fallback: Broker,
+    /// The broker of the attempt or connection in progress, for logs.
+    broker: Broker,
     commands: mpsc::Receiver<Command>,
     commands_open: bool,
     events: mpsc::Sender<Event>,
@@ -185,14 +189,15 @@ impl Drop for Driver {
 impl Driver {
     pub(super) fn new(
         shared: Arc<Shared>,
-        addr: String,
+        fallback: Broker,
         commands: mpsc::Receiver<Command>,
         events: mpsc::Sender<Event>,
         first: oneshot::Sender<Result<(), Error>>,
     ) -> Self {
         Driver {
             shared,
-            addr,
+            broker: fallback.clone(),
+            fallback,
             commands,
             commands_open: true,
             events,
@@ -264,7 +269,7 @@ impl Driver {
                 }
             });
         }
-        log::debug!("driver for {} ended", self.addr);
+        log::debug!("driver for {} ended", self.broker);
     }
 
     /// Hands what woke the driver up to the session (locked).
@@ -273,7 +278,7 @@ impl Driver {
         match wake {
             Wake::Opened(Ok(stream)) => {
                 self.connecting = None;
-                log::debug!("TCP connection to {} open", self.addr);
+                log::debug!("TCP connection to {} open", self.broker);
                 if let Err(e) = stream.set_nodelay(true) {
                     log::debug!("set_nodelay: {e}");
                 }
@@ -289,7 +294,7 @@ impl Driver {
             }
             Wake::Opened(Err(e)) => {
                 self.connecting = None;
-                log::info!("cannot connect to {}: {e}", self.addr);
+                log::info!("cannot connect to {}: {e}", self.broker);
                 self.transport_failed(core, e, now);
             }
             Wake::Read(Ok(n)) if n > 0 => core.session.handle_bytes(&buf[..n], now),
@@ -357,7 +362,7 @@ impl Driver {
     }
 
     fn transport_failed(&mut self, core: &mut Core, e: io::Error, now: u64) {
-        log::info!("connection to {} lost: {e}", self.addr);
+        log::info!("connection to {} lost: {e}", self.broker);
         self.conn = None;
         self.io_error = Some(e.kind());
         core.session.handle_disconnected_with(now, e.to_string());
@@ -386,10 +391,13 @@ impl Driver {
                 }
                 Output::OpenTransport => {
                     self.conn = None;
-                    let addr = self.addr.clone();
-                    log::debug!("connecting to {addr}");
+                    self.broker = core.session.broker().unwrap_or(&self.fallback).clone();
+                    log::debug!("connecting to {}", self.broker);
+                    let (host, port) = (self.broker.host.clone(), self.broker.port);
                     // No timeout here: the session's connect deadline covers the open.
-                    self.connecting = Some(Box::pin(async move { TcpStream::connect(addr).await }));
+                    self.connecting = Some(Box::pin(async move {
+                        TcpStream::connect((host.as_str(), port)).await
+                    }));
                 }
                 Output::Event(e) => self.route(core, e),
                 Output::Wait(deadline) => return deadline,
@@ -445,7 +453,7 @@ impl Driver {
             Event::Connected(info) => {
                 log::debug!(
                     "connected to {} (session present: {})",
-                    self.addr,
+                    self.broker,
                     info.session_present
                 );
                 self.io_error = None;
@@ -454,7 +462,7 @@ impl Driver {
                 }
             }
             Event::Disconnected { reason, .. } => {
-                log::debug!("disconnected from {}: {reason}", self.addr);
+                log::debug!("disconnected from {}: {reason}", self.broker);
                 // The session gave up before its first CONNACK (`FirstConnect::GiveUp`).
                 if core.session.state() == State::Closed {
                     if let Some(first) = self.first.take() {

@@ -48,6 +48,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod builder;
 mod driver;
 
 use std::future::Future;
@@ -55,9 +56,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::{mpsc, oneshot};
+use wasmqtt::broker::{Broker, UrlError};
 use wasmqtt::codec::{EncodeError, ReasonCode, SubscriptionOptions};
 use wasmqtt::session::{ConnectionState, DisconnectReason, Event, Message, Options, PublishId};
 
+pub use builder::ClientBuilder;
 pub use wasmqtt::session::{OptionsError, PublishError, RequestError};
 
 /// Application commands (other than publishes) that may wait for the driver at once; past
@@ -85,11 +88,20 @@ pub enum Error {
     /// The options cannot be used ([`Options::validate`]); nothing was sent.
     #[error("invalid options: {0}")]
     InvalidOptions(#[from] OptionsError),
+    /// A broker address is neither `host:port` nor a broker URL; nothing was sent.
+    #[error("invalid broker address: {0}")]
+    Url(#[from] UrlError),
+    /// [`ClientBuilder`] was given no broker (and the options list none); nothing was sent.
+    #[error("no broker to connect to")]
+    NoBroker,
 }
 
 impl Error {
     /// The core's stable error code: [`DisconnectReason::code`] (a transport error is
-    /// `CONNECTION_LOST`), [`OptionsError::code`], `INVALID_REQUEST` or `SESSION_CLOSED`.
+    /// `CONNECTION_LOST`; a TLS or WebSocket handshake failure its
+    /// [`HandshakeFailure::code`](wasmqtt::session::HandshakeFailure::code)),
+    /// [`OptionsError::code`], [`UrlError::code`] (`INVALID_URL`), `NO_BROKER`,
+    /// `INVALID_REQUEST` or `SESSION_CLOSED`.
     pub fn code(&self) -> &'static str {
         match self {
             Error::Io(_) => DisconnectReason::Transport(String::new()).code(),
@@ -97,6 +109,8 @@ impl Error {
             Error::Invalid(_) => "INVALID_REQUEST",
             Error::Closed => PublishError::SessionClosed.code(),
             Error::InvalidOptions(e) => e.code(),
+            Error::Url(e) => e.code(),
+            Error::NoBroker => "NO_BROKER",
         }
     }
 }
@@ -200,15 +214,25 @@ impl Future for PublishHandle {
 }
 
 impl Client {
-    /// Connects to `broker_addr` (`host:port`, resolved again at every connection attempt),
-    /// spawning the driver task on the current tokio runtime, and waits for the first CONNACK.
+    /// Connects to `broker_addr`, spawning the driver task on the current tokio runtime, and
+    /// waits for the first CONNACK.
     ///
-    /// Fails with [`Error::InvalidOptions`] at once when [`Options::validate`] refuses the
-    /// options, with [`Error::Io`] when the TCP connection cannot be opened (the session's
-    /// `DisconnectReason::Transport`), and with [`Error::Connection`] when the broker refuses
-    /// it or no CONNACK arrives within `options.connect_timeout_ms` (`ConnectTimeout`); the
-    /// driver is then gone. That is the session's first-connect policy
-    /// ([`FirstConnect::GiveUp`](wasmqtt::session::FirstConnect::GiveUp), the default); with
+    /// `broker_addr` is `host:port` (plain TCP, port 1883 when left out) or a broker URL
+    /// (`mqtt://`, `mqtts://`, `ws://`, `wss://`, see [`Broker::parse`]); the host is resolved
+    /// again at every connection attempt. It is the first broker, followed by any
+    /// [`Options::brokers`] (failover order; [`ConnectionInfo::broker`](wasmqtt::session::ConnectionInfo::broker)
+    /// names the one that accepted).
+    ///
+    /// Fails at once, before any connection, with [`Error::Url`] for an address that does not
+    /// parse and [`Error::InvalidOptions`] when [`Options::validate`] refuses the options.
+    /// Then with [`Error::Io`] when the TCP connection cannot be opened (the session's
+    /// `DisconnectReason::Transport`), and with [`Error::Connection`] when a TLS or WebSocket
+    /// handshake fails ([`DisconnectReason::Handshake`], typed), the broker refuses the
+    /// connection, or no CONNACK arrives within `options.connect_timeout_ms`
+    /// (`ConnectTimeout`, the handshakes included); the driver is then gone. That is the
+    /// session's first-connect policy
+    /// ([`FirstConnect::GiveUp`](wasmqtt::session::FirstConnect::GiveUp), the default: every
+    /// broker of the list is tried once); with
     /// [`FirstConnect::Retry`](wasmqtt::session::FirstConnect::Retry) the session keeps trying
     /// and this waits until a CONNACK accepts a connection. Once connected, the session
     /// reconnects by itself as `options.reconnect` says.
@@ -221,7 +245,30 @@ impl Client {
     ///
     /// Panics when called outside a tokio runtime.
     pub async fn connect(broker_addr: &str, options: Options) -> Result<(Client, Events), Error> {
-        let (client, events, first) = Client::spawn(broker_addr, options)?;
+        Client::builder(options)
+            .first_broker(broker_addr)?
+            .connect()
+            .await
+    }
+
+    /// Like [`Client::connect`] without waiting: the driver task starts connecting and the
+    /// outcome comes on [`Events`] ([`Event::Connected`], or [`Event::Disconnected`] and the
+    /// stream's end when the session gives up). Fails only with [`Error::Url`] or
+    /// [`Error::InvalidOptions`].
+    pub fn start(broker_addr: &str, options: Options) -> Result<(Client, Events), Error> {
+        Client::builder(options).first_broker(broker_addr)?.start()
+    }
+
+    /// A [`ClientBuilder`] for `options`: brokers by URL (failover list), TLS and WebSocket
+    /// settings, then [`ClientBuilder::connect`] or [`ClientBuilder::start`].
+    pub fn builder(options: Options) -> ClientBuilder {
+        ClientBuilder::new(options)
+    }
+
+    /// Waits for the outcome of the first connection.
+    async fn first_connection(
+        (client, events, first): (Client, Events, oneshot::Receiver<Result<(), Error>>),
+    ) -> Result<(Client, Events), Error> {
         match first.await {
             Ok(Ok(())) => Ok((client, events)),
             Ok(Err(e)) => Err(e),
@@ -229,30 +276,23 @@ impl Client {
         }
     }
 
-    /// Like [`Client::connect`] without waiting: the driver task starts connecting and the
-    /// outcome comes on [`Events`] ([`Event::Connected`], or [`Event::Disconnected`] and the
-    /// stream's end when the session gives up). Fails only with [`Error::InvalidOptions`].
-    pub fn start(broker_addr: &str, options: Options) -> Result<(Client, Events), Error> {
-        let (client, events, _) = Client::spawn(broker_addr, options)?;
-        Ok((client, events))
-    }
-
+    /// Spawns the driver for `options` (validated here; `options.brokers` not empty).
     #[allow(clippy::type_complexity)]
     fn spawn(
-        broker_addr: &str,
         mut options: Options,
     ) -> Result<(Client, Events, oneshot::Receiver<Result<(), Error>>), Error> {
         options.validate()?;
         if options.random_seed == 0 {
             options.random_seed = driver::random_seed();
         }
+        let fallback = options.brokers.first().cloned().ok_or(Error::NoBroker)?;
         let (commands, commands_rx) = mpsc::channel(COMMAND_CAPACITY);
         let (events_tx, rx) = mpsc::channel(EVENT_CAPACITY);
         let (first_tx, first_rx) = oneshot::channel();
         let shared = driver::Shared::new(options);
         let driver = driver::Driver::new(
             Arc::clone(&shared),
-            broker_addr.to_string(),
+            fallback,
             commands_rx,
             events_tx,
             first_tx,
@@ -392,5 +432,16 @@ impl Client {
     /// Whether the driver has ended (after a disconnect, an abort, or closing for good).
     pub fn is_closed(&self) -> bool {
         self.commands.is_closed()
+    }
+}
+
+/// Parses a broker address: a broker URL (`scheme://…`), or `host:port` / `host` for plain
+/// TCP (port 1883 when left out; IPv6 addresses in brackets).
+pub fn parse_broker(addr: &str) -> Result<Broker, UrlError> {
+    let addr = addr.trim();
+    if addr.contains("://") {
+        Broker::parse(addr)
+    } else {
+        Broker::parse(&format!("mqtt://{addr}"))
     }
 }
