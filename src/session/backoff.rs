@@ -9,7 +9,9 @@ pub struct ReconnectPolicy {
     pub initial_delay_ms: u64,
     /// Cap of the delay, in milliseconds.
     pub max_delay_ms: u64,
-    /// Factor applied to the delay after each failed attempt (at least 1).
+    /// Factor applied to the delay after each failed attempt (at least 1); with a list of
+    /// brokers ([`Options::brokers`](super::Options::brokers)), after each failed round
+    /// through the list.
     pub multiplier: u32,
     /// Share of each delay, in percent (0–100), that is random: a delay `d` becomes a value
     /// drawn uniformly from `[d - d*jitter/100, d]`, so clients that lost the same broker do
@@ -48,7 +50,8 @@ impl Rng {
     }
 }
 
-/// The delay before reconnect attempt number `attempt` (0 for the first retry).
+/// The delay before reconnect attempt number `attempt` (0 for the first retry): with a list of
+/// brokers, the round through the list.
 pub(crate) fn delay(policy: &ReconnectPolicy, attempt: u32, rng: &mut Rng) -> u64 {
     let mult = u64::from(policy.multiplier.max(1));
     let mut d = policy.initial_delay_ms;

@@ -80,6 +80,7 @@ impl Session {
     }
 
     pub(super) fn write_connect(&mut self, clean_start: bool, now: u64) -> Result<(), EncodeError> {
+        let (username, password) = self.credentials();
         let o = &self.opts;
         let v5 = o.version.is_v5();
         let users: Vec<(&str, &str)> = o
@@ -115,8 +116,8 @@ impl Session {
                     properties,
                 }
             }),
-            username: o.username.as_deref(),
-            password: o.password.as_deref(),
+            username,
+            password,
         };
         if v5 {
             let p = &mut c.properties;
@@ -193,6 +194,7 @@ impl Session {
             });
         self.state = State::Connected;
         self.attempt = 0;
+        self.failover_connected();
         self.last_transport_error = None;
         let info = ConnectionInfo {
             session_present: c.session_present,
@@ -205,6 +207,7 @@ impl Session {
             retain_available: self.conn.server.retain_available,
             response_information: p.response_information.map(str::to_string),
             reason_string: p.reason_string.map(str::to_string),
+            broker: self.broker().cloned(),
         };
         self.retrying = false;
         self.connections += 1;

@@ -38,6 +38,10 @@ pub struct ConnectionInfo {
     pub response_information: Option<String>,
     /// v5: reason string.
     pub reason_string: Option<String>,
+    /// The broker of [`Options::brokers`](super::Options::brokers) that accepted this
+    /// connection ([`Session::broker`](super::Session::broker) then); `None` with an empty
+    /// list (the driver's own address).
+    pub broker: Option<crate::broker::Broker>,
 }
 
 /// Why the connection ended.

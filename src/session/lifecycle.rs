@@ -1,7 +1,7 @@
-//! The session's life: connect, disconnect, the connection lost and the reconnect back-off,
-//! and closing for good.
+//! The session's life: connect, disconnect, the connection lost (handed to `failover.rs`,
+//! which picks the next broker and schedules the reconnect back-off), and closing for good.
 
-use super::{backoff, DisconnectReason, Event, FirstConnect, ProtocolViolation, Session, State};
+use super::{DisconnectReason, Event, ProtocolViolation, Session, State};
 use crate::codec::{Disconnect, Packet, ReasonCode};
 use alloc::string::ToString;
 
@@ -24,6 +24,7 @@ impl Session {
     pub fn start(&mut self) {
         if matches!(self.state, State::Idle | State::Closed) {
             self.retrying = false;
+            self.restart_failover();
             self.begin_attempt();
         }
     }
@@ -171,41 +172,17 @@ impl Session {
         self.connection_lost(DisconnectReason::ProtocolError(v), now);
     }
 
-    /// The connection ended: keep the session, schedule a reconnection (or close for good).
+    /// The connection ended: keep the session, fail over to the next broker, schedule a
+    /// reconnection, or close for good (see `failover.rs`).
     ///
     /// Nothing of the connection is reset here: its state counts only while connecting or
     /// connected, and the next transport gets a fresh one (see `connection.rs`).
     ///
     /// Before the first accepted CONNACK, [`Options::first_connect`](super::Options) decides:
-    /// [`FirstConnect::GiveUp`] closes the session for good with this reason.
+    /// [`FirstConnect::GiveUp`](super::FirstConnect::GiveUp) closes the session for good with
+    /// this reason once every broker of the list failed.
     pub(super) fn connection_lost(&mut self, reason: DisconnectReason, now: u64) {
-        if !self.connected_before && self.opts.first_connect == FirstConnect::GiveUp {
-            self.close_for_good(reason);
-            return;
-        }
-        self.schedule_reconnect(reason, now);
-    }
-
-    /// Schedules the next attempt after the back-off (or closes for good when reconnecting is
-    /// off), whatever the first-connect policy says.
-    pub(super) fn schedule_reconnect(&mut self, reason: DisconnectReason, now: u64) {
-        if !self.opts.reconnect.enabled {
-            self.close_for_good(reason);
-            return;
-        }
-        let at = now.saturating_add(backoff::delay(
-            &self.opts.reconnect,
-            self.attempt,
-            &mut self.rng,
-        ));
-        self.attempt = self.attempt.saturating_add(1);
-        self.state = State::Reconnecting(at);
-        self.retrying = true;
-        self.requeue_sent_requests();
-        self.events.push_back(Event::Disconnected {
-            reason,
-            reconnect_at: Some(at),
-        });
+        self.connection_failed(reason, now);
     }
 
     /// The session ends: everything still waiting fails with `SessionClosed`.

@@ -58,13 +58,23 @@
 //!   (the broker took ownership of it); every recorded subscription is sent again.
 //! - **Inbound QoS 2** is delivered once: the packet identifier is remembered from PUBLISH
 //!   until PUBREL, and a redelivery in between is acknowledged but not delivered.
-//! - **First connection**: a failure before the first accepted CONNACK closes the session with
-//!   its reason ([`FirstConnect::GiveUp`], the default) or is retried ([`FirstConnect::Retry`]).
+//! - **First connection**: a failure before the first accepted CONNACK (of every broker of
+//!   the list, once) closes the session with its reason ([`FirstConnect::GiveUp`], the
+//!   default) or is retried ([`FirstConnect::Retry`]).
 //! - **Connect deadline**: [`Options::connect_timeout_ms`] covers the transport open and
 //!   CONNACK, from the request to open.
 //! - **Reconnect** with exponential back-off and jitter; a refusal that retrying cannot fix
 //!   (bad credentials, not authorized, banned, invalid client id, unsupported version, a will
 //!   whose QoS or retain flag the broker does not support, ...) closes the session instead.
+//! - **Failover** across [`Options::brokers`] (the driver opens [`Session::broker`]): every
+//!   failed attempt (transport, handshake, connect timeout, a retried refusal, a connection
+//!   lost after CONNACK) moves on to the next broker; within a round through the list the
+//!   next one is asked for at once, and the back-off applies after a whole round without an
+//!   accepted CONNACK, growing per round (a lost connection is the first failure of a new
+//!   round). [`FirstConnect::GiveUp`] gives up after the first whole round, with the last
+//!   failure's reason. Credentials in a broker's URL replace the options' ones in the CONNECT
+//!   sent to it; [`ConnectionInfo::broker`] names the broker in use. Messages in flight
+//!   survive a failover as they survive a reconnect (resend or the requeue rule).
 
 mod alias;
 mod auth;
@@ -73,6 +83,7 @@ mod completions;
 mod connect;
 mod connection;
 mod event;
+mod failover;
 mod identity;
 mod inbound;
 mod keep_alive;
@@ -92,6 +103,7 @@ pub use event::{
     ConnectionInfo, DisconnectReason, Event, HandshakeFailure, ProtocolViolation, PublishError,
     PublishId, RequestError, RequestId,
 };
+pub use failover::MAX_BROKERS;
 pub use identity::{
     random_client_id, random_client_id_with_prefix, seed_from_entropy, CLIENT_ID_PREFIX,
     MAX_PORTABLE_CLIENT_ID,
@@ -114,7 +126,8 @@ use requests::PendingRequest;
 /// What the driver should do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
-    /// Open a transport to the broker, then call [`Session::handle_connected`] (or
+    /// Open a transport to [`Session::broker`] (the driver's own single address when that is
+    /// `None`: [`Options::brokers`] is empty), then call [`Session::handle_connected`] (or
     /// [`Session::handle_disconnected`] if that fails). The connect deadline
     /// ([`Options::connect_timeout_ms`]) runs from here; when it passes first, a
     /// [`Output::CloseTransport`] says to abandon the open.
@@ -222,7 +235,13 @@ pub struct Session {
     info: Option<ConnectionInfo>,
     /// See [`Session::last_transport_error`].
     last_transport_error: Option<String>,
+    /// Back-off step: rounds through the broker list that failed since the last accepted
+    /// CONNACK.
     attempt: u32,
+    /// Position in [`Options::brokers`] of the broker the current or next attempt targets.
+    broker_index: usize,
+    /// Attempts that failed in the current round through the broker list.
+    round_failures: usize,
     next_packet_id: u16,
     next_seq: u64,
     next_publish_id: u64,
@@ -262,6 +281,8 @@ impl Session {
             info: None,
             last_transport_error: None,
             attempt: 0,
+            broker_index: 0,
+            round_failures: 0,
             next_packet_id: 1,
             next_seq: 0,
             next_publish_id: 1,

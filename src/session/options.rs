@@ -2,6 +2,7 @@
 
 use super::backoff::ReconnectPolicy;
 use super::message::MessageProperties;
+use crate::broker::Broker;
 use crate::codec::{ProtocolVersion, QoS};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -134,6 +135,29 @@ pub struct Options {
     pub reconnect: ReconnectPolicy,
     /// Seed for the jitter of the reconnect back-off (inject real randomness from the driver).
     pub random_seed: u64,
+    /// Brokers to connect to, tried in turn on the first connection and on every reconnection
+    /// (failover). Empty (the default): the driver's own single address, as before. At most
+    /// [`super::MAX_BROKERS`] ([`Options::validate`]).
+    ///
+    /// The session decides which one each attempt targets and the driver opens it
+    /// ([`super::Session::broker`] on [`super::Output::OpenTransport`]):
+    /// - every failed attempt (the transport does not open, a TLS/WebSocket handshake failure,
+    ///   the connect timeout, a refusal that is retried, a connection lost after CONNACK)
+    ///   moves on to the next broker, wrapping around;
+    /// - within a round through the list the next broker is tried at once (no delay); after a
+    ///   whole round without an accepted CONNACK the [`Options::reconnect`] back-off applies,
+    ///   growing per round. A connection lost after CONNACK is the first failure of a new
+    ///   round: with `[A, B]`, A dies → B at once; B fails → back-off (round 0) → A → B at once
+    ///   → back-off (round 1) → … With one broker that is exactly the back-off of an empty list;
+    /// - [`FirstConnect::GiveUp`] gives up only once every broker failed in the first round,
+    ///   with the last failure's reason;
+    /// - a refusal that retrying cannot fix (bad credentials, ...) still closes the session;
+    /// - a broker URL's credentials ([`Broker::username`], [`Broker::password`]) replace
+    ///   [`Options::username`] and [`Options::password`] (both) in the CONNECT sent to it;
+    /// - [`super::ConnectionInfo::broker`] names the broker a CONNACK accepted;
+    /// - messages in flight survive a failover as they survive a reconnect: resent when the
+    ///   next broker resumes the session, the requeue rule when it does not.
+    pub brokers: Vec<Broker>,
 }
 
 impl Default for Options {
@@ -167,6 +191,7 @@ impl Default for Options {
             first_connect: FirstConnect::GiveUp,
             reconnect: ReconnectPolicy::default(),
             random_seed: 0,
+            brokers: Vec::new(),
         }
     }
 }
@@ -206,6 +231,18 @@ impl Options {
     /// Sets the will.
     pub fn will(mut self, will: LastWill) -> Self {
         self.will = Some(will);
+        self
+    }
+
+    /// Adds `broker` at the end of [`Options::brokers`] (failover order).
+    pub fn broker(mut self, broker: Broker) -> Self {
+        self.brokers.push(broker);
+        self
+    }
+
+    /// Replaces [`Options::brokers`] with `brokers`, in failover order.
+    pub fn brokers(mut self, brokers: impl IntoIterator<Item = Broker>) -> Self {
+        self.brokers = brokers.into_iter().collect();
         self
     }
 

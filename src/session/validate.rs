@@ -64,6 +64,9 @@ pub enum OptionsError {
     /// 3.1.1: a password needs a user name (v3.1.1 MQTT-3.1.2-22).
     #[error("a password needs a user name in MQTT 3.1.1")]
     PasswordWithoutUsername,
+    /// More than [`MAX_BROKERS`](super::MAX_BROKERS) brokers in `brokers`.
+    #[error("at most {max} brokers, not {0}", max = super::MAX_BROKERS)]
+    TooManyBrokers(usize),
     /// v5: authentication data needs an authentication method.
     #[error("authentication_data needs an authentication_method")]
     AuthenticationDataWithoutMethod,
@@ -73,7 +76,8 @@ impl Options {
     /// Checks the options before a [`Session`](super::Session) uses them: every rule the
     /// drivers check today (back-off multiplier and jitter, inflight window, an empty client id
     /// in 3.1.1, the will's topic) and every value the session could only use by clamping or
-    /// that would make it useless (zero budgets and timeouts, packet size out of range).
+    /// that would make it useless (zero budgets and timeouts, packet size out of range), and at
+    /// most [`MAX_BROKERS`](super::MAX_BROKERS) brokers to fail over across.
     pub fn validate(&self) -> Result<(), OptionsError> {
         use OptionsError as E;
         let r = &self.reconnect;
@@ -109,6 +113,10 @@ impl Options {
             (
                 self.authentication_data.is_some() && self.authentication_method.is_none(),
                 E::AuthenticationDataWithoutMethod,
+            ),
+            (
+                self.brokers.len() > super::MAX_BROKERS,
+                E::TooManyBrokers(self.brokers.len()),
             ),
         ];
         if let Some((_, e)) = checks.into_iter().find(|(bad, _)| *bad) {

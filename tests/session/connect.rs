@@ -213,6 +213,7 @@ fn connected_event_reports_the_connack() {
             retain_available: false,
             response_information: Some("resp/base".into()),
             reason_string: Some("welcome".into()),
+            broker: None,
         }
     );
 }

@@ -19,6 +19,7 @@ mod completions;
 mod connect;
 mod connect_timeout;
 mod connection_state;
+mod failover;
 mod first_connect;
 mod identity;
 mod inbound;
