@@ -136,7 +136,7 @@ test('failover at connect: servers [a dead port, mosquitto] connects to the seco
   await page.close();
 });
 
-test('failover mid-session: the broker in use goes away, the client moves on and every QoS 1 message arrives', async () => {
+test('failover mid-session: the broker in use goes away, the client moves on and every QoS 1 message (in flight, published meanwhile, offline) arrives', async () => {
   const proxy = await FaultProxy.start(broker.wsPort);
   const sub = await nativeSubscriber('fo/#');
   const page = await newPage();
@@ -144,18 +144,27 @@ test('failover mid-session: the broker in use goes away, the client moves on and
     await page.evaluate(async ({ first, second }) => {
       const s = { connects: [], closes: [], states: [] };
       window.fo = s;
+      s.acks = [];
       s.client = await within(10_000, 'connect', wasmqtt.connect(first, {
         clientId: 'fo-pub', servers: [second], reconnectPeriod: 5_000,
         on: {
           connect: (i) => { s.connects.push(i.broker); s.poke?.(); },
-          close: (c) => s.closes.push({ code: c.code, broker: c.broker, reconnectIn: c.reconnectIn }),
+          close: (c) => {
+            s.closes.push({ code: c.code, broker: c.broker, reconnectIn: c.reconnectIn, state: s.client.state, connected: s.client.connected });
+            // Published while offline, between the two brokers.
+            for (let i = 40; i < 50; i++) s.acks.push(s.client.publish('fo/load', `${i} msg`, { qos: 1 }));
+          },
           state: (x) => s.states.push(x),
         },
       }));
-      // Messages in flight when the broker goes away.
-      s.acks = [];
-      for (let i = 0; i < 20; i++) s.acks.push(s.client.publish('fo/load', `${i} msg`, { qos: 1 }));
     }, { first: proxy.wsUrl, second: broker.wsUrl });
+    // Messages in flight when the broker goes away: the proxy holds what the client writes.
+    proxy.pauseClientWrites();
+    await page.evaluate(() => {
+      const s = window.fo;
+      for (let i = 0; i < 20; i++) s.acks.push(s.client.publish('fo/load', `${i} msg`, { qos: 1 }));
+      s.inflightAtCut = s.client.pending.inflight;
+    });
     // The first broker goes away: every connection cut, the port closed.
     await proxy.close();
     const r = await page.evaluate(async () => {
@@ -168,7 +177,7 @@ test('failover mid-session: the broker in use goes away, the client moves on and
       back.poke();
       await within(10_000, 'connected to the second broker', back.p);
       const codes = await within(15_000, 'every publish acknowledged', Promise.all(s.acks.map((p) => p.then((x) => x.reasonCode, (e) => e.code))));
-      const out = { stateThen, codes: [...new Set(codes)], connects: s.connects, closes: s.closes, states: s.states, broker: s.client.broker };
+      const out = { stateThen, inflightAtCut: s.inflightAtCut, codes: [...new Set(codes)], n: codes.length, connects: s.connects, closes: s.closes, states: s.states, broker: s.client.broker };
       await s.client.end();
       return out;
     });
@@ -177,10 +186,13 @@ test('failover mid-session: the broker in use goes away, the client moves on and
     assert.equal(r.closes[0].code, 'CONNECTION_LOST', JSON.stringify(r));
     assert.equal(r.closes[0].broker, named(proxy.port), 'the close event names the broker that went away');
     assert.ok(r.closes[0].reconnectIn < 1_000, `the next broker at once (reconnectIn ${r.closes[0].reconnectIn})`);
+    assert.equal(r.closes[0].connected, false, 'offline when the close listener published');
+    assert.equal(r.inflightAtCut, 20, 'the first 20 were in flight (unacknowledged) at the cut');
+    assert.equal(r.n, 50);
     assert.deepEqual(r.codes, [0], 'every publish acknowledged with success');
-    await waitFor('mosquitto_sub to receive all 40 messages', () => new Set(sub.ids()).size >= 40, 15_000);
-    assert.deepEqual([...new Set(sub.ids())].sort((a, b) => a - b), [...Array(40).keys()]);
-    console.log(`# failover mid-session: client state after the cut ${r.stateThen}; ${sub.ids().length} deliveries of 40 messages (QoS 1: at least once)`);
+    await waitFor('mosquitto_sub to receive all 50 messages', () => new Set(sub.ids()).size >= 50, 15_000);
+    assert.deepEqual([...new Set(sub.ids())].sort((a, b) => a - b), [...Array(50).keys()]);
+    console.log(`# failover mid-session: ${r.inflightAtCut} in flight at the cut, state then ${r.stateThen}, close seen in state ${r.closes[0].state}; ${sub.ids().length} deliveries of 50 messages (QoS 1: at least once)`);
   } finally {
     sub.kill();
     await page.close();

@@ -106,8 +106,6 @@ pub(crate) struct Handler {
 
 pub(crate) struct Inner {
     pub session: Session,
-    /// TODO(failover): until `Options::brokers` exists, the first is opened.
-    brokers: Vec<Broker>,
     /// The broker of the last WebSocket that ended (closed by either side, or failed to be
     /// created), until the `close` event of that connection names it.
     ended: Option<Broker>,
@@ -137,11 +135,10 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    pub fn new(session: Session, brokers: Vec<Broker>) -> Self {
+    pub fn new(session: Session) -> Self {
         Inner {
             announced: session.connection_state(),
             session,
-            brokers,
             ended: None,
             socket: None,
             socket_gen: 0,
@@ -370,15 +367,11 @@ fn close_text(ev: &CloseEvent) -> String {
     }
 }
 
-/// The broker the session asks for ([`Output::OpenTransport`]).
-fn target(inner: &Inner) -> Option<Broker> {
-    inner.brokers.first().cloned()
-}
-
 fn open_socket(rc: &Shared, inner: &mut Inner) {
     inner.close_socket();
     let gen = inner.socket_gen;
-    let Some(broker) = target(inner) else {
+    // The session decides which broker (failover across `Options::brokers`).
+    let Some(broker) = inner.session.broker().cloned() else {
         // `connect` always gives the session a broker: nothing to open means a bug, reported
         // as a failed attempt rather than a panic.
         inner
@@ -550,12 +543,14 @@ fn announce_state(rc: &Shared) {
     emit(rc, "state", &JsValue::from_str(state.as_str()));
 }
 
-/// The `connect` / `reconnect` events' argument; `broker` is the one connected to.
-fn connection_info_js(c: &ConnectionInfo, broker: Option<&Broker>) -> JsValue {
+/// The `connect` / `reconnect` events' argument, with the broker connected to.
+fn connection_info_js(c: &ConnectionInfo) -> JsValue {
     js::object(&[
         (
             "broker",
-            broker.map_or(JsValue::UNDEFINED, brokers::broker_name),
+            c.broker
+                .as_ref()
+                .map_or(JsValue::UNDEFINED, brokers::broker_name),
         ),
         ("sessionPresent", c.session_present.into()),
         ("assignedClientId", js::opt_str(&c.assigned_client_id)),
@@ -649,8 +644,7 @@ fn dispatch(rc: &Shared, event: Event, ended: Option<Broker>) {
             emit(rc, "message", &msg);
         }
         Event::Connected(info) => {
-            // TODO(failover): ConnectionInfo::broker.
-            let js_info = connection_info_js(&info, rc.borrow().broker());
+            let js_info = connection_info_js(&info);
             let (waiter, reconnected) = {
                 let mut inner = rc.borrow_mut();
                 (inner.connect_waiter.take(), inner.session.connections() > 1)

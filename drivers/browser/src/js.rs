@@ -396,8 +396,6 @@ pub(crate) fn event_name(v: &JsValue) -> JsResult<&'static str> {
 pub(crate) struct DriverOptions {
     /// Listeners to register before the first attempt (`on: { state, close, ... }`).
     pub listeners: Vec<(String, Function)>,
-    /// TODO(failover): the brokers, until they go into `Options::brokers`.
-    pub brokers: Vec<Broker>,
 }
 
 /// The largest whole number a JavaScript number holds exactly (`Number.MAX_SAFE_INTEGER`).
@@ -490,6 +488,8 @@ pub(crate) fn connect_options_of(
     if let Some(n) = opt_uint(o, "maxPacketSize", 0.0, U32)? {
         opts.max_packet_size = n as u32;
     }
+    // The failover list: the session picks the broker of every attempt (`Session::broker`).
+    opts.brokers = brokers;
     opts.validate().map_err(|e| options_error(&e))?;
     let mut listeners = Vec::new();
     if let Some(on) = field(o, "on")? {
@@ -504,7 +504,7 @@ pub(crate) fn connect_options_of(
             listeners.push((String::from(name), f));
         }
     }
-    Ok((opts, DriverOptions { listeners, brokers }))
+    Ok((opts, DriverOptions { listeners }))
 }
 
 /// One seed per client, for the reconnect jitter and a generated client id: 8 bytes of

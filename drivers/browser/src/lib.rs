@@ -256,7 +256,7 @@ pub fn connect(
         Ok(o) => o,
         Err(e) => return rejected(e),
     };
-    let mut inner = driver::Inner::new(Session::new(opts), driver_opts.brokers);
+    let mut inner = driver::Inner::new(Session::new(opts));
     inner.listeners = driver_opts.listeners;
     let rc: Shared = Rc::new(RefCell::new(inner));
     let (p, settle) = promise();
