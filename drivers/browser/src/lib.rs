@@ -11,7 +11,17 @@
 //! const granted = await client.subscribe('meter/+/watts', { qos: 1 });
 //! await client.publish('meter/1/watts', '1234', { qos: 1, retain: true });
 //! await client.end();
+//!
+//! // Failover: the URL first, then `servers` (MQTT.js's name and shapes); `client.broker` and the
+//! // `connect` / `close` events name the broker in use.
+//! const c2 = await connect('wss://a.example.com/mqtt', {
+//!   servers: ['wss://user:pw@b.example.com:8443/mqtt', { host: 'c.example.com', port: 443, protocol: 'wss' }],
+//! });
 //! ```
+//!
+//! The brokers (`brokers.rs`) go into the session's `Options::brokers`; on every
+//! `Output::OpenTransport` the driver opens the WebSocket of `Session::broker()`: which broker,
+//! when, and after which failure is the session's failover policy, not the driver's.
 //!
 //! The driver ([`driver`]) is the same small loop as every other wasmqtt driver: the session
 //! decides everything (reconnect back-off, keep-alive, resubscription, retransmission); the
@@ -484,7 +494,7 @@ impl Client {
     }
 
     /// The broker of the current connection or connection attempt, as its URL without the
-    /// password (`wss://user@host:443/mqtt`); `null` while there is none (waiting to
+    /// password (`wss://user@host:443/mqtt`); `undefined` while there is none (waiting to
     /// reconnect, closed).
     #[wasm_bindgen(getter)]
     pub fn broker(&self) -> Option<String> {
