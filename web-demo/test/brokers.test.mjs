@@ -136,6 +136,18 @@ test('failover at connect: servers [a dead port, mosquitto] connects to the seco
   assert.equal(r.closes[0].broker, named(dead), 'the close event names the dead broker');
   // Within a round the next broker is tried at once, not after reconnectPeriod.
   assert.ok(r.closes[0].reconnectIn < 1_000, `next broker at once (reconnectIn ${r.closes[0].reconnectIn})`);
+  // Every broker dead: the first connect gives up after one round (FirstConnect::GiveUp), with
+  // one close event per broker.
+  const dead2 = await freePort();
+  const all = await page.evaluate(async (urls) => {
+    const closes = [];
+    const [url, ...servers] = urls;
+    try {
+      await within(10_000, 'connect to settle', wasmqtt.connect(url, { servers, on: { close: (c) => closes.push({ broker: c.broker, again: c.reconnectIn !== undefined }) } }));
+      return { code: 'resolved' };
+    } catch (e) { return { code: e.code, closes }; }
+  }, [`ws://127.0.0.1:${dead}/`, `ws://127.0.0.1:${dead2}/`]);
+  assert.deepEqual(all, { code: 'CONNECTION_LOST', closes: [{ broker: named(dead), again: true }, { broker: named(dead2), again: false }] });
   await page.close();
 });
 

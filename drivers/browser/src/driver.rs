@@ -2,7 +2,8 @@
 //!
 //! Every wake-up (a WebSocket event, the timer, an application call, the page becoming visible
 //! again) feeds the session what happened with `performance.now()`, then [`pump`] drains
-//! `poll_output()`: bytes go to the socket, `OpenTransport` opens a new socket, `CloseTransport`
+//! `poll_output()`: bytes go to the socket, `OpenTransport` opens a new socket to the broker
+//! the session names (`Session::broker()`: failover is the session's), `CloseTransport`
 //! closes it (a socket still connecting too: that is how the core's connect timeout ends an
 //! open), events settle Promises through [`Completions`] and call listeners, and
 //! `Wait(deadline)` re-arms the timer. Nothing here decides anything about MQTT: the first
