@@ -110,9 +110,9 @@ export class Broker {
     return b;
   }
 
-  get wsUrl() { return `ws://127.0.0.1:${this.wsPort}/`; }
+  get wsUrl() { return `ws://127.0.0.1:${this.wsPort}`; }
 
-  get wssUrl() { return `wss://127.0.0.1:${this.wssPort}/`; }
+  get wssUrl() { return `wss://127.0.0.1:${this.wssPort}`; }
 
   async spawn() {
     this.child = spawn(this.program, ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -238,7 +238,7 @@ export class FaultProxy {
     return p;
   }
 
-  get wsUrl() { return `ws://127.0.0.1:${this.port}/`; }
+  get wsUrl() { return `ws://127.0.0.1:${this.port}`; }
 
   /** Stops reading from the clients: what they write stays in their buffers. */
   pauseClientWrites() { this.paused = true; for (const { client } of this.pairs) client.pause(); }
@@ -263,7 +263,7 @@ export async function silentListener() {
   });
   await new Promise((r) => l.server.listen(0, '127.0.0.1', r));
   l.port = l.server.address().port;
-  l.wsUrl = `ws://127.0.0.1:${l.port}/`;
+  l.wsUrl = `ws://127.0.0.1:${l.port}`;
   l.close = () => { for (const s of sockets) s.destroy(); return new Promise((r) => l.server.close(r)); };
   return l;
 }
