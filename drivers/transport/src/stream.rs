@@ -79,7 +79,13 @@ impl Stream {
 
     /// Eats bytes read from the socket. Afterwards: [`Stream::read_mqtt`] and
     /// [`Stream::take_network`] (a handshake step, a pong).
+    ///
+    /// After [`Stream::close`], what the broker still sends (its close frame, its
+    /// close_notify) is accepted and dropped.
     pub fn receive(&mut self, network_bytes: &[u8]) -> Result<(), TransportError> {
+        if self.dead == Some(TransportError::AlreadyClosed) {
+            return Ok(());
+        }
         self.check_alive()?;
         let result = self.receive_inner(network_bytes);
         self.flush_layers();
