@@ -97,23 +97,34 @@ impl Stream {
 
     fn receive_inner(&mut self, network_bytes: &[u8]) -> Result<(), TransportError> {
         #[cfg(feature = "tls")]
-        let mut decrypted = Vec::new();
-        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
-        let mut plain = network_bytes;
-        #[cfg(feature = "tls")]
         if let Some(tls) = &mut self.tls {
-            tls.receive(network_bytes, &mut decrypted)?;
-            plain = &decrypted;
+            #[cfg(feature = "websocket")]
+            if self.ws.is_some() {
+                let mut decrypted = Vec::new();
+                tls.receive(network_bytes, &mut decrypted)?;
+                return self.ws_receive(&decrypted);
+            }
+            // TLS alone: decrypted straight into the MQTT input.
+            tls.receive(network_bytes, &mut self.mqtt_in)?;
+            self.update_established();
+            return self.send_pending();
         }
         #[cfg(feature = "websocket")]
+        if self.ws.is_some() {
+            return self.ws_receive(network_bytes);
+        }
+        self.mqtt_in.extend_from_slice(network_bytes);
+        self.update_established();
+        self.send_pending()
+    }
+
+    #[cfg(feature = "websocket")]
+    fn ws_receive(&mut self, plain: &[u8]) -> Result<(), TransportError> {
         if let Some(ws) = &mut self.ws {
             let r = ws.receive(plain, &mut self.mqtt_in);
             self.flush_layers();
             r?;
-            self.update_established();
-            return self.send_pending();
         }
-        self.mqtt_in.extend_from_slice(plain);
         self.update_established();
         self.send_pending()
     }

@@ -159,7 +159,6 @@ impl TlsConfig {
             conn,
             sends_client_cert: self.sends_client_cert,
             received: 0,
-            peer_closed: false,
         })
     }
 }
@@ -189,8 +188,6 @@ pub(crate) struct TlsLayer {
     sends_client_cert: bool,
     /// Network bytes received so far.
     received: usize,
-    /// The broker sent close_notify.
-    pub(crate) peer_closed: bool,
 }
 
 impl TlsLayer {
@@ -217,9 +214,6 @@ impl TlsLayer {
                 plain.resize(start + state.plaintext_bytes_to_read(), 0);
                 let n = self.conn.reader().read(&mut plain[start..]).unwrap_or(0);
                 plain.truncate(start + n);
-            }
-            if state.peer_has_closed() {
-                self.peer_closed = true;
             }
         }
         Ok(())
