@@ -191,19 +191,16 @@ impl WsLayer {
 
     /// Runs the handshake or reads messages until the pipe is empty.
     fn drive(&mut self, mqtt: &mut Vec<u8>) -> Result<(), TransportError> {
-        if matches!(self.state, State::Handshaking(_)) {
-            let placeholder = State::Done(Pipe::default());
-            let State::Handshaking(mid) = std::mem::replace(&mut self.state, placeholder) else {
-                unreachable!("checked above")
-            };
-            match mid.handshake() {
+        match std::mem::replace(&mut self.state, State::Done(Pipe::default())) {
+            State::Handshaking(mid) => match mid.handshake() {
                 Ok((ws, _response)) => self.state = State::Open(ws),
                 Err(HandshakeError::Interrupted(mid)) => {
                     self.state = State::Handshaking(mid);
                     return Ok(());
                 }
                 Err(HandshakeError::Failure(e)) => return Err(self.fail(e, true)),
-            }
+            },
+            other => self.state = other,
         }
         let State::Open(ws) = &mut self.state else {
             return Err(TransportError::AlreadyClosed);
