@@ -116,3 +116,19 @@ impl Connector {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+
+    /// Drivers keep these in spawned tasks (tokio) and share the connector.
+    #[test]
+    fn the_types_drivers_hold_are_send_and_sync() {
+        send_sync::<Connector>();
+        send_sync::<Stream>();
+        send_sync::<TransportError>();
+        send_sync::<ConfigError>();
+    }
+}

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
     AlertDescription, CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct,
     RootCertStore, SignatureScheme,
 };
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use wasmqtt::session::HandshakeFailure;
 
 use crate::{ConfigError, TlsOptions, TlsVersion, TransportError};
@@ -94,7 +94,7 @@ impl TlsConfig {
             (Some(cert), Some(key)) => {
                 let chain = parse_certs(cert, "client certificate")?;
                 let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| match e {
-                    rustls::pki_types::pem::Error::NoItemsFound => ConfigError::Empty {
+                    rustls_pki_types::pem::Error::NoItemsFound => ConfigError::Empty {
                         what: "client key",
                         expected: "private key",
                     },
