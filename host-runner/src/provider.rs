@@ -63,6 +63,9 @@ pub mod types {
         ConnectOptions {
             host: host.to_string(),
             port,
+            brokers: Vec::new(),
+            tls: None,
+            websocket_headers: Vec::new(),
             client_id: client_id.to_string(),
             username: None,
             password: None,
@@ -198,7 +201,32 @@ pub fn error_code(e: &types::Error) -> &'static str {
         ))
         .code(),
         E::Closed => PublishError::SessionClosed.code(),
+        E::InvalidUrl(_) => wasmqtt::broker::UrlError::MissingScheme(String::new()).code(),
+        // The core's `HandshakeFailure::code()` travels in the record; a code this host does
+        // not know is reported as the generic TLS one.
+        E::Handshake(h) => handshake_code(&h.code),
+        E::UnreadableFile(_) => "UNREADABLE_FILE",
     }
+}
+
+/// The static form of a `HandshakeFailure::code()` string from the component.
+fn handshake_code(code: &str) -> &'static str {
+    use wasmqtt::session::HandshakeFailure as H;
+    [
+        H::UnknownIssuer,
+        H::NameMismatch,
+        H::CertificateExpired,
+        H::BadCertificate,
+        H::ClientCertificateRequired,
+        H::NotTls,
+        H::Tls,
+        H::WebSocketUpgrade,
+        H::WebSocket,
+    ]
+    .into_iter()
+    .map(H::code)
+    .find(|c| *c == code)
+    .unwrap_or(H::Tls.code())
 }
 
 impl fmt::Display for ClientError {
@@ -248,6 +276,9 @@ pub fn describe_error(e: &types::Error) -> String {
         E::Network(s) => format!("network: {s}"),
         E::Protocol(s) => format!("protocol: {s}"),
         E::Closed => "closed".into(),
+        E::InvalidUrl(s) => format!("invalid broker URL: {s}"),
+        E::Handshake(h) => format!("handshake failed ({}): {}", h.code, h.detail),
+        E::UnreadableFile(f) => format!("cannot read {}: {}", f.path, f.reason),
     }
 }
 
