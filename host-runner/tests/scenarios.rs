@@ -233,7 +233,10 @@ fn s5_broker_closes_mid_session() {
         e => panic!("unexpected {e:?}"),
     };
     assert!(info.will_reconnect, "{info:?}");
-    assert_eq!(info.reason_code, None, "no reason code from the broker: {info:?}");
+    assert_eq!(
+        info.reason_code, None,
+        "no reason code from the broker: {info:?}"
+    );
     // The WIT disconnect-info carries the core's text and its code (DisconnectReason::code()).
     assert_eq!(info.code, "CONNECTION_LOST", "{info:?}");
     assert!(info.reason.starts_with("connection lost"), "{info:?}");
