@@ -20,7 +20,7 @@
 //! ```
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wasmtime::component::{Resource, ResourceAny};
@@ -288,6 +288,7 @@ pub struct Provider {
     runtime: Runtime,
     loaded: LoadedComponent,
     pre: ProviderPre<HostState>,
+    read_only_dirs: Vec<PathBuf>,
 }
 
 impl Provider {
@@ -312,6 +313,7 @@ impl Provider {
             runtime: runtime.clone(),
             loaded,
             pre,
+            read_only_dirs: Vec::new(),
         })
     }
 
@@ -331,9 +333,40 @@ impl Provider {
         &self.runtime
     }
 
-    /// A fresh instance in a fresh store whose network access is `policy`.
+    /// Lets every instance made from now on read the directory `dir`, read-only, at the same
+    /// path as on the host: where the `tls-options` files (`ca-file`, …) are. Without a grant an
+    /// instance sees no file system at all. The compiled component is shared with the original.
+    ///
+    /// ```no_run
+    /// # use wasmqtt_host::{NetworkPolicy, Provider, Runtime};
+    /// # let runtime = Runtime::new()?;
+    /// let provider = Provider::load_default(&runtime)?.grant_dir_read_only("/etc/mqtt/certs");
+    /// let policy = NetworkPolicy::broker_urls(["mqtts://a.example", "mqtts://b.example"])?;
+    /// let instance = provider.instantiate(&policy)?;
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
+    pub fn grant_dir_read_only(mut self, dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        if !self.read_only_dirs.contains(&dir) {
+            self.read_only_dirs.push(dir);
+        }
+        self
+    }
+
+    /// The directories instances may read ([`Provider::grant_dir_read_only`]).
+    pub fn read_only_dirs(&self) -> &[PathBuf] {
+        &self.read_only_dirs
+    }
+
+    /// A fresh instance in a fresh store whose network access is `policy` and whose file
+    /// system is the granted directories (read-only), if any.
     pub fn instantiate(&self, policy: &NetworkPolicy) -> anyhow::Result<Instance> {
-        let mut store = self.runtime.store(policy, &Stdio::Null);
+        let mut store = self.runtime.store_with_dirs(
+            policy,
+            &Stdio::Null,
+            wasmtime_wasi::WasiCtxBuilder::new(),
+            &self.read_only_dirs,
+        )?;
         let bindings = self.pre.instantiate(&mut store)?;
         Ok(Instance { store, bindings })
     }
