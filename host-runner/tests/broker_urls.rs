@@ -75,7 +75,7 @@ fn the_policy_of_a_failover_list_allows_both_brokers_and_denies_a_third_port() {
         let mut c = Client::connect(
             provider(),
             &policy,
-            &url_options(&[url.clone()], &format!("fo-{i}")),
+            &url_options(std::slice::from_ref(url), &format!("fo-{i}")),
         )
         .unwrap_or_else(|e| panic!("{url}: {e}"));
         assert!(c.is_connected().unwrap());
