@@ -2,6 +2,12 @@
 //! driver. Everything here converts between WIT values and the core's types; the protocol
 //! lives in the session.
 //!
+//! Broker URLs (`connect-options.brokers`) are parsed by the core's `Broker::parse` and the
+//! `tls-options` files read through `wasi:filesystem` ([`endpoints`]); this build then connects
+//! to the first broker over plain TCP and refuses `mqtts://`, `ws://`, `wss://` and TLS options
+//! with `invalid-argument` ("TLS/WebSocket not available in this build") until the WASI driver
+//! has the TLS and WebSocket layer.
+//!
 //! Built with `cargo build --profile wasm --target wasm32-wasip2 -p wasmqtt-provider` into
 //! `target/wasm32-wasip2/wasm/wasmqtt_provider.wasm`.
 
