@@ -238,9 +238,16 @@ fn provider_connects_to_a_url_with_credentials_and_reports_codes() {
 // `wasmqtt-host pub|sub -L …`
 
 fn run_host(args: &[&str]) -> Output {
-    Artifact::Cli.require().unwrap_or_else(|e| panic!("{e}"));
+    run_host_in(&std::env::current_dir().unwrap(), args)
+}
+
+fn run_host_in(cwd: &std::path::Path, args: &[&str]) -> Output {
+    let cli = Artifact::Cli.require().unwrap_or_else(|e| panic!("{e}"));
     let out = Command::new(env!("CARGO_BIN_EXE_wasmqtt-host"))
+        .arg("--cli-wasm")
+        .arg(cli)
         .args(args)
+        .current_dir(cwd)
         .stdin(Stdio::null())
         .output()
         .expect("running wasmqtt-host");
@@ -324,4 +331,22 @@ fn cli_cafile_is_read_through_the_grant_and_an_unreadable_one_is_named() {
         stderr.contains("TLS/WebSocket not available in this build (mqtts://127.0.0.1:8883)"),
         "{stderr}"
     );
+    // Relative paths, as written: the same directories are granted under the same names.
+    std::fs::create_dir_all(dir.0.join("certs")).unwrap();
+    dir.file("certs/ca.crt", PEM);
+    for args in [
+        &["--cafile", "ca.pem"][..],
+        &["--cafile", "./certs/ca.crt"],
+        &["--capath", "certs"],
+        &["--capath", "./certs/", "--cafile", "./ca.pem"],
+    ] {
+        let mut all = vec!["pub", "-L", "mqtts://127.0.0.1:1/t", "-m", "x"];
+        all.extend(args);
+        let out = run_host_in(&dir.0, &all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("TLS/WebSocket not available"),
+            "{args:?}: {stderr}"
+        );
+    }
 }

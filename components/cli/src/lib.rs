@@ -418,6 +418,21 @@ fn brokers(
     Ok(())
 }
 
+/// `d` without `.` components (`./certs` is `certs`), `.` when nothing is left: the directory
+/// names `wasmqtt-host` grants, and the paths the command opens, so that they match in the
+/// component's libc (which does not match `./certs/ca.pem` against a directory `certs`).
+pub(crate) fn without_dot(d: &Path) -> PathBuf {
+    let p: PathBuf = d
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+    if p.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        p
+    }
+}
+
 impl Args {
     /// The directories the command must be able to read (the TLS files' and `--capath`), each
     /// once, in flag order: what `wasmqtt-host` grants it, read-only.
@@ -425,11 +440,11 @@ impl Args {
         let mut dirs: Vec<PathBuf> = Vec::new();
         if let Some(t) = &self.tls {
             let files = [&t.cafile, &t.cert, &t.key];
-            let parents = files.into_iter().flatten().map(|f| match f.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                _ => Path::new(".").to_path_buf(),
-            });
-            for d in parents.chain(t.capath.clone()) {
+            let parents = files
+                .into_iter()
+                .flatten()
+                .map(|f| f.parent().unwrap_or(Path::new("")).to_path_buf());
+            for d in parents.chain(t.capath.clone()).map(|d| without_dot(&d)) {
                 if !dirs.contains(&d) {
                     dirs.push(d);
                 }
@@ -686,6 +701,21 @@ mod tests {
         assert_eq!(a.brokers[0].to_string(), "mqtts://h:8883");
         assert_eq!(a.port, 8883);
         assert_eq!(a.read_dirs(), [PathBuf::from("/certs")]);
+        let a = parse([
+            "sub",
+            "-L",
+            "mqtts://h/t",
+            "--cafile",
+            "./d/ca.pem",
+            "--capath",
+            "./d/",
+            "--cert",
+            "c.pem",
+            "--key",
+            "./k.pem",
+        ])
+        .unwrap();
+        assert_eq!(a.read_dirs(), [PathBuf::from("d"), PathBuf::from(".")]);
         let a = parse([
             "sub", "-h", "h", "-p", "9000", "-t", "t", "--cafile", "ca.pem",
         ])

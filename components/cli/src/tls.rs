@@ -61,7 +61,8 @@ pub struct TlsPem {
 }
 
 fn read(flag: &str, path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read {flag} {}: {e}", path.display()))
+    std::fs::read(crate::without_dot(path))
+        .map_err(|e| format!("cannot read {flag} {}: {e}", path.display()))
 }
 
 impl TlsFlags {
@@ -91,7 +92,7 @@ impl TlsFlags {
             pem.ca.push(read("--cafile", f)?);
         }
         if let Some(dir) = &self.capath {
-            let entries = std::fs::read_dir(dir)
+            let entries = std::fs::read_dir(crate::without_dot(dir))
                 .map_err(|e| format!("cannot read --capath {}: {e}", dir.display()))?;
             let mut files: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
