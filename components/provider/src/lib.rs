@@ -3,7 +3,7 @@
 //! lives in the session.
 //!
 //! Broker URLs (`connect-options.brokers`) are parsed by the core's `Broker::parse` and the
-//! `tls-options` files read through `wasi:filesystem` ([`endpoints`]); this build then connects
+//! `tls-options` files read through `wasi:filesystem` (module `endpoints`); this build then connects
 //! to the first broker over plain TCP and refuses `mqtts://`, `ws://`, `wss://` and TLS options
 //! with `invalid-argument` ("TLS/WebSocket not available in this build") until the WASI driver
 //! has the TLS and WebSocket layer.
