@@ -231,7 +231,7 @@ fmt_check() {
 }
 
 # The crates that build and run on the host (wasmqtt-host is linted in its own step, in release).
-HOST_CRATES=(-p wasmqtt -p wasmqtt-tokio -p wasmqtt-testkit -p wasmqtt-cli)
+HOST_CRATES=(-p wasmqtt -p wasmqtt-tokio -p wasmqtt-transport -p wasmqtt-testkit -p wasmqtt-cli)
 # The crates for wasm32-wasip2 (wasmqtt-cli again: its binary is the command component). The
 # core comes first in both lists (`${LIST[@]:2}` drops it).
 WASI_CRATES=(-p wasmqtt -p wasmqtt-wasi -p wasmqtt-provider -p wasmqtt-cli -p power-meter)
@@ -386,12 +386,12 @@ browser_tests() {
             cargo test --target wasm32-unknown-unknown --tests
     ) | tee -a "$TEST_LOG"
     kill "$BROKER_PID" 2>/dev/null || true
-    log "--- node --test web-demo/test/e2e.test.mjs web-demo/test/scenarios.test.mjs (playwright-core, /usr/bin/chromium)"
+    log "--- node --test web-demo/test/{e2e,scenarios,brokers}.test.mjs (playwright-core, /usr/bin/chromium)"
     (
         cd web-demo
         node --test --test-reporter=spec --test-reporter-destination=stdout \
             --test-reporter=tap --test-reporter-destination="$WORK/e2e.tap" \
-            test/e2e.test.mjs test/scenarios.test.mjs
+            test/e2e.test.mjs test/scenarios.test.mjs test/brokers.test.mjs
     )
     # Count the end-to-end tests in the summary with the cargo tests.
     awk '/^# pass / { p = $3 } /^# fail / { f = $3 } /^# skipped / { s = $3 }

@@ -94,7 +94,8 @@ pub struct Broker {
     pub host: String,
     /// TCP port.
     pub port: u16,
-    /// WebSocket request path (with any query), [`DEFAULT_WEBSOCKET_PATH`] by default. For
+    /// WebSocket request path (with any query), [`DEFAULT_WEBSOCKET_PATH`] when the URL has
+    /// none (`ws://host:9001`; `ws://host:9001/` asks for `/`, as a URL says). For
     /// `mqtt`/`mqtts` the URL's path, if any (the CLI reads a topic from it, as
     /// `mosquitto_pub -L` does); `""` when there was none.
     pub path: String,
@@ -260,7 +261,7 @@ impl Broker {
             },
         };
         let path = if scheme.is_websocket() {
-            if path.is_empty() || path == "/" {
+            if path.is_empty() {
                 DEFAULT_WEBSOCKET_PATH.to_string()
             } else if path.starts_with('/') {
                 path.to_string()
@@ -407,6 +408,7 @@ mod tests {
         assert_eq!(w.authority(), "[::1]:9001");
         let q = Broker::parse("wss://h/mqtt?token=1").unwrap();
         assert_eq!(q.path, "/mqtt?token=1");
+        assert_eq!(Broker::parse("ws://h/").unwrap().path, "/");
     }
 
     #[test]

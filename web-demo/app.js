@@ -95,24 +95,28 @@ function errorText(e) {
 async function doConnect(event) {
   event?.preventDefault();
   ui.connectError.textContent = '';
-  const url = $('url').value.trim();
+  // Several URLs (space or comma separated): the first is tried first, the rest are failover
+  // brokers (`servers`); the client moves to the next one when a connection fails or is lost.
+  const urls = $('url').value.trim();
+  const [url, ...servers] = urls.split(/[\s,]+/).filter(Boolean);
   const options = {
     protocolVersion: Number($('version').value),
     keepalive: Number($('keepalive').value || 30),
     clean: $('clean').checked,
     retryInitialConnection: false,
   };
+  if (servers.length) options.servers = servers;
   const id = $('client-id').value.trim();
   if (id) options.clientId = id;
   if ($('username').value) options.username = $('username').value;
   if ($('password').value) options.password = $('password').value;
-  localStorage.setItem('wasmqtt-dashboard', JSON.stringify({ url, id, version: $('version').value, keepalive: $('keepalive').value }));
+  localStorage.setItem('wasmqtt-dashboard', JSON.stringify({ url: urls, id, version: $('version').value, keepalive: $('keepalive').value }));
 
   for (const s of app.subs.values()) s.li?.remove();
   app.subs.clear();
   setState('connecting', 'connecting…');
-  ui.brokerLabel.textContent = url;
-  logEvent(`connecting to ${url}`);
+  ui.brokerLabel.textContent = urls;
+  logEvent(`connecting to ${urls}`);
   let client;
   try {
     client = await connect(url, options);
@@ -125,18 +129,22 @@ async function doConnect(event) {
   app.client = client;
   client.on('message', onMessage);
   client.on('state', (s) => setState(s, s === 'reconnecting' ? 'reconnecting…' : s));
-  client.on('connect', (info) => logEvent(`connected${info.sessionPresent ? ' (session resumed)' : ''}, keep-alive ${info.keepAlive}s`, 'ok'));
+  client.on('connect', (info) => {
+    ui.brokerLabel.textContent = info.broker;
+    logEvent(`connected to ${info.broker}${info.sessionPresent ? ' (session resumed)' : ''}, keep-alive ${info.keepAlive}s`, 'ok');
+  });
   client.on('reconnect', () => logEvent('reconnected', 'ok'));
   client.on('close', (c) => {
     const again = c.reconnectIn !== undefined ? `, retrying in ${(c.reconnectIn / 1000).toFixed(1)}s` : '';
-    logEvent(`connection closed: ${c.message}${again}`, c.code === 'CLOSED' ? '' : 'warn');
+    logEvent(`connection to ${c.broker ?? 'the broker'} closed: ${c.message}${again}`, c.code === 'CLOSED' ? '' : 'warn');
     for (const s of app.subs.values()) if (c.reconnectIn === undefined) s.li.dataset.granted = 'closed';
   });
   client.on('resubscribe', (n) => logEvent(`broker lost the session: renewed ${n} subscription(s)`, 'warn'));
   client.on('error', (e) => logEvent(`error: ${errorText(e)}`, 'bad'));
   client.on('end', () => { setState('closed', 'disconnected'); stopSim(); });
   setState('connected', 'connected');
-  logEvent(`connected as ${client.clientId}`, 'ok');
+  ui.brokerLabel.textContent = client.broker;
+  logEvent(`connected to ${client.broker} as ${client.clientId}`, 'ok');
   for (const filter of app.initialSubs ?? []) subscribe(filter, 1);
   app.initialSubs = [];
 }

@@ -1,7 +1,7 @@
 //! Running a command component (`wasi:cli/run`): the wasmqtt command-line component, or any
 //! other command, e.g. an app composed with the provider by `wac plug`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use wasmtime::component::Component;
@@ -35,6 +35,9 @@ pub struct CommandConfig {
     pub policy: NetworkPolicy,
     /// Its standard streams.
     pub stdio: Stdio,
+    /// Directories it may read (and nothing else of the file system), at the same path as on
+    /// the host; none by default.
+    pub read_only_dirs: Vec<PathBuf>,
 }
 
 impl CommandConfig {
@@ -46,7 +49,18 @@ impl CommandConfig {
             env: Vec::new(),
             policy,
             stdio: Stdio::Inherit,
+            read_only_dirs: Vec::new(),
         }
+    }
+
+    /// Also lets the command read the directory `dir` (its files and subdirectories, no
+    /// writes), at the same path as on the host.
+    pub fn grant_dir_read_only(mut self, dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        if !self.read_only_dirs.contains(&dir) {
+            self.read_only_dirs.push(dir);
+        }
+        self
     }
 }
 
@@ -61,8 +75,9 @@ pub fn run_command_file(
 }
 
 /// Runs a compiled command component: instantiates it in a fresh store with the configured
-/// arguments, environment, stdio and network policy, and calls `wasi:cli/run.run`. Exit codes
-/// from `wasi:cli/exit` are returned as such; a trap is an error.
+/// arguments, environment, stdio, network policy and read-only directories, and calls
+/// `wasi:cli/run.run`. Exit codes from `wasi:cli/exit` are returned as such; a trap is an
+/// error.
 pub fn run_command(
     runtime: &Runtime,
     component: &Component,
@@ -74,7 +89,12 @@ pub fn run_command(
     for (k, v) in &config.env {
         builder.env(k, v);
     }
-    let mut store = runtime.store_with(&config.policy, &config.stdio, builder);
+    let mut store = runtime.store_with_dirs(
+        &config.policy,
+        &config.stdio,
+        builder,
+        &config.read_only_dirs,
+    )?;
     let command = Command::instantiate(&mut store, component, runtime.linker())
         .map_err(anyhow::Error::from)
         .context("instantiating the command component (does it export wasi:cli/run?)")?;

@@ -368,7 +368,9 @@ pub fn event_text(e: &Event) -> String {
         Event::Disconnected(d) => format!(
             "disconnected: {}{}{}",
             d.reason,
-            d.code.map(|c| format!(" (0x{c:02x})")).unwrap_or_default(),
+            d.reason_code
+                .map(|c| format!(" (0x{c:02x})"))
+                .unwrap_or_default(),
             if d.will_reconnect {
                 ", will reconnect"
             } else {

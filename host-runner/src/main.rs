@@ -1,8 +1,10 @@
-//! `wasmqtt-host`: runs the wasmqtt components in wasmtime with network access to one broker.
+//! `wasmqtt-host`: runs the wasmqtt components in wasmtime with network access to the brokers
+//! they are given and nothing else.
 //!
 //! ```text
 //! wasmqtt-host pub -h 127.0.0.1 -p 1883 -t a/b -m hello -q 1     (the command component)
 //! wasmqtt-host sub -h 127.0.0.1 -p 1883 -t 'a/#' -C 1 -v
+//! wasmqtt-host sub -L mqtt://a:1883/t -L mqtt://b:1883/t            (failover: both allowed)
 //! wasmqtt-host run --broker 127.0.0.1:1883 app.wasm [args...]    (any wasi:cli/run command)
 //! wasmqtt-host demo [--broker host:port]                          (the provider, round trip)
 //! wasmqtt-host compose app.wasm --plug provider.wasm -o out.wasm   (what `wac plug` does)
@@ -21,16 +23,18 @@ use wasmqtt_host::{
 
 const USAGE: &str = "\
 wasmqtt-host: runs the wasmqtt WebAssembly components in wasmtime, with network access to
-exactly one MQTT broker
+exactly the MQTT brokers they are given
 
 usage: wasmqtt-host [--cli-wasm WASM] <command> [args...]
 
 commands:
   pub [flags]       publish, with mosquitto_pub's flags (-h -p -t -m -q -r -u -P -i -k -V 311|5,
-                    will flags, ...), run by the command component; the network policy comes
-                    from -h and -p (`pub --help` prints the flags)
-  sub [flags]       subscribe, with mosquitto_sub's flags (-h -p -t -q -C count -W seconds -v,
-                    ...), run by the command component; the network policy comes from -h and -p
+                    will flags, -L URL, TLS flags, ...), run by the command component; the
+                    network policy comes from -h and -p, or from every -L URL (failover), and
+                    the directories of --cafile, --cert, --key and --capath are readable
+                    (read-only, same path) and nothing else (`pub --help` prints the flags)
+  sub [flags]       subscribe, with mosquitto_sub's flags (-h -p -L -t -q -C count -W seconds
+                    -v, ...), run by the command component; network and files as for pub
   run [--broker HOST:PORT] COMPONENT [args...]
                     run a command component (wasi:cli/run), e.g. an app composed with the
                     provider; without --broker it has no network
@@ -295,8 +299,11 @@ fn runtime() -> anyhow::Result<Runtime> {
 
 /// Runs the command component with `subcommand` and the mosquitto-style `args`. The flags are
 /// parsed first by the component's own parser (wasmqtt-cli's library): `--help` prints its
-/// usage, a bad flag is reported without starting wasmtime, and `-h` / `-p` give the network
-/// policy: the component may reach that broker and nothing else.
+/// usage, a bad flag is reported without starting wasmtime, and the brokers (`-L`, or `-h` /
+/// `-p`) give the network policy: the component may reach those brokers and nothing else. The
+/// directories of the TLS files (`--cafile`, `--cert`, `--key`) and `--capath` are granted
+/// read-only at the same path; one that does not exist is not granted, so the component
+/// reports the file it cannot read.
 fn run_cli(subcommand: &str, args: Vec<String>, wasm: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let mut full = Vec::with_capacity(args.len() + 1);
     full.push(subcommand.to_string());
@@ -316,15 +323,16 @@ fn run_cli(subcommand: &str, args: Vec<String>, wasm: Option<PathBuf>) -> anyhow
         Some(p) => p,
         None => Artifact::Cli.require()?,
     };
-    let (host, port) = (parsed.host, parsed.port);
-    let policy = NetworkPolicy::broker(&host, port)
-        .with_context(|| format!("the broker given by -h/-p ({host}:{port})"))?;
+    let policy =
+        NetworkPolicy::brokers(&parsed.brokers).context("the brokers given by -L or -h/-p")?;
+    let mut config = CommandConfig::new("wasmqtt-cli", &full, policy);
+    for dir in parsed.read_dirs() {
+        if dir.is_dir() {
+            config = config.grant_dir_read_only(dir);
+        }
+    }
     let runtime = runtime()?;
-    let status = run_command_file(
-        &runtime,
-        &path,
-        &CommandConfig::new("wasmqtt-cli", &full, policy),
-    )?;
+    let status = run_command_file(&runtime, &path, &config)?;
     Ok(exit_code(status.0))
 }
 

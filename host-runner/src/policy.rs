@@ -81,6 +81,36 @@ impl NetworkPolicy {
         })
     }
 
+    /// TCP to every one of `brokers` (a failover list: all of them) and nothing else. Each
+    /// name is resolved now, as in [`NetworkPolicy::broker`]; name lookup is allowed when at
+    /// least one broker is named by a host name rather than an IP literal.
+    pub fn brokers<'a>(
+        brokers: impl IntoIterator<Item = &'a wasmqtt::broker::Broker>,
+    ) -> anyhow::Result<Self> {
+        let mut merged = Self::default();
+        for b in brokers {
+            let one = Self::broker(&b.host, b.port).with_context(|| format!("the broker {b}"))?;
+            merged.allowed.extend(one.allowed);
+            merged.name_lookup |= one.name_lookup;
+        }
+        if merged.allowed.is_empty() {
+            bail!("no broker given");
+        }
+        merged.allowed.sort();
+        merged.allowed.dedup();
+        Ok(merged)
+    }
+
+    /// TCP to the brokers of these URLs (`mqtt://host:1883`, `mqtts://…`, `ws://…`, `wss://…`,
+    /// parsed by `wasmqtt::broker::Broker::parse`), all of them, as [`NetworkPolicy::brokers`].
+    pub fn broker_urls<S: AsRef<str>>(urls: impl IntoIterator<Item = S>) -> anyhow::Result<Self> {
+        let brokers = urls
+            .into_iter()
+            .map(|u| wasmqtt::broker::Broker::parse(u.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::brokers(&brokers)
+    }
+
     /// TCP to `host:port` given as one string (`localhost:1883`, `127.0.0.1:1883`,
     /// `[::1]:1883`).
     pub fn broker_addr(host_port: &str) -> anyhow::Result<Self> {
@@ -263,5 +293,25 @@ mod tests {
         assert!(NetworkPolicy::broker_addr("::1:1883").is_err());
         assert!(NetworkPolicy::broker_addr(":1883").is_err());
         assert!(NetworkPolicy::broker_addr("localhost:99999").is_err());
+    }
+
+    #[test]
+    fn a_failover_list_allows_every_broker_in_it() {
+        let p = NetworkPolicy::broker_urls(["mqtt://127.0.0.1:1883", "mqtts://[::1]"]).unwrap();
+        assert_eq!(
+            p.allowed(),
+            &[
+                "127.0.0.1:1883".parse::<SocketAddr>().unwrap(),
+                "[::1]:8883".parse().unwrap()
+            ]
+        );
+        assert!(!p.name_lookup());
+        assert!(p.permits("0.0.0.0:0".parse().unwrap(), SocketAddrUse::TcpBind));
+        assert!(p.permits("[::]:0".parse().unwrap(), SocketAddrUse::TcpBind));
+        let p =
+            NetworkPolicy::broker_urls(["ws://localhost:9001/mqtt", "mqtt://127.0.0.1"]).unwrap();
+        assert!(p.name_lookup());
+        assert!(NetworkPolicy::broker_urls(["http://x"]).is_err());
+        assert!(NetworkPolicy::broker_urls(Vec::<String>::new()).is_err());
     }
 }

@@ -20,7 +20,7 @@
 //! ```
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wasmtime::component::{Resource, ResourceAny};
@@ -63,6 +63,9 @@ pub mod types {
         ConnectOptions {
             host: host.to_string(),
             port,
+            brokers: Vec::new(),
+            tls: None,
+            websocket_headers: Vec::new(),
             client_id: client_id.to_string(),
             username: None,
             password: None,
@@ -198,7 +201,32 @@ pub fn error_code(e: &types::Error) -> &'static str {
         ))
         .code(),
         E::Closed => PublishError::SessionClosed.code(),
+        E::InvalidUrl(_) => wasmqtt::broker::UrlError::MissingScheme(String::new()).code(),
+        // The core's `HandshakeFailure::code()` travels in the record; a code this host does
+        // not know is reported as the generic TLS one.
+        E::Handshake(h) => handshake_code(&h.code),
+        E::UnreadableFile(_) => "UNREADABLE_FILE",
     }
+}
+
+/// The static form of a `HandshakeFailure::code()` string from the component.
+fn handshake_code(code: &str) -> &'static str {
+    use wasmqtt::session::HandshakeFailure as H;
+    [
+        H::UnknownIssuer,
+        H::NameMismatch,
+        H::CertificateExpired,
+        H::BadCertificate,
+        H::ClientCertificateRequired,
+        H::NotTls,
+        H::Tls,
+        H::WebSocketUpgrade,
+        H::WebSocket,
+    ]
+    .into_iter()
+    .map(H::code)
+    .find(|c| *c == code)
+    .unwrap_or(H::Tls.code())
 }
 
 impl fmt::Display for ClientError {
@@ -248,6 +276,9 @@ pub fn describe_error(e: &types::Error) -> String {
         E::Network(s) => format!("network: {s}"),
         E::Protocol(s) => format!("protocol: {s}"),
         E::Closed => "closed".into(),
+        E::InvalidUrl(s) => format!("invalid broker URL: {s}"),
+        E::Handshake(h) => format!("handshake failed ({}): {}", h.code, h.detail),
+        E::UnreadableFile(f) => format!("cannot read {}: {}", f.path, f.reason),
     }
 }
 
@@ -257,6 +288,7 @@ pub struct Provider {
     runtime: Runtime,
     loaded: LoadedComponent,
     pre: ProviderPre<HostState>,
+    read_only_dirs: Vec<PathBuf>,
 }
 
 impl Provider {
@@ -281,6 +313,7 @@ impl Provider {
             runtime: runtime.clone(),
             loaded,
             pre,
+            read_only_dirs: Vec::new(),
         })
     }
 
@@ -300,9 +333,40 @@ impl Provider {
         &self.runtime
     }
 
-    /// A fresh instance in a fresh store whose network access is `policy`.
+    /// Lets every instance made from now on read the directory `dir`, read-only, at the same
+    /// path as on the host: where the `tls-options` files (`ca-file`, …) are. Without a grant an
+    /// instance sees no file system at all. The compiled component is shared with the original.
+    ///
+    /// ```no_run
+    /// # use wasmqtt_host::{NetworkPolicy, Provider, Runtime};
+    /// # let runtime = Runtime::new()?;
+    /// let provider = Provider::load_default(&runtime)?.grant_dir_read_only("/etc/mqtt/certs");
+    /// let policy = NetworkPolicy::broker_urls(["mqtts://a.example", "mqtts://b.example"])?;
+    /// let instance = provider.instantiate(&policy)?;
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
+    pub fn grant_dir_read_only(mut self, dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        if !self.read_only_dirs.contains(&dir) {
+            self.read_only_dirs.push(dir);
+        }
+        self
+    }
+
+    /// The directories instances may read ([`Provider::grant_dir_read_only`]).
+    pub fn read_only_dirs(&self) -> &[PathBuf] {
+        &self.read_only_dirs
+    }
+
+    /// A fresh instance in a fresh store whose network access is `policy` and whose file
+    /// system is the granted directories (read-only), if any.
     pub fn instantiate(&self, policy: &NetworkPolicy) -> anyhow::Result<Instance> {
-        let mut store = self.runtime.store(policy, &Stdio::Null);
+        let mut store = self.runtime.store_with_dirs(
+            policy,
+            &Stdio::Null,
+            wasmtime_wasi::WasiCtxBuilder::new(),
+            &self.read_only_dirs,
+        )?;
         let bindings = self.pre.instantiate(&mut store)?;
         Ok(Instance { store, bindings })
     }

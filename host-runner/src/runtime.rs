@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::policy::NetworkPolicy;
 
@@ -199,6 +199,20 @@ impl Runtime {
         Ok((component, false))
     }
 
+    /// Like [`Runtime::store_with`], and read-only access to each of `read_only_dirs`, at the
+    /// same path in the component as on the host (a relative path stays relative). Fails when
+    /// a directory cannot be opened.
+    pub fn store_with_dirs(
+        &self,
+        policy: &NetworkPolicy,
+        stdio: &Stdio,
+        mut builder: WasiCtxBuilder,
+        read_only_dirs: &[PathBuf],
+    ) -> anyhow::Result<Store<HostState>> {
+        grant_read_only(&mut builder, read_only_dirs)?;
+        Ok(self.store_with(policy, stdio, builder))
+    }
+
     /// A store whose WASI context gives exactly `policy`'s network access, no files, no
     /// environment, and the standard streams `stdio` says.
     pub fn store(&self, policy: &NetworkPolicy, stdio: &Stdio) -> Store<HostState> {
@@ -216,6 +230,20 @@ impl Runtime {
         stdio.apply(&mut builder);
         Store::new(self.engine(), HostState::new(&mut builder))
     }
+}
+
+/// Preopens each directory read-only (directory and files), guest path = host path.
+fn grant_read_only(builder: &mut WasiCtxBuilder, dirs: &[PathBuf]) -> anyhow::Result<()> {
+    for dir in dirs {
+        let guest = dir
+            .to_str()
+            .with_context(|| format!("the directory {} is not valid UTF-8", dir.display()))?;
+        builder
+            .preopened_dir(dir, guest, FsPerms::ReadOnly)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("granting read access to the directory {}", dir.display()))?;
+    }
+    Ok(())
 }
 
 /// The standard streams of a component.

@@ -423,11 +423,23 @@ fn reconnects_after_mosquitto_restarts() {
             _ => None,
         });
         assert!(reason.will_reconnect, "{reason:?}");
-        client.wait_for("the reconnection", WAIT, &mut [], |e| match e {
+        let info = client.wait_for("the reconnection", WAIT, &mut [], |e| match e {
             Event::Connected(c) => Some(c.clone()),
             _ => None,
         });
         assert!(client.client.is_connected().unwrap());
+        // connection-info names the broker in use, as a URL.
+        assert_eq!(
+            info.broker,
+            Some(format!("mqtt://127.0.0.1:{}", broker.port())),
+            "{info:?}"
+        );
+        // The core's code: the socket closed, or (v5) a DISCONNECT with its reason code first.
+        match reason.code.as_str() {
+            "CONNECTION_LOST" => assert_eq!(reason.reason_code, None, "{reason:?}"),
+            "DISCONNECTED_BY_BROKER" => assert!(reason.reason_code.is_some(), "{reason:?}"),
+            other => panic!("unexpected code {other}: {reason:?}"),
+        }
 
         // The subscription is there again (resumed session, or renewed by the client).
         let mut publ = Peer::connect(&broker, &format!("restart-pub-{}", vname(v)), v);

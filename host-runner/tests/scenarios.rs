@@ -233,9 +233,12 @@ fn s5_broker_closes_mid_session() {
         e => panic!("unexpected {e:?}"),
     };
     assert!(info.will_reconnect, "{info:?}");
-    assert_eq!(info.code, None, "no reason code from the broker: {info:?}");
-    // The WIT disconnect-info carries the core's text, not its code: "connection lost…" is
-    // DisconnectReason::ConnectionLost / Transport, code CONNECTION_LOST.
+    assert_eq!(
+        info.reason_code, None,
+        "no reason code from the broker: {info:?}"
+    );
+    // The WIT disconnect-info carries the core's text and its code (DisconnectReason::code()).
+    assert_eq!(info.code, "CONNECTION_LOST", "{info:?}");
     assert!(info.reason.starts_with("connection lost"), "{info:?}");
     let outcome = "CONNECTION_LOST";
     loop {

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Broker, serve, launchChromium, run, start, waitFor, ROOT } from './support.mjs';
+import { Broker, serve, launchChromium, run, start, waitFor, freePort, ROOT } from './support.mjs';
 import { THROTTLE_TIMERS } from './throttle.mjs';
 
 const STEP = 15_000;
@@ -180,4 +180,16 @@ test('keep-alive: with every timer 10 s late, incoming messages still drive the 
     feed.kill();
     await p.close();
   }
+});
+
+test('the form takes several broker URLs: a dead one first, the page fails over to mosquitto', async () => {
+  const dead = `ws://127.0.0.1:${await freePort()}/`;
+  const p = await browser.context.newPage();
+  p.setDefaultTimeout(STEP);
+  await p.goto(`${server.url}/?url=${encodeURIComponent(`${dead} ${broker.wsUrl}`)}&connect=1`);
+  await p.waitForSelector('#state[data-state="connected"]');
+  const live = `ws://127.0.0.1:${broker.wsPort}/mqtt`;
+  assert.equal(await p.textContent('#broker-label'), live);
+  await p.waitForSelector(`#event-log li:has-text("connected to ${live}")`);
+  await p.close();
 });

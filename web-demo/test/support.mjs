@@ -1,6 +1,7 @@
 // Shared by the end-to-end test and the benchmark: a mosquitto with a WebSocket listener, a static
 // file server for web-demo/, and Debian's headless Chromium driven by playwright-core.
 import { spawn, execFileSync } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
 import { createServer } from 'node:http';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -46,20 +47,61 @@ export function findMosquitto() {
   try { return execFileSync('sh', ['-c', 'command -v mosquitto']).toString().trim(); } catch { return null; }
 }
 
-/** mosquitto with a WebSocket listener and a plain MQTT listener on free loopback ports. */
+/**
+ * A test CA and a server certificate it signed for 127.0.0.1 and localhost, made in `dir` with
+ * the openssl CLI (EC P-256, valid two days). `spki` is the server key's SHA-256 SPKI hash in
+ * base64, what Chromium's `--ignore-certificate-errors-spki-list` takes.
+ */
+export function makeCertificates(dir) {
+  const f = (name) => join(dir, name);
+  const openssl = (...args) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const key = (out) => openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', out);
+  key(f('ca.key'));
+  openssl('req', '-x509', '-new', '-key', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=wasmqtt test CA',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  key(f('server.key'));
+  openssl('req', '-new', '-key', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1');
+  writeFileSync(f('server.ext'), [
+    'subjectAltName=IP:127.0.0.1,DNS:localhost', 'basicConstraints=CA:FALSE',
+    'keyUsage=critical,digitalSignature', 'extendedKeyUsage=serverAuth', '',
+  ].join('\n'));
+  openssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial',
+    '-out', f('server.crt'), '-days', '2', '-extfile', f('server.ext'));
+  const der = new X509Certificate(readFileSync(f('server.crt'))).publicKey.export({ type: 'spki', format: 'der' });
+  return {
+    ca: f('ca.crt'), cert: f('server.crt'), key: f('server.key'),
+    spki: createHash('sha256').update(der).digest('base64'),
+  };
+}
+
+/**
+ * mosquitto with a WebSocket listener and a plain MQTT listener on free loopback ports; with
+ * `wss: true` also a WebSocket-over-TLS listener (`wssPort`, `wssUrl`) whose certificate
+ * (`certificates`, see makeCertificates) is made for this broker.
+ */
 export class Broker {
-  static async start({ extraConfig = [] } = {}) {
+  static async start({ extraConfig = [], wss = false } = {}) {
     const b = new Broker();
     b.program = findMosquitto();
     if (!b.program) throw new Error('mosquitto not found (apt-get install mosquitto mosquitto-clients)');
     b.dir = mkdtempSync(join(tmpdir(), 'wasmqtt-e2e-'));
     b.wsPort = await freePort();
     b.port = await freePort();
+    const tls = [];
+    if (wss) {
+      b.certificates = makeCertificates(b.dir);
+      b.wssPort = await freePort();
+      const { ca, cert, key } = b.certificates;
+      tls.push(`listener ${b.wssPort} 127.0.0.1`, 'protocol websockets', 'socket_domain ipv4',
+        `cafile ${ca}`, `certfile ${cert}`, `keyfile ${key}`);
+    }
     // mosquitto 2.0 needs a plain listener beside the WebSocket one; `user root` (ignored unless
-    // run as root) keeps it able to write its log in this private directory.
+    // run as root) keeps it able to write its log in this private directory, and to read the
+    // private key (0600): without it a root-started mosquitto drops to `mosquitto` and fails
+    // with "Unable to create websockets listener".
     writeFileSync(join(b.dir, 'mosquitto.conf'), [
       'user root', `listener ${b.wsPort} 127.0.0.1`, 'protocol websockets', 'socket_domain ipv4',
-      `listener ${b.port} 127.0.0.1`,
+      ...tls, `listener ${b.port} 127.0.0.1`,
       'allow_anonymous true', 'persistence false',
       `log_dest file ${join(b.dir, 'mosquitto.log')}`, 'log_type error', 'log_type warning', 'log_type notice',
       ...extraConfig, '',
@@ -68,12 +110,19 @@ export class Broker {
     return b;
   }
 
-  get wsUrl() { return `ws://127.0.0.1:${this.wsPort}/`; }
+  get wsUrl() { return `ws://127.0.0.1:${this.wsPort}`; }
+
+  get wssUrl() { return `wss://127.0.0.1:${this.wssPort}`; }
 
   async spawn() {
     this.child = spawn(this.program, ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.exited = new Promise((res) => this.child.once('exit', res));
-    await waitFor('mosquitto to listen', async () => (await portOpen(this.wsPort)) && (await portOpen(this.port)), 10_000);
+    const ports = [this.wsPort, this.port, ...(this.wssPort ? [this.wssPort] : [])];
+    await waitFor('mosquitto to listen', async () => {
+      if (this.child.exitCode !== null) throw new Error(`mosquitto exited ${this.child.exitCode}: ${this.log()}`);
+      for (const p of ports) if (!(await portOpen(p))) return false;
+      return true;
+    }, 10_000);
   }
 
   async stop() {
@@ -189,7 +238,7 @@ export class FaultProxy {
     return p;
   }
 
-  get wsUrl() { return `ws://127.0.0.1:${this.port}/`; }
+  get wsUrl() { return `ws://127.0.0.1:${this.port}`; }
 
   /** Stops reading from the clients: what they write stays in their buffers. */
   pauseClientWrites() { this.paused = true; for (const { client } of this.pairs) client.pause(); }
@@ -214,7 +263,7 @@ export async function silentListener() {
   });
   await new Promise((r) => l.server.listen(0, '127.0.0.1', r));
   l.port = l.server.address().port;
-  l.wsUrl = `ws://127.0.0.1:${l.port}/`;
+  l.wsUrl = `ws://127.0.0.1:${l.port}`;
   l.close = () => { for (const s of sockets) s.destroy(); return new Promise((r) => l.server.close(r)); };
   return l;
 }

@@ -1,5 +1,6 @@
 //! The pub / sub commands on the WASI driver (the flags are parsed by the library).
 
+use wasmqtt::broker::Broker;
 use wasmqtt::codec::SubscriptionOptions;
 use wasmqtt::session::{random_client_id_with_prefix, Event, LastWill, Message, Options};
 use wasmqtt_cli::{parse, Args, ArgsError, Command, USAGE};
@@ -54,8 +55,39 @@ pub fn main(argv: Vec<String>) -> i32 {
     }
 }
 
+/// The broker this build connects to: the first of the failover list, when everything is plain
+/// TCP. The TLS files are read first, so that a path that cannot be read is reported as such;
+/// TLS and WebSocket themselves wait for the driver's transport layer.
+fn broker(a: &Args) -> Result<&Broker, String> {
+    if let Some(tls) = &a.tls {
+        // The PEM goes to the transport's options once the driver has them.
+        let _pem = tls.load()?;
+    }
+    if let Some(b) = a
+        .brokers
+        .iter()
+        .find(|b| b.scheme.is_tls() || b.scheme.is_websocket())
+    {
+        return Err(format!(
+            "TLS/WebSocket not available in this build ({b}); use an mqtt:// broker"
+        ));
+    }
+    if a.tls.is_some() {
+        return Err("TLS/WebSocket not available in this build (TLS flags given)".into());
+    }
+    a.brokers.first().ok_or_else(|| "no broker".to_string())
+}
+
 fn run(a: &Args) -> Result<(), String> {
-    let mut conn = Client::new(&a.host, a.port, options(a)).map_err(|e| e.to_string())?;
+    let b = broker(a)?;
+    let mut opts = options(a);
+    if b.username.is_some() {
+        opts.username = b.username.clone();
+    }
+    if let Some(p) = &b.password {
+        opts.password = Some(p.clone().into_bytes());
+    }
+    let mut conn = Client::new(&b.host, b.port, opts).map_err(|e| e.to_string())?;
     conn.connect().map_err(|e| e.to_string())?;
     let until = a.timeout_secs.map(|s| conn.now_ms() + s * 1000);
     let left = |conn: &Client| until.map_or(u64::MAX, |u| u.saturating_sub(conn.now_ms()));

@@ -2,6 +2,12 @@
 //! driver. Everything here converts between WIT values and the core's types; the protocol
 //! lives in the session.
 //!
+//! Broker URLs (`connect-options.brokers`) are parsed by the core's `Broker::parse` and the
+//! `tls-options` files read through `wasi:filesystem` (module `endpoints`); this build then connects
+//! to the first broker over plain TCP and refuses `mqtts://`, `ws://`, `wss://` and TLS options
+//! with `invalid-argument` ("TLS/WebSocket not available in this build") until the WASI driver
+//! has the TLS and WebSocket layer.
+//!
 //! Built with `cargo build --profile wasm --target wasm32-wasip2 -p wasmqtt-provider` into
 //! `target/wasm32-wasip2/wasm/wasmqtt_provider.wasm`.
 
@@ -27,6 +33,9 @@ wit_bindgen::generate!({
 use exports::wasmqtt::mqtt::client::{Client, Guest, GuestClient, Pollable};
 use exports::wasmqtt::mqtt::types as t;
 
+mod endpoints;
+use endpoints::Endpoints;
+
 struct Provider;
 
 impl Guest for Provider {
@@ -36,6 +45,8 @@ impl Guest for Provider {
 /// The `client` resource: one connection and its session.
 struct ClientResource {
     conn: RefCell<wasmqtt_wasi::Client>,
+    /// The URL of the broker in use, without its password (`connection-info.broker`).
+    broker: String,
 }
 
 fn qos(q: t::Qos) -> QoS {
@@ -130,6 +141,12 @@ fn connect_error(reason: DisconnectReason) -> t::Error {
             code: code.0,
             text: text.unwrap_or_else(|| code.name().unwrap_or("refused").to_string()),
         }),
+        DisconnectReason::Handshake { failure, detail } => {
+            t::Error::Handshake(t::HandshakeFailure {
+                code: failure.code().to_string(),
+                detail,
+            })
+        }
         other => t::Error::Protocol(other.to_string()),
     }
 }
@@ -144,7 +161,7 @@ fn request_error(e: RequestError) -> t::Error {
 }
 
 fn disconnect_info(reason: &DisconnectReason, will_reconnect: bool) -> t::DisconnectInfo {
-    let code = match reason {
+    let reason_code = match reason {
         DisconnectReason::Refused { code, .. } | DisconnectReason::ByServer { code, .. } => {
             Some(code.0)
         }
@@ -153,18 +170,20 @@ fn disconnect_info(reason: &DisconnectReason, will_reconnect: bool) -> t::Discon
     };
     t::DisconnectInfo {
         reason: reason.to_string(),
-        code,
+        code: reason.code().to_string(),
+        reason_code,
         will_reconnect,
     }
 }
 
-fn event_out(e: CoreEvent) -> Option<t::Event> {
+fn event_out(e: CoreEvent, broker: &str) -> Option<t::Event> {
     Some(match e {
         CoreEvent::Connected(info) => t::Event::Connected(t::ConnectionInfo {
             session_present: info.session_present,
             assigned_client_id: info.assigned_client_id,
             keep_alive_secs: info.keep_alive,
             inflight_window: info.inflight_window,
+            broker: Some(broker.to_string()),
         }),
         CoreEvent::Disconnected {
             reason,
@@ -199,13 +218,8 @@ fn event_out(e: CoreEvent) -> Option<t::Event> {
 }
 
 /// The core's options from the WIT record; the core checks them ([`session::Options::validate`]
-/// in [`wasmqtt_wasi::Client::new`]).
+/// in [`wasmqtt_wasi::Client::new`]). The broker fields are [`Endpoints`]'.
 fn options(o: &t::ConnectOptions) -> Result<session::Options, t::Error> {
-    if o.host.is_empty() || o.port == 0 {
-        return Err(t::Error::InvalidArgument(
-            "host and port are required".into(),
-        ));
-    }
     let mut opts = session::Options::new(o.client_id.clone())
         .version(match o.protocol {
             t::ProtocolVersion::V311 => wasmqtt::codec::ProtocolVersion::V311,
@@ -247,11 +261,23 @@ fn options(o: &t::ConnectOptions) -> Result<session::Options, t::Error> {
 
 impl GuestClient for ClientResource {
     fn connect(o: t::ConnectOptions) -> Result<Client, t::Error> {
-        let opts = options(&o)?;
-        let mut conn = wasmqtt_wasi::Client::new(&o.host, o.port, opts).map_err(options_error)?;
+        // Everything is checked before anything is sent: URLs, files, then what this build
+        // can reach.
+        let endpoints = Endpoints::from_options(&o)?;
+        let mut opts = options(&o)?;
+        let broker = endpoints.require_plain_tcp()?;
+        if broker.username.is_some() {
+            opts.username = broker.username.clone();
+        }
+        if let Some(p) = &broker.password {
+            opts.password = Some(p.clone().into_bytes());
+        }
+        let mut conn =
+            wasmqtt_wasi::Client::new(&broker.host, broker.port, opts).map_err(options_error)?;
         conn.connect().map_err(connect_error)?;
         Ok(Client::new(ClientResource {
             conn: RefCell::new(conn),
+            broker: broker.to_string(),
         }))
     }
 
@@ -324,7 +350,7 @@ impl GuestClient for ClientResource {
             if conn.session_ref().state() == session::State::Closed {
                 // Deliver what is left (completions, the final Disconnected), then `closed`.
                 return match conn.poll_event(0) {
-                    Some(e) => match event_out(e) {
+                    Some(e) => match event_out(e, &self.broker) {
                         Some(e) => Ok(Some(e)),
                         None => continue,
                     },
@@ -334,7 +360,7 @@ impl GuestClient for ClientResource {
             let left = until.saturating_sub(conn.now_ms());
             match conn.poll_event(left) {
                 Some(e) => {
-                    if let Some(e) = event_out(e) {
+                    if let Some(e) = event_out(e, &self.broker) {
                         return Ok(Some(e));
                     }
                 }

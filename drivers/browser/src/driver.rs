@@ -2,7 +2,8 @@
 //!
 //! Every wake-up (a WebSocket event, the timer, an application call, the page becoming visible
 //! again) feeds the session what happened with `performance.now()`, then [`pump`] drains
-//! `poll_output()`: bytes go to the socket, `OpenTransport` opens a new socket, `CloseTransport`
+//! `poll_output()`: bytes go to the socket, `OpenTransport` opens a new socket to the broker
+//! the session names (`Session::broker()`: failover is the session's), `CloseTransport`
 //! closes it (a socket still connecting too: that is how the core's connect timeout ends an
 //! open), events settle Promises through [`Completions`] and call listeners, and
 //! `Wait(deadline)` re-arms the timer. Nothing here decides anything about MQTT: the first
@@ -21,6 +22,7 @@
 //! `handle_writable(now)`. What the browser buffers is thus at most the bound plus one
 //! transmit (itself at most the bound, or one packet larger than it).
 
+use super::brokers;
 use super::js::{self, MqttError};
 use alloc::rc::Rc;
 use alloc::string::String;
@@ -29,6 +31,7 @@ use core::cell::RefCell;
 use js_sys::{Array, Function, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use wasmqtt::broker::Broker;
 use wasmqtt::session::{
     Completions, ConnectionInfo, ConnectionState, DisconnectReason, Event, Outcome, Output,
     PublishId, RequestId, Session,
@@ -89,18 +92,11 @@ fn buffered_amount(ws: &WebSocket) -> u32 {
 
 struct Socket {
     ws: WebSocket,
+    /// The broker it was opened to.
+    broker: Broker,
     _on_open: Closure<dyn FnMut()>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_close: Closure<dyn FnMut(CloseEvent)>,
-}
-
-impl Socket {
-    fn detach_and_close(self) {
-        self.ws.set_onopen(None);
-        self.ws.set_onmessage(None);
-        self.ws.set_onclose(None);
-        let _ = self.ws.close_with_code(1000);
-    }
 }
 
 pub(crate) struct Handler {
@@ -111,7 +107,9 @@ pub(crate) struct Handler {
 
 pub(crate) struct Inner {
     pub session: Session,
-    url: String,
+    /// The broker of the last WebSocket that ended (closed by either side, or failed to be
+    /// created), until the `close` event of that connection names it.
+    ended: Option<Broker>,
     socket: Option<Socket>,
     socket_gen: u64,
     timer: Option<(JsValue, u64)>,
@@ -138,11 +136,11 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    pub fn new(session: Session, url: String) -> Self {
+    pub fn new(session: Session) -> Self {
         Inner {
             announced: session.connection_state(),
             session,
-            url,
+            ended: None,
             socket: None,
             socket_gen: 0,
             timer: None,
@@ -200,9 +198,18 @@ impl Inner {
         }
     }
 
+    /// The broker of the current WebSocket (open or opening).
+    pub fn broker(&self) -> Option<&Broker> {
+        self.socket.as_ref().map(|s| &s.broker)
+    }
+
     fn close_socket(&mut self) {
         if let Some(s) = self.socket.take() {
-            s.detach_and_close();
+            s.ws.set_onopen(None);
+            s.ws.set_onmessage(None);
+            s.ws.set_onclose(None);
+            let _ = s.ws.close_with_code(1000);
+            self.ended = Some(s.broker);
         }
         self.socket_gen += 1;
     }
@@ -364,13 +371,23 @@ fn close_text(ev: &CloseEvent) -> String {
 fn open_socket(rc: &Shared, inner: &mut Inner) {
     inner.close_socket();
     let gen = inner.socket_gen;
-    let ws = match WebSocket::new_with_str(&inner.url, "mqtt") {
+    // The session decides which broker (failover across `Options::brokers`).
+    let Some(broker) = inner.session.broker().cloned() else {
+        // `connect` always gives the session a broker: nothing to open means a bug, reported
+        // as a failed attempt rather than a panic.
+        inner
+            .session
+            .handle_disconnected_with(js::now_ms(), "no broker to connect to");
+        return;
+    };
+    let ws = match WebSocket::new_with_str(&brokers::websocket_url(&broker), "mqtt") {
         Ok(ws) => ws,
         Err(e) => {
             let text = e
                 .dyn_ref::<js_sys::Error>()
                 .map(|e| String::from(e.message()))
                 .unwrap_or_else(|| String::from("the WebSocket could not be created"));
+            inner.ended = Some(broker);
             inner.session.handle_disconnected_with(js::now_ms(), text);
             return;
         }
@@ -445,6 +462,7 @@ fn open_socket(rc: &Shared, inner: &mut Inner) {
     ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
     inner.socket = Some(Socket {
         ws,
+        broker,
         _on_open: on_open,
         _on_message: on_message,
         _on_close: on_close,
@@ -467,7 +485,15 @@ pub(crate) fn pump(rc: &Shared) {
                     Output::Transmit(bytes) => inner.send(&bytes),
                     Output::OpenTransport => open_socket(rc, &mut inner),
                     Output::CloseTransport => inner.close_socket(),
-                    Output::Event(e) => events.push(e),
+                    Output::Event(e) => {
+                        // A connection's end names its broker (taken now: the next
+                        // broker's WebSocket may already be opening).
+                        let ended = match e {
+                            Event::Disconnected { .. } => inner.ended.take(),
+                            _ => None,
+                        };
+                        events.push((e, ended));
+                    }
                     Output::Wait(deadline) => {
                         inner.arm_timer(deadline, js::now_ms());
                         break;
@@ -479,8 +505,8 @@ pub(crate) fn pump(rc: &Shared) {
             announce_state(rc);
             return;
         }
-        for e in events {
-            dispatch(rc, e);
+        for (e, ended) in events {
+            dispatch(rc, e, ended);
         }
     }
 }
@@ -518,8 +544,15 @@ fn announce_state(rc: &Shared) {
     emit(rc, "state", &JsValue::from_str(state.as_str()));
 }
 
+/// The `connect` / `reconnect` events' argument, with the broker connected to.
 fn connection_info_js(c: &ConnectionInfo) -> JsValue {
     js::object(&[
+        (
+            "broker",
+            c.broker
+                .as_ref()
+                .map_or(JsValue::UNDEFINED, brokers::broker_name),
+        ),
         ("sessionPresent", c.session_present.into()),
         ("assignedClientId", js::opt_str(&c.assigned_client_id)),
         ("keepAlive", c.keep_alive.into()),
@@ -586,7 +619,8 @@ fn settle(rc: &Shared, waiter: Waiter, outcome: Outcome) {
     }
 }
 
-fn dispatch(rc: &Shared, event: Event) {
+/// Delivers one event; `ended` is the broker of the connection a `Disconnected` ended.
+fn dispatch(rc: &Shared, event: Event, ended: Option<Broker>) {
     let settled = rc.borrow_mut().pending.settle(&event);
     if let Some((waiter, outcome)) = settled {
         settle(rc, waiter, outcome);
@@ -632,7 +666,7 @@ fn dispatch(rc: &Shared, event: Event) {
         Event::Disconnected {
             reason,
             reconnect_at,
-        } => on_disconnected(rc, reason, reconnect_at),
+        } => on_disconnected(rc, reason, reconnect_at, ended),
         Event::Resubscribing { filters } => {
             emit(rc, "resubscribe", &JsValue::from(filters as u32));
         }
@@ -652,7 +686,12 @@ fn dispatch(rc: &Shared, event: Event) {
 
 /// A connection ended. The session decided what follows (first-connect policy, back-off, or
 /// closed for good): `reconnect_at` says which.
-fn on_disconnected(rc: &Shared, reason: DisconnectReason, reconnect_at: Option<u64>) {
+fn on_disconnected(
+    rc: &Shared,
+    reason: DisconnectReason,
+    reconnect_at: Option<u64>,
+    ended: Option<Broker>,
+) {
     let err = js::disconnect_error(&reason);
     let closed = reconnect_at.is_none();
     let detail = js::object(&[
@@ -667,6 +706,12 @@ fn on_disconnected(rc: &Shared, reason: DisconnectReason, reconnect_at: Option<u
             reconnect_at.map_or(JsValue::UNDEFINED, |at| {
                 JsValue::from(at.saturating_sub(js::now_ms()) as f64)
             }),
+        ),
+        (
+            "broker",
+            ended
+                .as_ref()
+                .map_or(JsValue::UNDEFINED, brokers::broker_name),
         ),
     ]);
     let waiter = if closed {

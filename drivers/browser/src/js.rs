@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use wasmqtt::broker::Broker;
 use wasmqtt::codec::{ProtocolVersion, QoS, ReasonCode, RetainHandling, SubscriptionOptions};
 use wasmqtt::session::{
     random_client_id, seed_from_entropy, DisconnectReason, FirstConnect, LastWill, Message,
@@ -159,14 +160,14 @@ pub(crate) fn options_object(v: &JsValue, what: &str) -> JsResult<Option<Object>
     Ok(Some(v.clone().unchecked_into()))
 }
 
-fn field(obj: Option<&Object>, key: &str) -> JsResult<Option<JsValue>> {
+pub(crate) fn field(obj: Option<&Object>, key: &str) -> JsResult<Option<JsValue>> {
     let Some(obj) = obj else { return Ok(None) };
     let v = Reflect::get(obj, &JsValue::from_str(key))
         .map_err(|_| invalid(alloc::format!("could not read option '{key}'")))?;
     Ok((!is_absent(&v)).then_some(v))
 }
 
-fn opt_string(obj: Option<&Object>, key: &str) -> JsResult<Option<String>> {
+pub(crate) fn opt_string(obj: Option<&Object>, key: &str) -> JsResult<Option<String>> {
     match field(obj, key)? {
         None => Ok(None),
         Some(v) => v
@@ -187,7 +188,12 @@ fn opt_bool(obj: Option<&Object>, key: &str) -> JsResult<Option<bool>> {
 }
 
 /// A whole number in `min..=max`.
-fn opt_uint(obj: Option<&Object>, key: &str, min: f64, max: f64) -> JsResult<Option<f64>> {
+pub(crate) fn opt_uint(
+    obj: Option<&Object>,
+    key: &str,
+    min: f64,
+    max: f64,
+) -> JsResult<Option<f64>> {
     match field(obj, key)? {
         None => Ok(None),
         Some(v) => match v.as_f64() {
@@ -401,7 +407,10 @@ const U32: f64 = u32::MAX as f64;
 ///
 /// Only the JavaScript types are checked here (a whole number that fits the field); what the
 /// values may be is the core's rule ([`Options::validate`]), reported with its code.
-pub(crate) fn connect_options_of(options: &JsValue) -> JsResult<(Options, DriverOptions)> {
+pub(crate) fn connect_options_of(
+    options: &JsValue,
+    brokers: Vec<Broker>,
+) -> JsResult<(Options, DriverOptions)> {
     let obj = options_object(options, "connect options")?;
     let o = obj.as_ref();
     let seed = random_seed();
@@ -479,6 +488,8 @@ pub(crate) fn connect_options_of(options: &JsValue) -> JsResult<(Options, Driver
     if let Some(n) = opt_uint(o, "maxPacketSize", 0.0, U32)? {
         opts.max_packet_size = n as u32;
     }
+    // The failover list: the session picks the broker of every attempt (`Session::broker`).
+    opts.brokers = brokers;
     opts.validate().map_err(|e| options_error(&e))?;
     let mut listeners = Vec::new();
     if let Some(on) = field(o, "on")? {

@@ -11,7 +11,17 @@
 //! const granted = await client.subscribe('meter/+/watts', { qos: 1 });
 //! await client.publish('meter/1/watts', '1234', { qos: 1, retain: true });
 //! await client.end();
+//!
+//! // Failover: the URL first, then `servers` (MQTT.js's name and shapes); `client.broker` and the
+//! // `connect` / `close` events name the broker in use.
+//! const c2 = await connect('wss://a.example.com/mqtt', {
+//!   servers: ['wss://user:pw@b.example.com:8443/mqtt', { host: 'c.example.com', port: 443, protocol: 'wss' }],
+//! });
 //! ```
+//!
+//! The brokers (`brokers.rs`) go into the session's `Options::brokers`; on every
+//! `Output::OpenTransport` the driver opens the WebSocket of `Session::broker()`: which broker,
+//! when, and after which failure is the session's failover policy, not the driver's.
 //!
 //! The driver ([`driver`]) is the same small loop as every other wasmqtt driver: the session
 //! decides everything (reconnect back-off, keep-alive, resubscription, retransmission); the
@@ -27,11 +37,12 @@
 
 extern crate alloc;
 
+mod brokers;
 mod driver;
 mod js;
 
 use alloc::rc::Rc;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use core::cell::RefCell;
 use driver::{promise, rejected, Shared};
 use js::MqttError;
@@ -41,8 +52,30 @@ use wasmqtt::session::Session;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
+/**
+ * One broker of `ConnectOptions.servers`: a `ws://` or `wss://` URL (credentials in it go into
+ * CONNECT and replace `username` / `password` for that broker), or MQTT.js's object.
+ */
+export type ServerOption = string | {
+  host: string;
+  /** Default: 80 for `ws`, 443 for `wss`. */
+  port?: number;
+  /** `ws` or `wss` (default: the scheme of `connect`'s URL, else `ws`). `mqtt` / `mqtts` are refused with `INVALID_URL`: a page can only open WebSockets. */
+  protocol?: 'ws' | 'wss';
+  /** WebSocket path (default `/mqtt`). */
+  path?: string;
+};
+
 /** Options of `connect`. Names follow MQTT.js where it has one. */
 export interface ConnectOptions {
+  /**
+   * More brokers, tried after `connect`'s URL (which may then be left out: `connect({ servers })`).
+   * Every failed attempt, and a connection lost, moves on to the next one at once; after a whole
+   * round without success the reconnect back-off applies. At most 64 in all.
+   */
+  servers?: ServerOption[];
+  /** Alias of `servers` (give one of the two). */
+  brokers?: ServerOption[];
   /** Client identifier (default: `wasmqtt` and 13 random base-36 digits). */
   clientId?: string;
   /** 4 for MQTT 3.1.1, 5 for MQTT 5.0 (default 5). */
@@ -134,6 +167,8 @@ export interface PublishResult {
 
 /** What the broker said in CONNACK (the `connect` and `reconnect` events). */
 export interface ConnectionInfo {
+  /** The broker connected to, as its URL without the password (`wss://host:443/mqtt`). */
+  broker?: string;
   sessionPresent: boolean;
   assignedClientId?: string;
   keepAlive: number;
@@ -147,6 +182,8 @@ export interface ConnectionInfo {
 
 /** Why a connection ended (the `close` event). `reconnectIn` (ms) is absent when the client is closed for good. */
 export interface CloseInfo {
+  /** The broker of the connection (or attempt) that ended, as its URL without the password. */
+  broker?: string;
   code: MqttErrorCode;
   message: string;
   reasonCode?: number;
@@ -203,43 +240,38 @@ export type ClientEvent = keyof ClientEvents;
 /// the client once CONNACK accepted the connection; rejects with an `MqttError` when the URL or
 /// an option is invalid (the core's `Options::validate`, with its code), or when the first
 /// attempt fails (unless `retryInitialConnection`: the core's first-connect policy).
+///
+/// Several brokers: `options.servers` (MQTT.js's name; `options.brokers` is an alias) lists
+/// more, as URL strings or `{ host, port, protocol, path }` objects, tried after the URL (which
+/// may then be left out: `connect({ servers })`). The session picks the broker of every
+/// attempt (failover); the driver opens the one it names.
 #[wasm_bindgen(js_name = connect, unchecked_return_type = "Promise<Client>")]
 pub fn connect(
-    #[wasm_bindgen(unchecked_param_type = "string")] url: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string | ConnectOptions | null | undefined")]
+    url: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "ConnectOptions")] options: Option<
         js_sys::Object,
     >,
 ) -> Promise {
-    let url = match url_of(&url) {
-        Ok(u) => u,
-        Err(e) => return rejected(e),
-    };
-    let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
-    let (opts, driver_opts) = match js::connect_options_of(&options) {
+    let (url, options) = brokers::split_arguments(url, options);
+    let obj = match js::options_object(&options, "connect options") {
         Ok(o) => o,
         Err(e) => return rejected(e),
     };
-    let mut inner = driver::Inner::new(Session::new(opts), url);
+    let list = match brokers::brokers_of(&url, obj.as_ref()) {
+        Ok(l) => l,
+        Err(e) => return rejected(e),
+    };
+    let (opts, driver_opts) = match js::connect_options_of(&options, list) {
+        Ok(o) => o,
+        Err(e) => return rejected(e),
+    };
+    let mut inner = driver::Inner::new(Session::new(opts));
     inner.listeners = driver_opts.listeners;
     let rc: Shared = Rc::new(RefCell::new(inner));
     let (p, settle) = promise();
     driver::start(&rc, settle);
     p
-}
-
-fn url_of(v: &JsValue) -> Result<String, MqttError> {
-    let s = v
-        .as_string()
-        .ok_or_else(|| MqttError::new("INVALID_URL", "the URL must be a string"))?;
-    let url = web_sys::Url::new(&s)
-        .map_err(|_| MqttError::new("INVALID_URL", alloc::format!("not a URL: {s:?}")))?;
-    match url.protocol().as_str() {
-        "ws:" | "wss:" => Ok(s),
-        p => Err(MqttError::new(
-            "INVALID_URL",
-            alloc::format!("the URL must start with ws:// or wss:// (got {p}//)"),
-        )),
-    }
 }
 
 /// A connected (or reconnecting) MQTT client. Get one from `connect`.
@@ -459,6 +491,14 @@ impl Client {
     #[wasm_bindgen(getter, unchecked_return_type = "ClientState")]
     pub fn state(&self) -> String {
         String::from(self.inner.borrow().session.connection_state().as_str())
+    }
+
+    /// The broker of the current connection or connection attempt, as its URL without the
+    /// password (`wss://user@host:443/mqtt`); `undefined` while there is none (waiting to
+    /// reconnect, closed).
+    #[wasm_bindgen(getter)]
+    pub fn broker(&self) -> Option<String> {
+        self.inner.borrow().broker().map(|b| b.to_string())
     }
 
     /// Whether the client is connected right now.

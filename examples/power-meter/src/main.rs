@@ -39,6 +39,9 @@ mod app {
         let client = Client::connect(&ConnectOptions {
             host: a.host.clone(),
             port: a.port,
+            brokers: Vec::new(),
+            tls: None,
+            websocket_headers: Vec::new(),
             client_id: format!("power-meter-{}", a.id),
             username: None,
             password: None,

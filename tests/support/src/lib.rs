@@ -4,6 +4,8 @@
 //! - [`mosquitto::Mosquitto`]: a real mosquitto on free loopback ports (TCP and optionally
 //!   WebSocket), with `port()`, `ws_port()`, `addr()`, `stop()` (SIGTERM, persistence saved),
 //!   `restart()` (same port, same persistence directory) and `kill()`.
+//! - [`certs::TestCerts`]: a CA, server, client, expired and unrelated-CA certificates as PEM
+//!   files, generated at test time, for mosquitto's TLS listeners.
 //! - [`rumqttd::Rumqttd`]: an embedded rumqttd with an MQTT 3.1.1 and an MQTT 5.0 listener (the
 //!   second real peer of the tests, and the broker of `wasmqtt-host demo`).
 //! - [`proxy::Proxy`]: a TCP proxy between a client and a broker that can black-hole the line,
@@ -20,6 +22,7 @@
 //! broker.restart();                             // same port, same persistence directory
 //! ```
 
+pub mod certs;
 pub mod mosquitto;
 pub mod packets;
 pub mod proxy;

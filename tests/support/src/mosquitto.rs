@@ -15,6 +15,9 @@
 //!
 //! The broker binary is `$MOSQUITTO` if set, else `mosquitto` on `PATH`, `/usr/sbin` or
 //! `/usr/local/sbin`. `./scripts/test.sh` installs it. Only std is used: no extra crates.
+//!
+//! TLS listeners (TLS, mutual TLS, WebSocket over TLS) take certificate files, e.g. from
+//! [`crate::certs::TestCerts`]: `Options { tls: Some(certs.server_files()), mtls: true, .. }`.
 
 use std::fs::{self, OpenOptions};
 use std::io;
@@ -25,6 +28,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub use crate::certs::TlsFiles;
 
 /// How long a broker may take to accept connections after it was spawned.
 pub const START_DEADLINE: Duration = Duration::from_secs(10);
@@ -38,6 +43,14 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Options {
     /// Also open a WebSocket listener (`protocol websockets`) on a second free port.
     pub websockets: bool,
+    /// Also open a TLS listener (`cafile`, `certfile`, `keyfile` from these files) on its own
+    /// free port: [`Mosquitto::tls_port`]. Needed by `mtls` and `tls_websockets`.
+    pub tls: Option<TlsFiles>,
+    /// Also open a mutual-TLS listener (`require_certificate true`, client certificates must
+    /// lead to `cafile`): [`Mosquitto::mtls_port`]. Needs `tls`.
+    pub mtls: bool,
+    /// Also open a WebSocket-over-TLS listener: [`Mosquitto::wss_port`]. Needs `tls`.
+    pub tls_websockets: bool,
     /// Lines appended to the generated configuration, e.g. `"max_inflight_messages 2\n"`.
     /// Global options only: they come after the listeners, so use ones that are not per-listener.
     pub extra_config: String,
@@ -51,6 +64,7 @@ pub struct Mosquitto {
     child: Option<Child>,
     port: u16,
     ws_port: Option<u16>,
+    tls_ports: TlsPorts,
     dir: PathBuf,
     conf: PathBuf,
     log: PathBuf,
@@ -84,6 +98,7 @@ impl Mosquitto {
         let dir = temp_dir();
         let port = free_port();
         let ws_port = options.websockets.then(free_port);
+        let tls_ports = TlsPorts::pick(&options);
         let conf = dir.join("mosquitto.conf");
         let log = dir.join("mosquitto.log");
         let mut broker = Mosquitto {
@@ -92,6 +107,7 @@ impl Mosquitto {
             child: None,
             port,
             ws_port,
+            tls_ports,
             dir,
             conf,
             log,
@@ -111,6 +127,28 @@ impl Mosquitto {
     pub fn ws_port(&self) -> u16 {
         self.ws_port.expect(
             "this broker has no WebSocket listener: start it with Mosquitto::with_websockets()",
+        )
+    }
+
+    /// The TLS listener's port on 127.0.0.1. Panics unless started with `Options::tls`.
+    pub fn tls_port(&self) -> u16 {
+        self.tls_ports
+            .tls
+            .expect("this broker has no TLS listener: start it with Options { tls: Some(..) }")
+    }
+
+    /// The mutual-TLS listener's port on 127.0.0.1. Panics unless started with `Options::mtls`.
+    pub fn mtls_port(&self) -> u16 {
+        self.tls_ports
+            .mtls
+            .expect("this broker has no mTLS listener: start it with Options { tls, mtls: true }")
+    }
+
+    /// The WebSocket-over-TLS listener's port on 127.0.0.1. Panics unless started with
+    /// `Options::tls_websockets`.
+    pub fn wss_port(&self) -> u16 {
+        self.tls_ports.wss.expect(
+            "this broker has no wss listener: start it with Options { tls, tls_websockets: true }",
         )
     }
 
@@ -212,6 +250,8 @@ impl Mosquitto {
             &self.dir,
             self.port,
             self.ws_port,
+            &self.tls_ports,
+            self.options.tls.as_ref(),
             &self.options.extra_config,
         );
         fs::write(&self.conf, text)
@@ -228,6 +268,7 @@ impl Mosquitto {
         loop {
             let mut ports = vec![self.port];
             ports.extend(self.ws_port);
+            ports.extend(self.tls_ports.all());
             let log_start = fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0) as usize;
             let child = self.spawn();
             self.child = Some(child);
@@ -241,6 +282,7 @@ impl Mosquitto {
                     if may_move {
                         self.port = free_port();
                         self.ws_port = self.ws_port.map(|_| free_port());
+                        self.tls_ports = TlsPorts::pick(&self.options);
                         self.write_config();
                     }
                     sleep(Duration::from_millis(100));
@@ -376,7 +418,41 @@ impl std::fmt::Display for NotReady {
     }
 }
 
-fn config(dir: &Path, port: u16, ws_port: Option<u16>, extra: &str) -> String {
+/// The ports of the TLS listeners a broker was asked for.
+#[derive(Debug, Clone, Copy, Default)]
+struct TlsPorts {
+    tls: Option<u16>,
+    mtls: Option<u16>,
+    wss: Option<u16>,
+}
+
+impl TlsPorts {
+    fn pick(options: &Options) -> TlsPorts {
+        let tls = options.tls.is_some();
+        assert!(
+            tls || !(options.mtls || options.tls_websockets),
+            "Options::mtls and Options::tls_websockets need Options::tls (the certificate files)"
+        );
+        TlsPorts {
+            tls: tls.then(free_port),
+            mtls: (tls && options.mtls).then(free_port),
+            wss: (tls && options.tls_websockets).then(free_port),
+        }
+    }
+
+    fn all(&self) -> impl Iterator<Item = u16> {
+        [self.tls, self.mtls, self.wss].into_iter().flatten()
+    }
+}
+
+fn config(
+    dir: &Path,
+    port: u16,
+    ws_port: Option<u16>,
+    tls_ports: &TlsPorts,
+    files: Option<&TlsFiles>,
+    extra: &str,
+) -> String {
     let mut c = format!(
         "# Written by wasmqtt-testkit (tests/support/src/mosquitto.rs) for one test broker.\n\
          # When started as root, stay root so the broker can use this directory.\n\
@@ -403,6 +479,27 @@ fn config(dir: &Path, port: u16, ws_port: Option<u16>, extra: &str) -> String {
         c.push_str(&format!(
             "\nlistener {ws} 127.0.0.1\nprotocol websockets\nsocket_domain ipv4\n"
         ));
+    }
+    if let Some(files) = files {
+        let tls = format!(
+            "cafile {}\ncertfile {}\nkeyfile {}\n",
+            files.cafile.display(),
+            files.certfile.display(),
+            files.keyfile.display()
+        );
+        if let Some(p) = tls_ports.tls {
+            c.push_str(&format!("\nlistener {p} 127.0.0.1\n{tls}"));
+        }
+        if let Some(p) = tls_ports.mtls {
+            c.push_str(&format!(
+                "\nlistener {p} 127.0.0.1\n{tls}require_certificate true\n"
+            ));
+        }
+        if let Some(p) = tls_ports.wss {
+            c.push_str(&format!(
+                "\nlistener {p} 127.0.0.1\nprotocol websockets\nsocket_domain ipv4\n{tls}"
+            ));
+        }
     }
     if !extra.is_empty() {
         c.push('\n');
