@@ -1,19 +1,104 @@
-//! [`ClientBuilder`]: brokers by URL (a failover list), then connect.
+//! [`ClientBuilder`]: brokers by URL (a failover list), TLS and WebSocket settings, then
+//! connect.
 
 use super::{parse_broker, Client, Error, Events};
 use wasmqtt::session::Options;
+use wasmqtt_transport::{TlsOptions, TransportOptions};
 
-/// Builds a [`Client`]: the brokers (in failover order, into [`Options::brokers`]), then
-/// [`ClientBuilder::connect`] or [`ClientBuilder::start`]. Made by [`Client::builder`].
+/// Builds a [`Client`]: the brokers (in failover order, into [`Options::brokers`]), the
+/// transport settings ([`TransportOptions`]: TLS for `mqtts://` and `wss://`, WebSocket
+/// headers for `ws://` and `wss://`), then [`ClientBuilder::connect`] or
+/// [`ClientBuilder::start`]. Made by [`Client::builder`].
+///
+/// `mqtts://` with the broker's CA in a PEM file:
+///
+/// ```no_run
+/// use wasmqtt::session::Options;
+/// use wasmqtt_tokio::{Client, TlsOptions};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let (client, mut events) = Client::builder(Options::new("meter-1"))
+///     .broker("mqtts://broker.example.com:8883")?
+///     .tls(TlsOptions {
+///         ca_pem: Some(std::fs::read("ca.pem")?),
+///         ..TlsOptions::default()
+///     })
+///     .connect()
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// AWS IoT Core on port 443: TLS with the ALPN protocol `x-amzn-mqtt-ca` and a client
+/// certificate (mutual TLS), the Amazon root CA trusted; a second endpoint to fail over to:
+///
+/// ```no_run
+/// use wasmqtt::session::Options;
+/// use wasmqtt_tokio::{Client, TlsOptions};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let endpoint = "mqtts://abc123-ats.iot.eu-west-1.amazonaws.com:443";
+/// let (client, mut events) = Client::builder(Options::new("thing-1").keep_alive(30))
+///     .brokers([endpoint, "mqtts://abc123-ats.iot.eu-central-1.amazonaws.com:443"])?
+///     .tls(TlsOptions {
+///         ca_pem: Some(std::fs::read("AmazonRootCA1.pem")?),
+///         client_cert_pem: Some(std::fs::read("thing-1.cert.pem")?),
+///         client_key_pem: Some(std::fs::read("thing-1.private.key")?),
+///         alpn: vec!["x-amzn-mqtt-ca".to_string()],
+///         ..TlsOptions::default()
+///     })
+///     .connect()
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// A PEM that does not parse, a certificate without its key, a TLS broker with no CA: an
+/// [`Error::Transport`] from `connect`, before any connection. A failed handshake:
+/// [`Error::Connection`] with [`DisconnectReason::Handshake`](wasmqtt::session::DisconnectReason::Handshake)
+/// (e.g. `TLS_UNKNOWN_ISSUER`, [`Error::code`]).
 #[derive(Debug, Clone)]
 #[must_use = "a ClientBuilder does nothing until connect() or start()"]
 pub struct ClientBuilder {
     options: Options,
+    transport: TransportOptions,
 }
 
 impl ClientBuilder {
     pub(super) fn new(options: Options) -> ClientBuilder {
-        ClientBuilder { options }
+        ClientBuilder {
+            options,
+            transport: TransportOptions::default(),
+        }
+    }
+
+    /// Sets the TLS settings (for `mqtts://` and `wss://` brokers). By default nothing is
+    /// trusted: give [`TlsOptions::ca_pem`] (or, with the `webpki-roots` feature,
+    /// `TlsOptions::webpki_roots`).
+    pub fn tls(mut self, tls: TlsOptions) -> ClientBuilder {
+        self.transport.tls = tls;
+        self
+    }
+
+    /// Sets extra HTTP headers for the WebSocket upgrade request (`ws://`, `wss://`), e.g.
+    /// `("Authorization", "Bearer …")`.
+    pub fn websocket_headers<I, N, V>(mut self, headers: I) -> ClientBuilder
+    where
+        I: IntoIterator<Item = (N, V)>,
+        N: Into<String>,
+        V: Into<String>,
+    {
+        self.transport.websocket.headers = headers
+            .into_iter()
+            .map(|(n, v)| (n.into(), v.into()))
+            .collect();
+        self
+    }
+
+    /// Sets all the transport settings at once (TLS, WebSocket, handshake buffer).
+    pub fn transport(mut self, transport: TransportOptions) -> ClientBuilder {
+        self.transport = transport;
+        self
     }
 
     /// Adds a broker at the end of the failover list: a URL (`mqtt://`, `mqtts://`, `ws://`,
@@ -44,14 +129,15 @@ impl ClientBuilder {
     }
 
     /// Spawns the driver and waits for the first CONNACK: see [`Client::connect`] for what it
-    /// answers. Fails at once with [`Error::NoBroker`] when there is no broker.
+    /// answers. Fails at once with [`Error::NoBroker`] when there is no broker and with
+    /// [`Error::Transport`] when the transport settings cannot work for one of them.
     pub async fn connect(self) -> Result<(Client, Events), Error> {
-        Client::first_connection(Client::spawn(self.options)?).await
+        Client::first_connection(Client::spawn(self.options, &self.transport)?).await
     }
 
     /// Spawns the driver without waiting: see [`Client::start`].
     pub fn start(self) -> Result<(Client, Events), Error> {
-        let (client, events, _) = Client::spawn(self.options)?;
+        let (client, events, _) = Client::spawn(self.options, &self.transport)?;
         Ok((client, events))
     }
 }
@@ -105,6 +191,39 @@ mod tests {
             .unwrap();
         let hosts: Vec<&str> = b.options.brokers.iter().map(|b| b.host.as_str()).collect();
         assert_eq!(hosts, ["c.example", "a.example", "b.example"]);
+    }
+
+    #[test]
+    fn bad_tls_settings_are_refused_before_any_connection() {
+        let e = Client::builder(Options::new("c"))
+            .broker("mqtts://127.0.0.1:1")
+            .unwrap()
+            .tls(TlsOptions {
+                ca_pem: Some(
+                    b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n"
+                        .to_vec(),
+                ),
+                ..TlsOptions::default()
+            })
+            .start()
+            .unwrap_err();
+        assert!(matches!(e, Error::Transport(_)), "{e}");
+        assert_eq!(e.code(), "INVALID_TRANSPORT");
+        // Nothing to trust for a TLS broker.
+        let e = Client::builder(Options::new("c"))
+            .broker("mqtts://127.0.0.1:1")
+            .unwrap()
+            .start()
+            .unwrap_err();
+        assert!(matches!(e, Error::Transport(_)), "{e}");
+        // A header HTTP does not allow.
+        let e = Client::builder(Options::new("c"))
+            .broker("ws://127.0.0.1:1")
+            .unwrap()
+            .websocket_headers([("Bad Name", "v")])
+            .start()
+            .unwrap_err();
+        assert!(matches!(e, Error::Transport(_)), "{e}");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The driver task: the session's run loop over a tokio `TcpStream`.
+//! The driver task: the session's run loop over a tokio `TcpStream` and a
+//! [`wasmqtt_transport::Stream`] (TLS, WebSocket, both or neither, as the broker's scheme says).
 //!
 //! The session lives in [`Shared`], behind a mutex the driver task and [`super::Client`] both
 //! take: a publish is handed to the session by the caller itself (no round trip through the
@@ -11,6 +12,13 @@
 //! session's backpressure input ([`Session::handle_write_blocked`] /
 //! [`Session::handle_writable`]); the session decides when to connect, how long an attempt may
 //! take, whether a failed first attempt is retried, and how bytes are batched.
+//!
+//! The transport stream sits between the session and the socket: bytes read go through
+//! [`Stream::receive`] and [`Stream::read_mqtt`] to [`Session::handle_bytes`]; every
+//! `Output::Transmit` goes through [`Stream::send_mqtt`] and [`Stream::take_network`] to the
+//! socket. The session is told it is connected as soon as TCP is (the stream holds the MQTT
+//! bytes until its handshakes are done), so the handshakes count in the session's connect
+//! deadline. A handshake failure goes to [`Session::handle_handshake_failed`], typed.
 
 use super::{Command, Error, Reply};
 use std::collections::hash_map::RandomState;
@@ -32,6 +40,7 @@ use wasmqtt::session::{
     seed_from_entropy, Completions, ConnectionState, Event, Message, Options, Outcome, Output,
     PublishError, PublishId, RequestError, Session, State,
 };
+use wasmqtt_transport::{Connector, Stream, TransportError};
 
 /// Bytes read from the socket at a time.
 const READ_BUFFER: usize = 64 * 1024;
@@ -134,6 +143,9 @@ impl Shared {
 struct Conn {
     reader: OwnedReadHalf,
     writer: OwnedWriteHalf,
+    /// TLS / WebSocket (or neither) between the session and the socket.
+    stream: Stream,
+    /// Bytes for the socket (what the stream produced) not written yet, from `written` on.
     out: Vec<u8>,
     written: usize,
     /// The session closed this transport: it goes once `out` is written, or at this time.
@@ -156,8 +168,12 @@ pub(super) struct Driver {
     shared: Arc<Shared>,
     /// The broker to open when the session names none (its list is empty).
     fallback: Broker,
-    /// The broker of the attempt or connection in progress, for logs.
+    /// The broker of the attempt or connection in progress.
     broker: Broker,
+    /// Starts the transport stream of each connection.
+    connector: Connector,
+    /// MQTT bytes the stream decoded, on their way to the session.
+    mqtt_in: Vec<u8>,
     commands: mpsc::Receiver<Command>,
     commands_open: bool,
     events: mpsc::Sender<Event>,
@@ -190,6 +206,7 @@ impl Driver {
     pub(super) fn new(
         shared: Arc<Shared>,
         fallback: Broker,
+        connector: Connector,
         commands: mpsc::Receiver<Command>,
         events: mpsc::Sender<Event>,
         first: oneshot::Sender<Result<(), Error>>,
@@ -198,6 +215,8 @@ impl Driver {
             shared,
             broker: fallback.clone(),
             fallback,
+            connector,
+            mqtt_in: Vec::new(),
             commands,
             commands_open: true,
             events,
@@ -276,28 +295,50 @@ impl Driver {
     fn handle(&mut self, core: &mut Core, wake: Wake, buf: &[u8]) {
         let now = self.shared.now();
         match wake {
-            Wake::Opened(Ok(stream)) => {
+            Wake::Opened(Ok(socket)) => {
                 self.connecting = None;
                 log::debug!("TCP connection to {} open", self.broker);
-                if let Err(e) = stream.set_nodelay(true) {
+                if let Err(e) = socket.set_nodelay(true) {
                     log::debug!("set_nodelay: {e}");
                 }
-                let (reader, writer) = stream.into_split();
+                // The broker was checked before the driver started; a failure here is one
+                // attempt's (the session decides what comes next).
+                let stream = match self.connector.start(&self.broker) {
+                    Ok(stream) => stream,
+                    Err(e) => {
+                        log::warn!("cannot start the transport to {}: {e}", self.broker);
+                        self.io_error = None;
+                        core.session.handle_disconnected_with(now, e.to_string());
+                        return;
+                    }
+                };
+                let (reader, writer) = socket.into_split();
                 self.conn = Some(Conn {
                     reader,
                     writer,
+                    stream,
                     out: Vec::new(),
                     written: 0,
                     closing: None,
                 });
+                // At once: the stream holds the CONNECT until its handshakes are done.
                 core.session.handle_connected(now);
+                self.pump(core, now);
             }
             Wake::Opened(Err(e)) => {
                 self.connecting = None;
                 log::info!("cannot connect to {}: {e}", self.broker);
                 self.transport_failed(core, e, now);
             }
-            Wake::Read(Ok(n)) if n > 0 => core.session.handle_bytes(&buf[..n], now),
+            Wake::Read(Ok(n)) if n > 0 => {
+                let Some(c) = self.conn.as_mut() else { return };
+                let received = c.stream.receive(&buf[..n]);
+                // What was decoded before an error still reaches the session.
+                self.pump(core, now);
+                if let Err(e) = received {
+                    self.stream_failed(core, e, now);
+                }
+            }
             Wake::Read(r) => {
                 let e = r.err().unwrap_or_else(|| {
                     io::Error::new(
@@ -305,7 +346,15 @@ impl Driver {
                         "the broker closed the connection",
                     )
                 });
-                self.transport_failed(core, e, now);
+                // The end of the socket in the middle of a handshake is the handshake's failure
+                // (a plain-text port, a refused client certificate, ...).
+                match self.conn.as_mut().map(|c| c.stream.receive_eof()) {
+                    Some(Err(te)) if te.failure().is_some() => {
+                        self.pump(core, now);
+                        self.stream_failed(core, te, now);
+                    }
+                    _ => self.transport_failed(core, e, now),
+                }
             }
             Wake::Wrote(Ok(n)) if n > 0 => {
                 let Some(c) = self.conn.as_mut() else { return };
@@ -368,20 +417,62 @@ impl Driver {
         core.session.handle_disconnected_with(now, e.to_string());
     }
 
+    /// The transport stream failed: a TLS or WebSocket failure is the session's typed
+    /// handshake failure, anything else a lost transport.
+    fn stream_failed(&mut self, core: &mut Core, e: TransportError, now: u64) {
+        log::info!("transport to {} failed: {e}", self.broker);
+        self.conn = None;
+        self.io_error = None;
+        match e.failure() {
+            Some(failure) => {
+                let detail = match e {
+                    TransportError::Handshake { detail, .. } => detail,
+                    other => other.to_string(),
+                };
+                core.session.handle_handshake_failed(now, failure, detail);
+            }
+            None => core.session.handle_disconnected_with(now, e.to_string()),
+        }
+    }
+
+    /// Moves what the stream produced on: decoded MQTT bytes to the session, bytes for the
+    /// socket behind the ones waiting to be written (the session holds back while any wait).
+    fn pump(&mut self, core: &mut Core, now: u64) {
+        let Some(c) = self.conn.as_mut() else { return };
+        c.stream.take_network(&mut c.out);
+        if c.written < c.out.len() {
+            core.session.handle_write_blocked();
+        }
+        c.stream.read_mqtt(&mut self.mqtt_in);
+        if !self.mqtt_in.is_empty() {
+            core.session.handle_bytes(&self.mqtt_in, now);
+            self.mqtt_in.clear();
+        }
+    }
+
     /// Does what the session asks until it says wait; returns its deadline.
     fn drain(&mut self, core: &mut Core) -> Option<u64> {
         loop {
             match core.session.poll_output() {
                 Output::Transmit(bytes) => match self.conn.as_mut() {
-                    Some(c) => {
-                        c.out.extend_from_slice(&bytes);
-                        // One write at a time: the rest waits in the session (its budgets).
-                        core.session.handle_write_blocked();
+                    Some(c) if c.closing.is_none() => {
+                        let now = self.shared.now();
+                        match c.stream.send_mqtt(&bytes) {
+                            // One write at a time: the rest waits in the session (its budgets).
+                            Ok(()) => self.pump(core, now),
+                            Err(e) => self.stream_failed(core, e, now),
+                        }
                     }
-                    None => log::debug!("{} bytes to write without a transport", bytes.len()),
+                    _ => log::debug!("{} bytes to write without a transport", bytes.len()),
                 },
                 Output::CloseTransport => {
                     self.connecting = None;
+                    if let Some(c) = self.conn.as_mut() {
+                        // WebSocket close frame, TLS close_notify: written before the socket
+                        // is shut down.
+                        c.stream.close();
+                        c.stream.take_network(&mut c.out);
+                    }
                     match self.conn.as_mut() {
                         Some(c) if c.written < c.out.len() => {
                             c.closing = Some(Instant::now() + LINGER)

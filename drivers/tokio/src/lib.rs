@@ -62,6 +62,10 @@ use wasmqtt::session::{ConnectionState, DisconnectReason, Event, Message, Option
 
 pub use builder::ClientBuilder;
 pub use wasmqtt::session::{OptionsError, PublishError, RequestError};
+use wasmqtt_transport::Connector;
+pub use wasmqtt_transport::{
+    ConfigError, TlsOptions, TlsVersion, TransportOptions, WebSocketOptions,
+};
 
 /// Application commands (other than publishes) that may wait for the driver at once; past
 /// this, calls wait.
@@ -94,6 +98,11 @@ pub enum Error {
     /// [`ClientBuilder`] was given no broker (and the options list none); nothing was sent.
     #[error("no broker to connect to")]
     NoBroker,
+    /// The TLS or WebSocket settings cannot work (a PEM that does not parse, a client
+    /// certificate without its key, a TLS broker with no CA to trust, a scheme whose feature
+    /// is off, ...); nothing was sent.
+    #[error("invalid transport settings: {0}")]
+    Transport(#[from] ConfigError),
 }
 
 impl Error {
@@ -101,7 +110,7 @@ impl Error {
     /// `CONNECTION_LOST`; a TLS or WebSocket handshake failure its
     /// [`HandshakeFailure::code`](wasmqtt::session::HandshakeFailure::code)),
     /// [`OptionsError::code`], [`UrlError::code`] (`INVALID_URL`), `NO_BROKER`,
-    /// `INVALID_REQUEST` or `SESSION_CLOSED`.
+    /// `INVALID_TRANSPORT`, `INVALID_REQUEST` or `SESSION_CLOSED`.
     pub fn code(&self) -> &'static str {
         match self {
             Error::Io(_) => DisconnectReason::Transport(String::new()).code(),
@@ -111,6 +120,7 @@ impl Error {
             Error::InvalidOptions(e) => e.code(),
             Error::Url(e) => e.code(),
             Error::NoBroker => "NO_BROKER",
+            Error::Transport(_) => "INVALID_TRANSPORT",
         }
     }
 }
@@ -221,10 +231,13 @@ impl Client {
     /// (`mqtt://`, `mqtts://`, `ws://`, `wss://`, see [`Broker::parse`]); the host is resolved
     /// again at every connection attempt. It is the first broker, followed by any
     /// [`Options::brokers`] (failover order; [`ConnectionInfo::broker`](wasmqtt::session::ConnectionInfo::broker)
-    /// names the one that accepted).
+    /// names the one that accepted). Transports use the default [`TransportOptions`], which
+    /// trust no CA: for `mqtts://` and `wss://` use [`Client::builder`] with
+    /// [`ClientBuilder::tls`].
     ///
     /// Fails at once, before any connection, with [`Error::Url`] for an address that does not
-    /// parse and [`Error::InvalidOptions`] when [`Options::validate`] refuses the options.
+    /// parse, [`Error::InvalidOptions`] when [`Options::validate`] refuses the options and
+    /// [`Error::Transport`] when the TLS or WebSocket settings cannot work.
     /// Then with [`Error::Io`] when the TCP connection cannot be opened (the session's
     /// `DisconnectReason::Transport`), and with [`Error::Connection`] when a TLS or WebSocket
     /// handshake fails ([`DisconnectReason::Handshake`], typed), the broker refuses the
@@ -253,8 +266,8 @@ impl Client {
 
     /// Like [`Client::connect`] without waiting: the driver task starts connecting and the
     /// outcome comes on [`Events`] ([`Event::Connected`], or [`Event::Disconnected`] and the
-    /// stream's end when the session gives up). Fails only with [`Error::Url`] or
-    /// [`Error::InvalidOptions`].
+    /// stream's end when the session gives up). Fails only with [`Error::Url`],
+    /// [`Error::InvalidOptions`] or [`Error::Transport`].
     pub fn start(broker_addr: &str, options: Options) -> Result<(Client, Events), Error> {
         Client::builder(options).first_broker(broker_addr)?.start()
     }
@@ -276,16 +289,24 @@ impl Client {
         }
     }
 
-    /// Spawns the driver for `options` (validated here; `options.brokers` not empty).
+    /// Spawns the driver for `options` (validated here; `options.brokers` not empty) over
+    /// transports made as `transport` says (checked here against every broker).
     #[allow(clippy::type_complexity)]
     fn spawn(
         mut options: Options,
+        transport: &TransportOptions,
     ) -> Result<(Client, Events, oneshot::Receiver<Result<(), Error>>), Error> {
         options.validate()?;
         if options.random_seed == 0 {
             options.random_seed = driver::random_seed();
         }
         let fallback = options.brokers.first().cloned().ok_or(Error::NoBroker)?;
+        let connector = Connector::new(transport)?;
+        // A scheme this build cannot serve, a TLS broker with nothing to trust, a host that is
+        // no TLS server name: refused now rather than at every attempt.
+        for broker in &options.brokers {
+            connector.start(broker)?;
+        }
         let (commands, commands_rx) = mpsc::channel(COMMAND_CAPACITY);
         let (events_tx, rx) = mpsc::channel(EVENT_CAPACITY);
         let (first_tx, first_rx) = oneshot::channel();
@@ -293,6 +314,7 @@ impl Client {
         let driver = driver::Driver::new(
             Arc::clone(&shared),
             fallback,
+            connector,
             commands_rx,
             events_tx,
             first_tx,
