@@ -6,7 +6,11 @@
 //! - every TLS failure a user meets first comes back from `Client::connect` typed
 //!   (`Error::Connection(DisconnectReason::Handshake { .. })` with its code), and promptly:
 //!   well within the connect timeout, as the returned error says (not a `CONNECT_TIMEOUT`),
-//!   with the time to the error asserted below half the timeout.
+//!   with the time to the error asserted below half the timeout;
+//! - a failed handshake fails over to the next broker of the list;
+//! - WebSocket: an upgrade to the plain MQTT port, and one refused by a scripted HTTP server
+//!   (which also shows the builder's headers and the URL's path in the request), are
+//!   `WEBSOCKET_UPGRADE`.
 //!
 //! Every wait is bounded (`native_support::WAIT`); nothing sleeps.
 
@@ -363,4 +367,68 @@ async fn a_failed_handshake_fails_over_to_the_next_broker() {
         (Scheme::Mqtts, broker.tls_port())
     );
     within("disconnect", client.disconnect()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_to_the_plain_port_is_websocket_upgrade() {
+    let certs = TestCerts::generate();
+    let broker = broker(&certs);
+    expect_failure(
+        &format!("ws://127.0.0.1:{}/mqtt", broker.port()),
+        TlsOptions::default(),
+        "WEBSOCKET_UPGRADE",
+    )
+    .await;
+}
+
+/// A scripted HTTP server (hostile input: it refuses the upgrade) that reports the request
+/// it got: the headers given to the builder are in it, and the refusal is typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_headers_are_sent_and_a_refused_upgrade_is_typed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = socket.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the client closed before its request ended");
+            request.extend_from_slice(&buf[..n]);
+        }
+        socket
+            .write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        String::from_utf8(request).unwrap()
+    });
+    let version = ProtocolVersion::V5;
+    let outcome = within(
+        "the refused upgrade",
+        Client::builder(options(&client_id("ws-headers", version), version))
+            .broker(&format!("ws://127.0.0.1:{port}/custom/path"))
+            .unwrap()
+            .websocket_headers([("Authorization", "Bearer t0ken")])
+            .connect(),
+    )
+    .await;
+    match outcome {
+        Err(e) => assert_eq!(e.code(), "WEBSOCKET_UPGRADE", "{e}"),
+        Ok(_) => panic!("connected through a refused upgrade"),
+    }
+    let request = within("the server's report", server).await.unwrap();
+    let lower = request.to_ascii_lowercase();
+    assert!(
+        request.starts_with("GET /custom/path HTTP/1.1\r\n"),
+        "{request}"
+    );
+    assert!(
+        lower.contains("\r\nauthorization: bearer t0ken\r\n"),
+        "{request}"
+    );
+    assert!(
+        lower.contains("\r\nsec-websocket-protocol: mqtt\r\n"),
+        "{request}"
+    );
 }

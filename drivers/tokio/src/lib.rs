@@ -1,4 +1,5 @@
-//! The native driver: the [`Session`](wasmqtt::session::Session) on tokio TCP.
+//! The native driver: the [`Session`](wasmqtt::session::Session) on tokio TCP, TLS and
+//! WebSocket.
 //!
 //! [`Client::connect`] spawns one driver task on the current tokio runtime and waits for the
 //! first CONNACK ([`Client::start`] does not wait). The task is the small loop every wasmqtt
@@ -44,6 +45,21 @@
 //! channel of [`EVENT_CAPACITY`]: while it is full, the driver stops reading from the broker
 //! (acknowledgements included) until the application takes events, so keep reading
 //! [`Events`], or drop it.
+//!
+//! Brokers and transports: a broker is `host:port` (plain TCP) or a URL whose scheme picks
+//! the transport, `mqtt://`, `mqtts://` (TLS), `ws://` (WebSocket) or `wss://` (WebSocket over
+//! TLS), through [`wasmqtt_transport`] (rustls with the ring provider, tungstenite; sans-I/O,
+//! under this driver's socket). [`Client::builder`] takes a failover list of brokers
+//! ([`Options::brokers`]: the session decides which one each attempt opens) and the
+//! [`TransportOptions`] (CA, client certificate, ALPN, server name, WebSocket headers); see
+//! [`ClientBuilder`] for `mqtts://` and AWS IoT examples. A failed TLS or WebSocket handshake
+//! is [`Error::Connection`] with the typed
+//! [`DisconnectReason::Handshake`].
+//!
+//! Cargo features: `tls` (default: `mqtts://`, `wss://`), `websocket` (default: `ws://`,
+//! `wss://`), `webpki-roots` (Mozilla's root certificates built in,
+//! `TlsOptions::webpki_roots`). A scheme whose feature is off is refused by
+//! [`Client::connect`] with [`Error::Transport`] before any connection.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
