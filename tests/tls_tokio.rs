@@ -7,7 +7,8 @@
 //!   (`Error::Connection(DisconnectReason::Handshake { .. })` with its code), and promptly:
 //!   well within the connect timeout, as the returned error says (not a `CONNECT_TIMEOUT`),
 //!   with the time to the error asserted below half the timeout;
-//! - a failed handshake fails over to the next broker of the list;
+//! - a failed handshake fails over to the next broker of the list; a silent TLS listener ends
+//!   the attempt at the connect timeout (the handshakes count in it);
 //! - WebSocket: an upgrade to the plain MQTT port, and one refused by a scripted HTTP server
 //!   (which also shows the builder's headers and the URL's path in the request), are
 //!   `WEBSOCKET_UPGRADE`.
@@ -431,4 +432,40 @@ async fn websocket_headers_are_sent_and_a_refused_upgrade_is_typed() {
         lower.contains("\r\nsec-websocket-protocol: mqtt\r\n"),
         "{request}"
     );
+}
+
+/// The handshakes count in the session's connect timeout: a listener that accepts TCP and
+/// never answers the ClientHello ends the attempt with `CONNECT_TIMEOUT`, at that timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_tls_listener_ends_at_the_connect_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts and holds the socket open, reading nothing.
+    let server = tokio::spawn(async move { listener.accept().await.map(|(s, _)| s) });
+    let certs = TestCerts::generate();
+    let version = ProtocolVersion::V5;
+    let timeout_ms = 500;
+    let started = Instant::now();
+    let outcome = within(
+        "the connect timeout",
+        Client::builder(
+            options(&client_id("tls-silent", version), version).connect_timeout_ms(timeout_ms),
+        )
+        .broker(&format!("mqtts://127.0.0.1:{port}"))
+        .unwrap()
+        .tls(trusting(&certs))
+        .connect(),
+    )
+    .await;
+    let took = started.elapsed();
+    match outcome {
+        Err(Error::Connection(DisconnectReason::ConnectTimeout)) => {}
+        Err(e) => panic!("expected CONNECT_TIMEOUT, got {e:?}"),
+        Ok(_) => panic!("connected to a silent listener"),
+    }
+    assert!(
+        took >= Duration::from_millis(timeout_ms),
+        "the timeout came early: {took:?}"
+    );
+    drop(server);
 }
