@@ -15,14 +15,15 @@
 //! Both libraries use the same rustls 0.23 with the ring provider and the same trust anchor
 //! (the test CA): wasmqtt through `TlsOptions::ca_pem`, rumqttc through a ring-based
 //! `rustls::ClientConfig` passed as `TlsConfiguration::Rustls` (rumqttc's
-//! `use-rustls-no-provider` feature). TLS 1.3 is what both negotiate with mosquitto. The rest
+//! `use-rustls-no-provider` feature). Both offer TLS 1.2 and 1.3. The rest
 //! is `benches/e2e.rs`'s treatment: one multi-threaded tokio runtime with 2 workers, MQTT
-//! 3.1.1, clean sessions, room for every message before the publisher waits, the libraries
-//! alternating which goes first in each round. The table gives the median over the rounds,
-//! the spread (min–max), and the ratio wasmqtt/rumqttc (above 1: wasmqtt is faster).
+//! 3.1.1 (`TLS_VERSION=5` for MQTT 5.0, rumqttc's `v5` API), clean sessions, room for every
+//! message before the publisher waits, the libraries alternating which goes first in each
+//! round. The table gives the median over the rounds, the spread (min–max), and the ratio
+//! wasmqtt/rumqttc (above 1: wasmqtt is faster).
 //!
 //! Run: `cargo bench --bench tls`. Environment: `TLS_ROUNDS` (default 5), `TLS_MESSAGES`
-//! (default 50000), `TLS_ONLY` (`qos0` or `qos1`).
+//! (default 50000), `TLS_VERSION` (3 or 5, default 3), `TLS_ONLY` (`qos0` or `qos1`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -76,6 +77,7 @@ impl Throughput {
 /// Where and how to connect.
 struct Setup {
     port: u16,
+    version: ProtocolVersion,
     messages: usize,
     /// The test CA, PEM.
     ca_pem: Vec<u8>,
@@ -131,7 +133,7 @@ mod ours {
 
     fn options(setup: &Setup, id: &str) -> Options {
         Options::new(id)
-            .version(ProtocolVersion::V311)
+            .version(setup.version)
             .keep_alive(KEEP_ALIVE_S)
             .max_inflight(INFLIGHT)
             .max_queued_messages(setup.messages.max(1))
@@ -222,137 +224,170 @@ mod ours {
 
 // ------------------------------------------------------------------------------------ rumqttc
 
-mod theirs {
-    use super::*;
-    use rumqttc::{
-        AsyncClient, Event as REvent, EventLoop, MqttOptions, Outgoing, Packet, QoS as RQoS,
-        TlsConfiguration, Transport,
-    };
+/// The rumqttc side, for one of its two APIs (`rumqttc` for 3.1.1, `rumqttc::v5` for 5.0):
+/// `$options` makes `MqttOptions` from (id, port) with the inflight window set.
+macro_rules! rumqttc_side {
+    ($name:ident, $($api:ident)::+, $packet:path, $qos:path, $options:expr) => {
+        mod $name {
+            use super::*;
+            use $($api)::+::{AsyncClient, Event as REvent, EventLoop, MqttOptions};
+            use rumqttc::{Outgoing, TlsConfiguration, Transport};
+            use $packet as Packet;
+            use $qos as RQoS;
 
-    fn rqos(q: QoS) -> RQoS {
-        match q {
-            QoS::AtMostOnce => RQoS::AtMostOnce,
-            QoS::AtLeastOnce => RQoS::AtLeastOnce,
-            QoS::ExactlyOnce => RQoS::ExactlyOnce,
-        }
-    }
-
-    /// A ring-based rustls client configuration trusting the test CA: the same provider and
-    /// trust anchor wasmqtt-transport builds from `TlsOptions::ca_pem`.
-    pub fn tls_config(ca_pem: &[u8]) -> Arc<rustls::ClientConfig> {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::CertificateDer;
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(ca_pem) {
-            roots.add(cert.expect("CA PEM")).expect("CA certificate");
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Arc::new(config)
-    }
-
-    async fn connect(
-        setup: &Setup,
-        tls: &Arc<rustls::ClientConfig>,
-        id: &str,
-        cap: usize,
-    ) -> (AsyncClient, EventLoop) {
-        let mut o = MqttOptions::new(id, "127.0.0.1", setup.port);
-        o.set_keep_alive(Duration::from_secs(u64::from(KEEP_ALIVE_S)))
-            .set_clean_session(true)
-            .set_inflight(INFLIGHT)
-            .set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
-                Arc::clone(tls),
-            )));
-        let (client, mut eventloop) = AsyncClient::new(o, cap);
-        loop {
-            match eventloop.poll().await {
-                Ok(REvent::Incoming(Packet::ConnAck(_))) => break,
-                Ok(_) => {}
-                Err(e) => panic!("rumqttc {id}: {e}"),
-            }
-        }
-        (client, eventloop)
-    }
-
-    pub async fn throughput(
-        setup: &Setup,
-        tls: &Arc<rustls::ClientConfig>,
-        qos: QoS,
-    ) -> Throughput {
-        let n = setup.messages;
-        let topic = unique("rumqttc-topic");
-        let (sub, mut sub_loop) = connect(setup, tls, &unique("rumqttc-sub"), 10).await;
-        sub.subscribe(topic.as_str(), rqos(qos))
-            .await
-            .expect("rumqttc subscribe");
-        loop {
-            match sub_loop.poll().await {
-                Ok(REvent::Incoming(Packet::SubAck(_))) => break,
-                Ok(_) => {}
-                Err(e) => panic!("rumqttc subscriber: {e}"),
-            }
-        }
-        let (publisher, mut pub_loop) = connect(setup, tls, &unique("rumqttc-pub"), n.max(1)).await;
-        let body = payload();
-
-        let start = Instant::now();
-        let receiver = tokio::spawn(async move {
-            let counted = count!(n, start, async {
-                match sub_loop.poll().await {
-                    Ok(REvent::Incoming(Packet::Publish(_))) => true,
-                    Ok(_) => false,
-                    Err(e) => panic!("rumqttc subscriber: {e}"),
+            fn rqos(q: QoS) -> RQoS {
+                match q {
+                    QoS::AtMostOnce => RQoS::AtMostOnce,
+                    QoS::AtLeastOnce => RQoS::AtLeastOnce,
+                    QoS::ExactlyOnce => RQoS::ExactlyOnce,
                 }
-            });
-            (counted, sub_loop)
-        });
-        // The publisher's event loop: at QoS 1 it ends when every PUBACK arrived; at QoS 0 it
-        // keeps writing (it is aborted at the end).
-        let at_least_once = qos != QoS::AtMostOnce;
-        let mut driver = tokio::spawn(async move {
-            let mut acked = 0usize;
-            loop {
-                match pub_loop.poll().await {
-                    Ok(REvent::Incoming(Packet::PubAck(_))) => {
-                        acked += 1;
-                        if at_least_once && acked == n {
-                            return Instant::now();
+            }
+
+            async fn connect(
+                setup: &Setup,
+                tls: &Arc<rustls::ClientConfig>,
+                id: &str,
+                cap: usize,
+            ) -> (AsyncClient, EventLoop) {
+                let make: fn(&str, u16) -> MqttOptions = $options;
+                let mut o = make(id, setup.port);
+                o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+                    Arc::clone(tls),
+                )));
+                let (client, mut eventloop) = AsyncClient::new(o, cap);
+                loop {
+                    match eventloop.poll().await {
+                        Ok(REvent::Incoming(Packet::ConnAck(_))) => break,
+                        Ok(_) => {}
+                        Err(e) => panic!("rumqttc {id}: {e}"),
+                    }
+                }
+                (client, eventloop)
+            }
+
+            pub async fn throughput(
+                setup: &Setup,
+                tls: &Arc<rustls::ClientConfig>,
+                qos: QoS,
+            ) -> Throughput {
+                let n = setup.messages;
+                let topic = unique("rumqttc-topic");
+                let (sub, mut sub_loop) = connect(setup, tls, &unique("rumqttc-sub"), 10).await;
+                sub.subscribe(topic.as_str(), rqos(qos))
+                    .await
+                    .expect("rumqttc subscribe");
+                loop {
+                    match sub_loop.poll().await {
+                        Ok(REvent::Incoming(Packet::SubAck(_))) => break,
+                        Ok(_) => {}
+                        Err(e) => panic!("rumqttc subscriber: {e}"),
+                    }
+                }
+                let (publisher, mut pub_loop) =
+                    connect(setup, tls, &unique("rumqttc-pub"), n.max(1)).await;
+                let body = payload();
+
+                let start = Instant::now();
+                let receiver = tokio::spawn(async move {
+                    let counted = count!(n, start, async {
+                        match sub_loop.poll().await {
+                            Ok(REvent::Incoming(Packet::Publish(_))) => true,
+                            Ok(_) => false,
+                            Err(e) => panic!("rumqttc subscriber: {e}"),
+                        }
+                    });
+                    (counted, sub_loop)
+                });
+                // The publisher's event loop: at QoS 1 it ends when every PUBACK arrived; at
+                // QoS 0 it keeps writing (it is aborted at the end).
+                let at_least_once = qos != QoS::AtMostOnce;
+                let mut driver = tokio::spawn(async move {
+                    let mut acked = 0usize;
+                    loop {
+                        match pub_loop.poll().await {
+                            Ok(REvent::Incoming(Packet::PubAck(_))) => {
+                                acked += 1;
+                                if at_least_once && acked == n {
+                                    return Instant::now();
+                                }
+                            }
+                            Ok(REvent::Outgoing(Outgoing::Publish(_))) | Ok(_) => {}
+                            Err(e) => panic!("rumqttc publisher: {e}"),
                         }
                     }
-                    Ok(REvent::Outgoing(Outgoing::Publish(_))) | Ok(_) => {}
-                    Err(e) => panic!("rumqttc publisher: {e}"),
+                });
+                for _ in 0..n {
+                    publisher
+                        .publish(topic.as_str(), rqos(qos), false, body.clone())
+                        .await
+                        .expect("rumqttc publish");
+                }
+                let acked_at = if at_least_once {
+                    (&mut driver).await.expect("rumqttc publisher")
+                } else {
+                    start
+                };
+                let ((received, last), sub_loop) = receiver.await.expect("rumqttc receiver");
+                let end = if received == n {
+                    last.max(acked_at)
+                } else {
+                    last
+                };
+                driver.abort();
+                drop((publisher, sub, sub_loop));
+                Throughput {
+                    elapsed: end - start,
+                    received,
                 }
             }
-        });
-        for _ in 0..n {
-            publisher
-                .publish(topic.as_str(), rqos(qos), false, body.clone())
-                .await
-                .expect("rumqttc publish");
         }
-        let acked_at = if at_least_once {
-            (&mut driver).await.expect("rumqttc publisher")
-        } else {
-            start
-        };
-        let ((received, last), sub_loop) = receiver.await.expect("rumqttc receiver");
-        let end = if received == n {
-            last.max(acked_at)
-        } else {
-            last
-        };
-        driver.abort();
-        drop((publisher, sub, sub_loop));
-        Throughput {
-            elapsed: end - start,
-            received,
-        }
+    };
+}
+
+rumqttc_side!(
+    theirs_v4,
+    rumqttc,
+    rumqttc::Packet,
+    rumqttc::QoS,
+    |id, port| {
+        let mut o = rumqttc::MqttOptions::new(id, "127.0.0.1", port);
+        o.set_keep_alive(Duration::from_secs(u64::from(KEEP_ALIVE_S)))
+            .set_clean_session(true)
+            .set_inflight(INFLIGHT);
+        o
     }
+);
+
+rumqttc_side!(
+    theirs_v5,
+    rumqttc::v5,
+    rumqttc::v5::mqttbytes::v5::Packet,
+    rumqttc::v5::mqttbytes::QoS,
+    |id, port| {
+        let mut o = rumqttc::v5::MqttOptions::new(id, "127.0.0.1", port);
+        o.set_keep_alive(Duration::from_secs(u64::from(KEEP_ALIVE_S)))
+            .set_clean_start(true)
+            .set_outgoing_inflight_upper_limit(INFLIGHT);
+        o
+    }
+);
+
+/// A ring-based rustls client configuration trusting the test CA: the same provider and
+/// trust anchor wasmqtt-transport builds from `TlsOptions::ca_pem`.
+fn rumqttc_tls_config(ca_pem: &[u8]) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem) {
+        roots.add(cert.expect("CA PEM")).expect("CA certificate");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
 }
 
 // ------------------------------------------------------------------------------------ main
@@ -389,19 +424,27 @@ fn main() {
         tls: Some(certs.server_files()),
         ..BrokerOptions::default()
     });
+    let version = match std::env::var("TLS_VERSION").as_deref() {
+        Ok("5") | Ok("5.0") | Ok("v5") => ProtocolVersion::V5,
+        Ok("3") | Ok("4") | Ok("3.1.1") | Ok("v311") | Err(_) => ProtocolVersion::V311,
+        Ok(v) => panic!("TLS_VERSION={v}: use 3 (MQTT 3.1.1) or 5 (MQTT 5.0)"),
+    };
     let setup = Setup {
         port: broker.tls_port(),
+        version,
         messages: env_usize("TLS_MESSAGES", DEFAULT_MESSAGES).max(1),
         ca_pem: certs.ca.cert.clone().into_bytes(),
     };
-    let rumqttc_tls = theirs::tls_config(&setup.ca_pem);
+    let rumqttc_tls = rumqttc_tls_config(&setup.ca_pem);
+    let v5 = setup.version.is_v5();
+    let mqtt = if v5 { "5.0" } else { "3.1.1" };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime");
     println!(
-        "tls: mosquitto TLS listener on 127.0.0.1:{} (MQTT 3.1.1, rustls + ring on both sides), \
+        "tls: mosquitto TLS listener on 127.0.0.1:{} (MQTT {mqtt}, rustls + ring on both sides), \
          {rounds} rounds, {} messages of {PAYLOAD} B, inflight {INFLIGHT}",
         setup.port, setup.messages
     );
@@ -421,7 +464,10 @@ fn main() {
                     let run = async {
                         match lib {
                             Lib::Wasmqtt => ours::throughput(&setup, qos).await,
-                            Lib::Rumqttc => theirs::throughput(&setup, &rumqttc_tls, qos).await,
+                            Lib::Rumqttc if v5 => {
+                                theirs_v5::throughput(&setup, &rumqttc_tls, qos).await
+                            }
+                            Lib::Rumqttc => theirs_v4::throughput(&setup, &rumqttc_tls, qos).await,
                         }
                     };
                     let t = tokio::time::timeout(RUN_TIMEOUT, run)
@@ -445,7 +491,7 @@ fn main() {
 
     println!();
     println!(
-        "medians over {rounds} rounds (MQTT 3.1.1 over TLS, {} messages of {PAYLOAD} B), \
+        "medians over {rounds} rounds (MQTT {mqtt} over TLS, {} messages of {PAYLOAD} B), \
          spread min–max:",
         setup.messages
     );
