@@ -363,6 +363,8 @@ impl Driver {
                     c.out.clear();
                     c.written = 0;
                     if c.closing.is_some() {
+                        // Everything (the close frame, close_notify) is written: dropping the
+                        // halves shuts the write side down and closes the socket.
                         self.conn = None;
                     } else {
                         core.session.handle_writable(now);
