@@ -82,16 +82,20 @@ mod backoff;
 mod completions;
 mod connect;
 mod connection;
+mod durable;
 mod event;
+mod expiry;
 mod failover;
 mod identity;
 mod inbound;
 mod keep_alive;
 mod lifecycle;
+mod manual_ack;
 mod message;
 mod options;
 mod outbound;
 mod receive;
+mod record;
 mod requests;
 mod transmit;
 mod validate;
@@ -99,6 +103,7 @@ mod validate;
 pub use backoff::ReconnectPolicy;
 pub use completions::{CompletionKey, Completions, Outcome};
 pub use connect::BROKER_LACKS_V5;
+pub use durable::{StoreBatch, StoreOp, StoreTicket, SyncPolicy};
 pub use event::{
     ConnectionInfo, DisconnectReason, Event, HandshakeFailure, ProtocolViolation, PublishError,
     PublishId, RequestError, RequestId,
@@ -109,8 +114,10 @@ pub use identity::{
     MAX_PORTABLE_CLIENT_ID,
 };
 pub use keep_alive::{default_ping_timeout_ms, LATE_WAKE_GRACE_MS, LATE_WAKE_MS};
+pub use manual_ack::{AckError, AckId};
 pub use message::{Message, MessageProperties, ReceivedMessage};
 pub use options::{FirstConnect, LastWill, Options};
+pub use record::{ResumeError, RECORD_FORMAT};
 pub use transmit::DEFAULT_MAX_TRANSMIT_BYTES;
 pub use validate::{OptionsError, MIN_PACKET_SIZE};
 
@@ -257,6 +264,10 @@ pub struct Session {
     requests_sent: BTreeMap<u16, PendingRequest>,
     requests_waiting: VecDeque<PendingRequest>,
     events: VecDeque<Event>,
+    /// The next [`AckId`] (manual acknowledgements).
+    next_ack_id: u64,
+    /// Durable state ([`Options::durable`]); `None`: memory only.
+    durable: Option<alloc::boxed::Box<durable::Durable>>,
 }
 
 impl Session {
@@ -296,6 +307,10 @@ impl Session {
             requests_sent: BTreeMap::new(),
             requests_waiting: VecDeque::new(),
             events: VecDeque::new(),
+            next_ack_id: 1,
+            durable: opts
+                .durable
+                .map(|p| alloc::boxed::Box::new(durable::Durable::new(p))),
             opts,
         }
     }
@@ -356,6 +371,7 @@ impl Session {
     /// Time passed: fire whatever deadline is due.
     pub fn handle_timeout(&mut self, now: u64) {
         self.observe(now);
+        self.store_timeout(now);
         match self.state {
             State::Reconnecting(at) if now >= at => self.begin_attempt(),
             State::Opening | State::AwaitingConnAck
@@ -365,7 +381,7 @@ impl Session {
                 // attempt (the driver closes what it was opening) and count it as failed.
                 self.open_transport = false;
                 self.close_transport = true;
-                self.tx.clear();
+                self.clear_tx();
                 self.connection_lost(DisconnectReason::ConnectTimeout, now);
             }
             State::Connected => self.keep_alive_timeout(now),
@@ -380,12 +396,16 @@ impl Session {
     /// ([`Session::start`]) before it saw any time answers `Some(0)` until an input tells it the
     /// time: the driver's next `handle_timeout(now)` counts the deadline from `now`.
     pub fn poll_timeout(&self) -> Option<u64> {
-        match self.state {
+        let session = match self.state {
             State::Reconnecting(at) => Some(at),
             State::Opening | State::AwaitingConnAck if self.connect_deadline_unarmed => Some(0),
             State::Opening | State::AwaitingConnAck => self.connect_deadline,
             State::Connected => self.keep_alive_deadline(),
             _ => None,
+        };
+        match (session, self.store_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
