@@ -51,7 +51,8 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
 /// When the driver must make what it stored durable (sync, fsync, a strict IndexedDB
-/// transaction). See the [module documentation](self) for what each policy can lose.
+/// transaction). See [durable session state](super#durable-session-state) for what each
+/// policy can lose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncPolicy {
     /// Sync every batch before reporting it stored: nothing admitted is lost on power loss.

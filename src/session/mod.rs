@@ -75,6 +75,55 @@
 //!   failure's reason. Credentials in a broker's URL replace the options' ones in the CONNECT
 //!   sent to it; [`ConnectionInfo::broker`] names the broker in use. Messages in flight
 //!   survive a failover as they survive a reconnect (resend or the requeue rule).
+//! - **Manual acknowledgements** ([`Options::manual_acks`]): PUBACK / PUBREC of an inbound
+//!   QoS 1/2 message go out on [`Session::ack`], in arrival order (v5 and v3.1.1
+//!   MQTT-4.6.0-2, MQTT-4.6.0-3), bounded in v5 by the Receive Maximum announced; a message
+//!   not acknowledged when its connection ends is delivered again when the broker resends it.
+//!   See [`AckId`].
+//! - **Message expiry** (v5): a message that waited in the queue sends what is left of its
+//!   Message Expiry Interval; one whose interval ran out fails with
+//!   [`PublishError::Expired`] instead of being sent.
+//!
+//! # Durable session state
+//!
+//! Off by default. With [`Options::durable`] every change of the session's durable state
+//! (QoS 1/2 messages accepted and not completed, with stage and packet identifier; inbound
+//! QoS 2 identifiers awaiting PUBREL; subscriptions to renew; client identifier, session
+//! expiry, counters) becomes a [`StoreOp`] on opaque, versioned records ([`RECORD_FORMAT`])
+//! the core encodes and decodes itself. The session emits operations instead of calling a
+//! store: a synchronous store trait called from inside the state machine would block it on
+//! I/O and cannot sit on an asynchronous store (IndexedDB answers in a later task), so the
+//! core stays sans-I/O, a file store answers at once, IndexedDB when its transaction
+//! completes, and the session keeps running meanwhile. What accumulates between two takes is
+//! one batch (group commit), changes of one key coalesce.
+//!
+//! The driver's loop gains one step. After each `poll_output` drain that ends in `Wait`
+//! (and after `handle_timeout`), while [`Session::take_store_ops`] hands out a
+//! [`StoreBatch`]: apply its operations **atomically** (one transaction, one checksummed log
+//! frame), sync first if [`StoreBatch::sync`], then [`Session::handle_stored`] with its
+//! ticket (now, or when the asynchronous store answers), take the publishes admitted with
+//! [`Session::take_admitted`] (resolve their "admitted" promises), and drain again. On start,
+//! [`Session::resume`] with every record of the store instead of [`Session::new`].
+//!
+//! **The admission rule.** Nothing that depends on a change leaves the session before the
+//! change is stored: a PUBLISH waits for its record, PUBREL for the record of its PUBREC,
+//! PUBREC for the inbound identifier, PUBCOMP for its deletion; events pushed after a change
+//! (a received QoS 2 message, a completion) wait the same way. A crash before the batch is
+//! stored therefore loses nothing the broker or the application saw: a QoS 1/2 publish is
+//! *admitted* once its record is stored, and every admitted message completes (at most once:
+//! a completion whose deletion was stored but not yet handed out when the process died is not
+//! reported again; the broker had acknowledged the message). QoS 0 messages are not stored.
+//!
+//! **Sync policies** ([`SyncPolicy`]; a process crash loses nothing admitted with either,
+//! the operating system keeps what was written):
+//! - [`SyncPolicy::EveryMessage`]: every batch is synced before it is reported stored:
+//!   nothing admitted is lost on power loss either; one sync per batch.
+//! - [`SyncPolicy::Batched`]: batches are written and reported at once, and a sync is asked
+//!   for when `max_messages` records are unsynced or `max_delay_ms` after the first unsynced
+//!   change ([`Session::poll_timeout`] carries that deadline). A power loss can lose the
+//!   changes of that window: up to that many admitted messages (possibly sent already), an
+//!   inbound QoS 2 identifier (its message may be delivered again), a completion (its message
+//!   may be sent again: a duplicate at QoS 1 or 2).
 
 mod alias;
 mod auth;
@@ -390,6 +439,8 @@ impl Session {
     }
 
     /// The next deadline, if any.
+    ///
+    /// With durable state and [`SyncPolicy::Batched`], the sync deadline counts too.
     ///
     /// While connecting (from the request to open the transport until CONNACK) this is the
     /// connect deadline, [`Options::connect_timeout_ms`] after the request. A session started

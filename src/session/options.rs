@@ -158,7 +158,7 @@ pub struct Options {
     /// - messages in flight survive a failover as they survive a reconnect: resent when the
     ///   next broker resumes the session, the requeue rule when it does not.
     pub brokers: Vec<Broker>,
-    /// Durable session state (see [`super::durable`](super#durable-session-state)): `None`
+    /// Durable session state (see [durable session state](super#durable-session-state)): `None`
     /// (the default) keeps everything in memory only, at no cost. `Some(policy)`: every change
     /// of the session's durable state comes out as store operations
     /// ([`super::Session::take_store_ops`]) the driver applies, syncing as `policy` says; a
