@@ -50,9 +50,9 @@ fn an_empty_store_resumes_as_a_new_session() {
     );
 }
 
+// Covers: v5 MQTT-4.4.0-1, v3.1.1 MQTT-4.4.0-1
 #[test]
 fn session_present_resends_publish_with_dup_and_pubrel_in_order_after_a_crash() {
-    // checks: v5 MQTT-4.4.0-1, v3.1.1 MQTT-4.4.0-1
     for v in VERSIONS {
         let o = durable(v).max_inflight(2);
         let mut store = Store::default();

@@ -13,9 +13,9 @@ fn expiry_of(p: &OPublish) -> Option<u32> {
     p.props.message_expiry_interval
 }
 
+// Covers: v5 MQTT-3.3.2-6
 #[test]
 fn v5_a_message_queued_offline_sends_what_is_left_of_its_expiry_interval() {
-    // checks: v5 MQTT-3.3.2-6
     for qos in [Q0, Q1, Q2] {
         let mut sim = Sim::new(opts(V5));
         sim.open_mode = OpenMode::Hold;

@@ -35,9 +35,9 @@ fn acks_sent(sim: &mut Sim) -> Vec<(PacketType, u16)> {
         .collect()
 }
 
+// Covers: v5 MQTT-4.6.0-2, v5 MQTT-4.6.0-3, v3.1.1 MQTT-4.6.0-2, v3.1.1 MQTT-4.6.0-3
 #[test]
 fn acknowledgements_go_out_only_on_ack_and_in_arrival_order() {
-    // checks: v5 MQTT-4.6.0-2, v5 MQTT-4.6.0-3, v3.1.1 MQTT-4.6.0-2, v3.1.1 MQTT-4.6.0-3
     for v in VERSIONS {
         let mut sim = Sim::connected(manual(v));
         sim.send(&publish("t", b"1", Q1, 11));
@@ -95,9 +95,9 @@ fn without_manual_acks_messages_carry_no_ack_id() {
     assert_eq!(acks_sent(&mut sim), [(PacketType::PubAck, 1)]);
 }
 
+// Covers: v5 MQTT-3.3.4-9
 #[test]
 fn v5_the_broker_may_not_exceed_the_announced_receive_maximum() {
-    // checks: v5 MQTT-3.3.4-9
     let mut sim = Sim::connected(manual(V5).receive_maximum(2));
     sim.send(&publish("t", b"1", Q1, 1));
     sim.send(&publish("t", b"2", Q2, 2));
