@@ -105,6 +105,41 @@
 //! [`Session::take_admitted`] (resolve their "admitted" promises), and drain again. On start,
 //! [`Session::resume`] with every record of the store instead of [`Session::new`].
 //!
+//! ```
+//! use std::collections::BTreeMap;
+//! use wasmqtt::session::{Options, Output, Session, StoreOp, SyncPolicy};
+//!
+//! // What the store holds (a file, IndexedDB, ...): empty on the very first start.
+//! let mut store: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+//! let options = Options::new("meter-7")
+//!     .session_expiry_interval(3600)
+//!     .durable(Some(SyncPolicy::EveryMessage));
+//! let mut session = Session::resume(options, store.clone()).expect("a readable store");
+//! session.start();
+//! let (mut ops, mut admitted) = (Vec::new(), Vec::new());
+//! let now = 0;
+//! loop {
+//!     match session.poll_output() {
+//!         Output::Wait(_) => {}
+//!         _ => continue, // handled as in the loop above
+//!     }
+//!     // The drain is over: store what changed, then drain again.
+//!     let Some(batch) = session.take_store_ops(&mut ops) else {
+//!         break; // sleep until the next input, as above
+//!     };
+//!     for op in ops.drain(..) {
+//!         match op {
+//!             StoreOp::Put { key, value } => { store.insert(key, value); }
+//!             StoreOp::Delete { key } => { store.remove(&key); }
+//!         }
+//!     }
+//!     if batch.sync { /* fsync, or a strict IndexedDB transaction */ }
+//!     session.handle_stored(batch.ticket, now);
+//!     session.take_admitted(&mut admitted); // resolve these publishes' "admitted" promises
+//! }
+//! assert!(store.contains_key(&[0u8][..]), "the session record");
+//! ```
+//!
 //! **The admission rule.** Nothing that depends on a change leaves the session before the
 //! change is stored: a PUBLISH waits for its record, PUBREL for the record of its PUBREC,
 //! PUBREC for the inbound identifier, PUBCOMP for its deletion; events pushed after a change
@@ -112,7 +147,10 @@
 //! stored therefore loses nothing the broker or the application saw: a QoS 1/2 publish is
 //! *admitted* once its record is stored, and every admitted message completes (at most once:
 //! a completion whose deletion was stored but not yet handed out when the process died is not
-//! reported again; the broker had acknowledged the message). QoS 0 messages are not stored.
+//! reported again; the broker had acknowledged the message). QoS 0 messages are not stored,
+//! nor are subscribe and unsubscribe requests not yet answered. An inbound QoS 1 message is
+//! acknowledged on arrival unless [`Options::manual_acks`] is on: acknowledge it after
+//! processing to survive a crash in between.
 //!
 //! **Sync policies** ([`SyncPolicy`]; a process crash loses nothing admitted with either,
 //! the operating system keeps what was written):

@@ -226,10 +226,11 @@ pub(super) fn meta_value(s: &Session) -> Vec<u8> {
     v
 }
 
-/// An accepted message: the MQTT 5.0 PUBLISH that carries it.
+/// An accepted message: the MQTT 5.0 PUBLISH that carries it. A 3.1.1 session never checked
+/// the v5 properties (it does not send them): if they do not encode, they are left out.
 pub(super) fn message_value(msg: &Message) -> Vec<u8> {
     let users = msg.properties.borrowed_users();
-    let p = Publish {
+    let mut p = Publish {
         dup: false,
         qos: msg.qos,
         retain: msg.retain,
@@ -240,9 +241,18 @@ pub(super) fn message_value(msg: &Message) -> Vec<u8> {
     };
     let mut v = Vec::with_capacity(msg.cost() + 8);
     v.push(RECORD_FORMAT);
-    // A message `publish` accepted encodes (it was checked, in MQTT 5.0 terms or stricter).
-    let r = Packet::Publish(p).encode(ProtocolVersion::V5, &mut v);
-    debug_assert!(r.is_ok(), "accepted message does not encode: {r:?}");
+    if Packet::Publish(p)
+        .encode(ProtocolVersion::V5, &mut v)
+        .is_err()
+    {
+        v.truncate(1);
+        p.properties = Default::default();
+        // `publish` checked the rest (topic, size) before accepting the message.
+        if let Err(e) = Packet::Publish(p).encode(ProtocolVersion::V5, &mut v) {
+            // Not reached; resuming would report the record corrupt.
+            log::error!("an accepted message does not encode as a record: {e}");
+        }
+    }
     v
 }
 

@@ -502,3 +502,46 @@ fn a_batch_coalesces_changes_of_one_key() {
     assert_eq!(keys.len(), n, "one operation per key: {ops:?}");
     assert!(!store_once(&mut sim, &mut store), "nothing more");
 }
+
+#[test]
+fn a_message_and_its_properties_survive_a_restart() {
+    let o = durable(V5);
+    let mut store = Store::default();
+    let mut sim = Sim::connected(o.clone());
+    let props = pub_props(&[("k", "v"), ("k", "w")]);
+    let m = msg("t/props", b"\x00\xffbinary", Q2)
+        .retain(true)
+        .properties(props.clone());
+    sim.publish(m).expect("accepted");
+    settle(&mut sim, &mut store);
+    let first = publishes(&sim.take());
+    let mut sim = restart(&o, &store);
+    let again = publishes(&reconnect(&mut sim, &mut store, &connack(true)));
+    assert_eq!(again.len(), 1);
+    let (a, b) = (&first[0], &again[0]);
+    assert!(b.dup);
+    assert_eq!(
+        (&a.topic, &a.payload, a.qos, a.retain),
+        (&b.topic, &b.payload, b.qos, b.retain)
+    );
+    assert_eq!(b.props.message_properties(), props);
+}
+
+#[test]
+fn a_v311_session_resumes_its_messages() {
+    let o = durable(V311);
+    let mut store = Store::default();
+    let mut sim = Sim::new(o.clone());
+    sim.open_mode = OpenMode::Refuse;
+    sim.start();
+    // Offline from the start: the message waits in the store.
+    let m = msg("t", b"offline", Q1).properties(pub_props(&[("a", "b")]));
+    sim.publish(m).expect("queued");
+    settle(&mut sim, &mut store);
+    let mut sim = restart(&o, &store);
+    assert_eq!(sim.session.queued().0, 1);
+    let out = reconnect(&mut sim, &mut store, &connack(false));
+    let sent = publishes(&out);
+    assert_eq!(sent.len(), 1, "{out:?}");
+    assert_eq!(sent[0].payload, b"offline");
+}
