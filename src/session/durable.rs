@@ -36,10 +36,11 @@
 //!   admitted message survives a power loss. Costs one sync per batch (per message when
 //!   publishes come one at a time).
 //! - [`SyncPolicy::Batched`]: batches are applied (written) and reported at once, and the
-//!   session asks for a sync ([`StoreBatch::sync`]) when `max_messages` records are unsynced
-//!   or `max_delay_ms` passed since the first unsynced change (a deadline of
-//!   [`Session::poll_timeout`]). A power loss can lose up to that many admitted messages (they
-//!   were possibly sent, possibly not), and the other changes of that window: an inbound QoS 2
+//!   session asks for a sync ([`StoreBatch::sync`]) with the batch that brings the unsynced
+//!   records to `max_messages`, or once `max_delay_ms` passed since the first unsynced change
+//!   (a deadline of [`Session::poll_timeout`]). A power loss can lose the admitted messages of
+//!   that window, fewer than `max_messages` and none older than `max_delay_ms` (they were
+//!   possibly sent, possibly not), and the other changes of that window: an inbound QoS 2
 //!   identifier (that message may be delivered again), a completion (that message may be sent
 //!   again, a duplicate at QoS 1 or 2).
 
@@ -57,10 +58,12 @@ use alloc::vec::Vec;
 pub enum SyncPolicy {
     /// Sync every batch before reporting it stored: nothing admitted is lost on power loss.
     EveryMessage,
-    /// Sync when this many records (messages, inbound QoS 2 identifiers) are unsynced, or this
-    /// long after the first unsynced change, whichever comes first.
+    /// Sync with the batch that brings the unsynced records (messages, inbound QoS 2
+    /// identifiers) to `max_messages`, or `max_delay_ms` after the first unsynced change,
+    /// whichever comes first: fewer than `max_messages` admitted messages, none older than
+    /// `max_delay_ms`, are ever unsynced.
     Batched {
-        /// Most records written but not synced (at least 1).
+        /// Unsynced records that make the batch reaching them sync (1: every batch).
         max_messages: usize,
         /// Most milliseconds a change may stay unsynced.
         max_delay_ms: u64,

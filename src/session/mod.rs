@@ -157,9 +157,10 @@
 //! - [`SyncPolicy::EveryMessage`]: every batch is synced before it is reported stored:
 //!   nothing admitted is lost on power loss either; one sync per batch.
 //! - [`SyncPolicy::Batched`]: batches are written and reported at once, and a sync is asked
-//!   for when `max_messages` records are unsynced or `max_delay_ms` after the first unsynced
-//!   change ([`Session::poll_timeout`] carries that deadline). A power loss can lose the
-//!   changes of that window: up to that many admitted messages (possibly sent already), an
+//!   for with the batch that brings the unsynced records to `max_messages`, or `max_delay_ms`
+//!   after the first unsynced change ([`Session::poll_timeout`] carries that deadline). A
+//!   power loss can lose the changes of that window: fewer than `max_messages` admitted
+//!   messages, none older than `max_delay_ms` (possibly sent already), an
 //!   inbound QoS 2 identifier (its message may be delivered again), a completion (its message
 //!   may be sent again: a duplicate at QoS 1 or 2).
 

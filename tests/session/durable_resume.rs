@@ -310,7 +310,18 @@ fn every_accepted_message_completes_exactly_once_whatever_the_crash_point() {
     for v in VERSIONS {
         for how in [Crash::BeforeApply, Crash::AfterApply] {
             for crash_at in 1..=24 {
-                let o = durable(v).max_inflight(if crash_at % 2 == 0 { 1 } else { 2 });
+                // A process crash loses nothing admitted whatever the sync policy.
+                let policy = if crash_at % 3 == 0 {
+                    SyncPolicy::Batched {
+                        max_messages: 3,
+                        max_delay_ms: 1_000,
+                    }
+                } else {
+                    SyncPolicy::EveryMessage
+                };
+                let o = durable(v)
+                    .durable(Some(policy))
+                    .max_inflight(if crash_at % 2 == 0 { 1 } else { 2 });
                 let mut store = Store::default();
                 let mut broker = Broker::default();
                 let mut sim = Sim::new(o.clone());
@@ -544,4 +555,58 @@ fn a_v311_session_resumes_its_messages() {
     let sent = publishes(&out);
     assert_eq!(sent.len(), 1, "{out:?}");
     assert_eq!(sent[0].payload, b"offline");
+}
+
+/// A power loss keeps only what was synced: the store as of the last batch with `sync`.
+#[test]
+fn a_power_loss_loses_at_most_the_unsynced_window_of_the_policy() {
+    let policies = [
+        (SyncPolicy::EveryMessage, 0),
+        (
+            SyncPolicy::Batched {
+                max_messages: 4,
+                max_delay_ms: 60_000,
+            },
+            3,
+        ),
+    ];
+    for (policy, bound) in policies {
+        let mut most_lost = 0;
+        for crash_after in 1..=12 {
+            let o = durable(V5).durable(Some(policy)).max_inflight(1);
+            let mut sim = Sim::connected(o.clone());
+            let mut store = Store::default();
+            let mut synced = Store::default();
+            let mut admitted = Vec::new();
+            let mut published = Vec::new();
+            for i in 0..crash_after {
+                published.push(sim.publish(msg("t", &[i], Q1)).expect("accepted"));
+                let mut ops = Vec::new();
+                if let Some(batch) = sim.session.take_store_ops(&mut ops) {
+                    store.apply(&ops);
+                    if batch.sync {
+                        synced = store.clone();
+                    }
+                    sim.session.handle_stored(batch.ticket, sim.now);
+                    sim.run();
+                }
+                sim.session.take_admitted(&mut admitted);
+            }
+            assert_eq!(admitted, published, "{policy:?}: admitted once applied");
+            // Power loss: only the synced records come back.
+            let s = Session::resume(o, synced.map.clone()).expect("resume");
+            let kept = s.inflight_len() + s.queued().0;
+            let lost = admitted.len() - kept;
+            assert!(
+                lost <= bound,
+                "{policy:?}: lost {lost} of {}",
+                admitted.len()
+            );
+            most_lost = most_lost.max(lost);
+        }
+        assert_eq!(
+            most_lost, bound,
+            "{policy:?}: the bound is reached, not exceeded"
+        );
+    }
 }
