@@ -252,9 +252,11 @@ impl Session {
     /// Whether [`Session::take_store_ops`] has a batch to hand out (changes recorded, or a
     /// sync due).
     pub fn has_store_ops(&self) -> bool {
-        self.durable
-            .as_deref()
-            .is_some_and(|d| !d.pending.is_empty() || d.sync_due)
+        self.durable.as_deref().is_some_and(|d| {
+            !d.pending.is_empty()
+                || d.sync_due
+                || d.meta.as_deref() != Some(record::meta_value(self).as_slice())
+        })
     }
 
     /// The driver applied (and, if asked, synced) every batch up to `ticket`: what waited for

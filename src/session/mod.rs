@@ -103,7 +103,9 @@
 //! frame), sync first if [`StoreBatch::sync`], then [`Session::handle_stored`] with its
 //! ticket (now, or when the asynchronous store answers), take the publishes admitted with
 //! [`Session::take_admitted`] (resolve their "admitted" promises), and drain again. On start,
-//! [`Session::resume`] with every record of the store instead of [`Session::new`].
+//! [`Session::resume`] with every record of the store instead of [`Session::new`]. Before
+//! dropping a session (after [`Session::disconnect`], say), store until
+//! [`Session::has_store_ops`] is false: the last completions wait for their deletions too.
 //!
 //! ```
 //! use std::collections::BTreeMap;

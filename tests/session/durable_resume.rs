@@ -189,7 +189,12 @@ fn the_client_identifier_the_broker_assigned_is_resumed() {
         ..Properties::EMPTY
     };
     let mut sim = Sim::connected_with(o.clone(), &connack_with(false, props));
+    assert!(
+        sim.session.has_store_ops(),
+        "the session record, with the assigned id"
+    );
     settle(&mut sim, &mut store);
+    assert!(!sim.session.has_store_ops());
     let mut sim = restart(&o, &store);
     sim.start();
     let sent = sim.take();
