@@ -34,12 +34,7 @@ impl Session {
                     self.write_packet(&Packet::PubRec(PubResp::new(p.packet_id)), now);
                     return Ok(());
                 }
-                if self
-                    .conn
-                    .pending_acks
-                    .iter()
-                    .any(|a| a.packet_id == p.packet_id)
-                {
+                if self.conn.pending_ack_pids.contains(&p.packet_id) {
                     // Sent again on the same connection while the application still has it.
                     return Ok(());
                 }
@@ -52,6 +47,7 @@ impl Session {
                 }
                 let id = AckId(self.next_ack_id);
                 self.next_ack_id += 1;
+                self.conn.pending_ack_pids.insert(p.packet_id);
                 self.conn.pending_acks.push_back(PendingAck {
                     id,
                     packet_id: p.packet_id,

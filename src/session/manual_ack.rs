@@ -91,6 +91,7 @@ impl Session {
             let Some(a) = self.conn.pending_acks.pop_front() else {
                 break;
             };
+            self.conn.pending_ack_pids.remove(&a.packet_id);
             if a.qos == QoS::ExactlyOnce {
                 self.inbound_qos2.insert(a.packet_id);
                 self.durable_inbound(a.packet_id, true);
@@ -110,6 +111,7 @@ impl Session {
     /// The connection ended: its pending acknowledgements are void.
     pub(super) fn drop_pending_acks(&mut self) {
         self.conn.pending_acks.clear();
+        self.conn.pending_ack_pids.clear();
         self.conn.first_ack_id = self.next_ack_id;
     }
 }

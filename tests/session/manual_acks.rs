@@ -210,3 +210,18 @@ fn a_redelivery_on_the_same_connection_of_a_pending_message_is_not_delivered_twi
     ack(&mut sim, got[0].1).expect("ack");
     assert_eq!(acks_sent(&mut sim), [(PacketType::PubAck, 7)]);
 }
+
+#[test]
+fn a_packet_identifier_acknowledged_may_carry_a_new_message() {
+    for v in VERSIONS {
+        let mut sim = Sim::connected(manual(v));
+        sim.send(&publish("t", b"first", Q1, 7));
+        let got = delivered(&mut sim);
+        ack(&mut sim, got[0].1).expect("ack");
+        assert_eq!(acks_sent(&mut sim), [(PacketType::PubAck, 7)]);
+        sim.send(&publish("t", b"second", Q1, 7));
+        let again = delivered(&mut sim);
+        assert_eq!(again.len(), 1, "{v:?}");
+        assert_eq!(again[0].0, b"second");
+    }
+}
