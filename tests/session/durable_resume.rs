@@ -615,3 +615,23 @@ fn a_power_loss_loses_at_most_the_unsynced_window_of_the_policy() {
         );
     }
 }
+
+#[test]
+fn a_resumed_session_retries_a_failed_first_attempt_instead_of_failing_its_messages() {
+    let o = durable(V5).first_connect(FirstConnect::GiveUp);
+    let mut store = Store::default();
+    let mut sim = Sim::connected(o.clone());
+    sim.publish(msg("t", b"keep", Q1)).expect("accepted");
+    settle(&mut sim, &mut store);
+    let mut sim = restart(&o, &store);
+    sim.open_mode = OpenMode::Refuse;
+    sim.start();
+    assert!(
+        matches!(sim.session.state(), State::Reconnecting(_)),
+        "{:?}",
+        sim.session.state()
+    );
+    settle(&mut sim, &mut store);
+    assert_eq!(store.count(1), 1, "the message is kept");
+    assert!(completions(&sim.all_events()).is_empty());
+}
