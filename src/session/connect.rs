@@ -51,7 +51,8 @@ impl Session {
         }
         // A new connection: nothing of the previous one carries over.
         self.conn = Connection::new(&self.opts, now);
-        self.tx.clear();
+        self.conn.first_ack_id = self.next_ack_id;
+        self.clear_tx();
         let clean_start = self.clean_start_flag();
         match self.write_connect(clean_start, now) {
             Ok(()) => {
@@ -60,7 +61,7 @@ impl Session {
             }
             Err(e) => {
                 // Options that cannot be encoded can never connect.
-                self.tx.clear();
+                self.clear_tx();
                 self.close_transport = true;
                 self.close_for_good(DisconnectReason::Refused {
                     code: ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR,

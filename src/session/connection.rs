@@ -11,8 +11,10 @@
 //! last connection are still used to refuse, while offline, a message it could never take.
 
 use super::alias::{InboundAliases, OutboundAliases};
+use super::manual_ack::PendingAck;
 use super::Options;
 use crate::codec::{self, QoS};
+use alloc::collections::{BTreeSet, VecDeque};
 use alloc::vec::Vec;
 
 /// Limits the broker announced in CONNACK.
@@ -62,6 +64,12 @@ pub(super) struct Connection {
     pub(super) server: ServerLimits,
     pub(super) out_aliases: OutboundAliases,
     pub(super) in_aliases: InboundAliases,
+    /// Manual acknowledgements: delivered messages waiting for theirs, in arrival order.
+    pub(super) pending_acks: VecDeque<PendingAck>,
+    /// The packet identifiers of `pending_acks`.
+    pub(super) pending_ack_pids: BTreeSet<u16>,
+    /// The first acknowledgement id of this connection (earlier ones belong to ended ones).
+    pub(super) first_ack_id: u64,
 }
 
 impl Connection {
@@ -78,6 +86,9 @@ impl Connection {
             server: ServerLimits::default(),
             out_aliases: OutboundAliases::default(),
             in_aliases: InboundAliases::default(),
+            pending_acks: VecDeque::new(),
+            pending_ack_pids: BTreeSet::new(),
+            first_ack_id: u64::MAX,
         }
     }
 }

@@ -276,6 +276,17 @@ pub enum PublishError {
     /// The session ended (disconnect, or reconnection disabled) before the message was acknowledged.
     #[error("session closed before the message was acknowledged")]
     SessionClosed,
+    /// v5: the message's Message Expiry Interval ran out while it waited in the session's
+    /// queue (offline, or behind a full inflight window): it was not sent.
+    #[error(
+        "message expired after waiting {waited_ms} ms in the queue (expiry interval {interval} s)"
+    )]
+    Expired {
+        /// The Message Expiry Interval it had when it was queued (seconds).
+        interval: u32,
+        /// How long it waited (ms).
+        waited_ms: u64,
+    },
 }
 
 /// Why a subscribe or unsubscribe was refused.

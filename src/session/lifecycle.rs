@@ -81,7 +81,7 @@ impl Session {
             self.state,
             State::Opening | State::AwaitingConnAck | State::Connected
         ) {
-            self.tx.clear();
+            self.clear_tx();
             self.last_transport_error = Some(alloc::format!("{failure}: {detail}"));
             self.connection_lost(DisconnectReason::Handshake { failure, detail }, now);
         }
@@ -100,7 +100,7 @@ impl Session {
             self.state,
             State::Opening | State::AwaitingConnAck | State::Connected
         ) {
-            self.tx.clear();
+            self.clear_tx();
             let reason = match error {
                 Some(e) => {
                     self.last_transport_error = Some(e.clone());
@@ -182,12 +182,14 @@ impl Session {
     /// [`FirstConnect::GiveUp`](super::FirstConnect::GiveUp) closes the session for good with
     /// this reason once every broker of the list failed.
     pub(super) fn connection_lost(&mut self, reason: DisconnectReason, now: u64) {
+        self.drop_pending_acks();
         self.connection_failed(reason, now);
     }
 
     /// The session ends: everything still waiting fails with `SessionClosed`.
     pub(super) fn close_for_good(&mut self, reason: DisconnectReason) {
         self.state = State::Closed;
+        self.drop_pending_acks();
         self.fail_all_messages();
         self.fail_all_requests();
         self.events.push_back(Event::Disconnected {

@@ -129,6 +129,10 @@ pub struct ReceivedMessage {
     pub message: Message,
     /// Whether the broker flagged it as a possible redelivery.
     pub dup: bool,
+    /// With [`Options::manual_acks`](super::Options::manual_acks), the id to pass to
+    /// [`Session::ack`](super::Session::ack) once the application is done with a QoS 1/2
+    /// message; `None` otherwise (QoS 0, or acknowledged on arrival).
+    pub ack: Option<super::AckId>,
 }
 
 impl ReceivedMessage {
@@ -142,6 +146,7 @@ impl ReceivedMessage {
                 properties: MessageProperties::from_wire(&p.properties),
             },
             dup: p.dup,
+            ack: None,
         }
     }
 }

@@ -75,6 +75,96 @@
 //!   failure's reason. Credentials in a broker's URL replace the options' ones in the CONNECT
 //!   sent to it; [`ConnectionInfo::broker`] names the broker in use. Messages in flight
 //!   survive a failover as they survive a reconnect (resend or the requeue rule).
+//! - **Manual acknowledgements** ([`Options::manual_acks`]): PUBACK / PUBREC of an inbound
+//!   QoS 1/2 message go out on [`Session::ack`], in arrival order (v5 and v3.1.1
+//!   MQTT-4.6.0-2, MQTT-4.6.0-3), bounded in v5 by the Receive Maximum announced; a message
+//!   not acknowledged when its connection ends is delivered again when the broker resends it.
+//!   See [`AckId`].
+//! - **Message expiry** (v5): a message that waited in the queue sends what is left of its
+//!   Message Expiry Interval; one whose interval ran out fails with
+//!   [`PublishError::Expired`] instead of being sent.
+//!
+//! # Durable session state
+//!
+//! Off by default. With [`Options::durable`] every change of the session's durable state
+//! (QoS 1/2 messages accepted and not completed, with stage and packet identifier; inbound
+//! QoS 2 identifiers awaiting PUBREL; subscriptions to renew; client identifier, session
+//! expiry, counters) becomes a [`StoreOp`] on opaque, versioned records ([`RECORD_FORMAT`])
+//! the core encodes and decodes itself. The session emits operations instead of calling a
+//! store: a synchronous store trait called from inside the state machine would block it on
+//! I/O and cannot sit on an asynchronous store (IndexedDB answers in a later task), so the
+//! core stays sans-I/O, a file store answers at once, IndexedDB when its transaction
+//! completes, and the session keeps running meanwhile. What accumulates between two takes is
+//! one batch (group commit), changes of one key coalesce.
+//!
+//! The driver's loop gains one step. After each `poll_output` drain that ends in `Wait`
+//! (and after `handle_timeout`), while [`Session::take_store_ops`] hands out a
+//! [`StoreBatch`]: apply its operations **atomically** (one transaction, one checksummed log
+//! frame), sync first if [`StoreBatch::sync`], then [`Session::handle_stored`] with its
+//! ticket (now, or when the asynchronous store answers), take the publishes admitted with
+//! [`Session::take_admitted`] (resolve their "admitted" promises), and drain again. On start,
+//! [`Session::resume`] with every record of the store instead of [`Session::new`]. Before
+//! dropping a session (after [`Session::disconnect`], say), store until
+//! [`Session::has_store_ops`] is false: the last completions wait for their deletions too.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use wasmqtt::session::{Options, Output, Session, StoreOp, SyncPolicy};
+//!
+//! // What the store holds (a file, IndexedDB, ...): empty on the very first start.
+//! let mut store: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+//! let options = Options::new("meter-7")
+//!     .session_expiry_interval(3600)
+//!     .durable(Some(SyncPolicy::EveryMessage));
+//! let mut session = Session::resume(options, store.clone()).expect("a readable store");
+//! session.start();
+//! let (mut ops, mut admitted) = (Vec::new(), Vec::new());
+//! let now = 0;
+//! loop {
+//!     match session.poll_output() {
+//!         Output::Wait(_) => {}
+//!         _ => continue, // handled as in the loop above
+//!     }
+//!     // The drain is over: store what changed, then drain again.
+//!     let Some(batch) = session.take_store_ops(&mut ops) else {
+//!         break; // sleep until the next input, as above
+//!     };
+//!     for op in ops.drain(..) {
+//!         match op {
+//!             StoreOp::Put { key, value } => { store.insert(key, value); }
+//!             StoreOp::Delete { key } => { store.remove(&key); }
+//!         }
+//!     }
+//!     if batch.sync { /* fsync, or a strict IndexedDB transaction */ }
+//!     session.handle_stored(batch.ticket, now);
+//!     session.take_admitted(&mut admitted); // resolve these publishes' "admitted" promises
+//! }
+//! assert!(store.contains_key(&[0u8][..]), "the session record");
+//! ```
+//!
+//! **The admission rule.** Nothing that depends on a change leaves the session before the
+//! change is stored: a PUBLISH waits for its record, PUBREL for the record of its PUBREC,
+//! PUBREC for the inbound identifier, PUBCOMP for its deletion; events pushed after a change
+//! (a received QoS 2 message, a completion) wait the same way. A crash before the batch is
+//! stored therefore loses nothing the broker or the application saw: a QoS 1/2 publish is
+//! *admitted* once its record is stored, and every admitted message completes (at most once:
+//! a completion whose deletion was stored but not yet handed out when the process died is not
+//! reported again; the broker had acknowledged the message). QoS 0 messages are not stored,
+//! nor are subscribe and unsubscribe requests not yet answered. An inbound QoS 1 message is
+//! acknowledged on arrival unless [`Options::manual_acks`] is on: acknowledge it after
+//! processing to survive a crash in between.
+//!
+//! **Sync policies** ([`SyncPolicy`]; a process crash loses nothing admitted with either,
+//! the operating system keeps what was written):
+//! - [`SyncPolicy::EveryMessage`]: every batch is synced before it is reported stored:
+//!   nothing admitted is lost on power loss either; one sync per batch.
+//! - [`SyncPolicy::Batched`]: batches are written and reported at once, and a sync is asked
+//!   for with the batch that brings the unsynced records to `max_messages`, or `max_delay_ms`
+//!   after the first unsynced change ([`Session::poll_timeout`] carries that deadline). A
+//!   power loss can lose the changes of that window: fewer than `max_messages` admitted
+//!   messages, none older than `max_delay_ms` (possibly sent already), an
+//!   inbound QoS 2 identifier (its message may be delivered again), a completion (its message
+//!   may be sent again: a duplicate at QoS 1 or 2).
 
 mod alias;
 mod auth;
@@ -82,16 +172,20 @@ mod backoff;
 mod completions;
 mod connect;
 mod connection;
+mod durable;
 mod event;
+mod expiry;
 mod failover;
 mod identity;
 mod inbound;
 mod keep_alive;
 mod lifecycle;
+mod manual_ack;
 mod message;
 mod options;
 mod outbound;
 mod receive;
+mod record;
 mod requests;
 mod transmit;
 mod validate;
@@ -99,6 +193,7 @@ mod validate;
 pub use backoff::ReconnectPolicy;
 pub use completions::{CompletionKey, Completions, Outcome};
 pub use connect::BROKER_LACKS_V5;
+pub use durable::{StoreBatch, StoreOp, StoreTicket, SyncPolicy};
 pub use event::{
     ConnectionInfo, DisconnectReason, Event, HandshakeFailure, ProtocolViolation, PublishError,
     PublishId, RequestError, RequestId,
@@ -109,8 +204,10 @@ pub use identity::{
     MAX_PORTABLE_CLIENT_ID,
 };
 pub use keep_alive::{default_ping_timeout_ms, LATE_WAKE_GRACE_MS, LATE_WAKE_MS};
+pub use manual_ack::{AckError, AckId};
 pub use message::{Message, MessageProperties, ReceivedMessage};
 pub use options::{FirstConnect, LastWill, Options};
+pub use record::{ResumeError, RECORD_FORMAT};
 pub use transmit::DEFAULT_MAX_TRANSMIT_BYTES;
 pub use validate::{OptionsError, MIN_PACKET_SIZE};
 
@@ -257,6 +354,10 @@ pub struct Session {
     requests_sent: BTreeMap<u16, PendingRequest>,
     requests_waiting: VecDeque<PendingRequest>,
     events: VecDeque<Event>,
+    /// The next [`AckId`] (manual acknowledgements).
+    next_ack_id: u64,
+    /// Durable state ([`Options::durable`]); `None`: memory only.
+    durable: Option<alloc::boxed::Box<durable::Durable>>,
 }
 
 impl Session {
@@ -296,6 +397,10 @@ impl Session {
             requests_sent: BTreeMap::new(),
             requests_waiting: VecDeque::new(),
             events: VecDeque::new(),
+            next_ack_id: 1,
+            durable: opts
+                .durable
+                .map(|p| alloc::boxed::Box::new(durable::Durable::new(p))),
             opts,
         }
     }
@@ -356,6 +461,7 @@ impl Session {
     /// Time passed: fire whatever deadline is due.
     pub fn handle_timeout(&mut self, now: u64) {
         self.observe(now);
+        self.store_timeout(now);
         match self.state {
             State::Reconnecting(at) if now >= at => self.begin_attempt(),
             State::Opening | State::AwaitingConnAck
@@ -365,7 +471,7 @@ impl Session {
                 // attempt (the driver closes what it was opening) and count it as failed.
                 self.open_transport = false;
                 self.close_transport = true;
-                self.tx.clear();
+                self.clear_tx();
                 self.connection_lost(DisconnectReason::ConnectTimeout, now);
             }
             State::Connected => self.keep_alive_timeout(now),
@@ -375,17 +481,23 @@ impl Session {
 
     /// The next deadline, if any.
     ///
+    /// With durable state and [`SyncPolicy::Batched`], the sync deadline counts too.
+    ///
     /// While connecting (from the request to open the transport until CONNACK) this is the
     /// connect deadline, [`Options::connect_timeout_ms`] after the request. A session started
     /// ([`Session::start`]) before it saw any time answers `Some(0)` until an input tells it the
     /// time: the driver's next `handle_timeout(now)` counts the deadline from `now`.
     pub fn poll_timeout(&self) -> Option<u64> {
-        match self.state {
+        let session = match self.state {
             State::Reconnecting(at) => Some(at),
             State::Opening | State::AwaitingConnAck if self.connect_deadline_unarmed => Some(0),
             State::Opening | State::AwaitingConnAck => self.connect_deadline,
             State::Connected => self.keep_alive_deadline(),
             _ => None,
+        };
+        match (session, self.store_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 

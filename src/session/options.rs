@@ -158,6 +158,18 @@ pub struct Options {
     /// - messages in flight survive a failover as they survive a reconnect: resent when the
     ///   next broker resumes the session, the requeue rule when it does not.
     pub brokers: Vec<Broker>,
+    /// Durable session state (see [durable session state](super#durable-session-state)): `None`
+    /// (the default) keeps everything in memory only, at no cost. `Some(policy)`: every change
+    /// of the session's durable state comes out as store operations
+    /// ([`super::Session::take_store_ops`]) the driver applies, syncing as `policy` says; a
+    /// QoS 1/2 message is admitted, and anything depending on a change is transmitted, only
+    /// once the driver reported the change stored ([`super::Session::handle_stored`]).
+    pub durable: Option<super::SyncPolicy>,
+    /// Manual acknowledgement of inbound QoS 1/2 messages: PUBACK / PUBREC go out only when
+    /// the application calls [`super::Session::ack`] with the message's
+    /// [`super::ReceivedMessage::ack`] id, in the order the messages arrived. Off by default
+    /// (acknowledged on arrival).
+    pub manual_acks: bool,
 }
 
 impl Default for Options {
@@ -192,6 +204,8 @@ impl Default for Options {
             reconnect: ReconnectPolicy::default(),
             random_seed: 0,
             brokers: Vec::new(),
+            durable: None,
+            manual_acks: false,
         }
     }
 }
@@ -289,5 +303,9 @@ impl Options {
         reconnect: ReconnectPolicy,
         /// Sets the jitter seed.
         random_seed: u64,
+        /// Turns durable session state on with this sync policy (`None`: memory only).
+        durable: Option<super::SyncPolicy>,
+        /// Turns manual acknowledgement of inbound QoS 1/2 messages on or off.
+        manual_acks: bool,
     }
 }

@@ -27,6 +27,9 @@ pub(super) struct Inflight {
     pub(super) stage: Stage,
     /// Order of first sending: resends keep it.
     pub(super) seq: u64,
+    /// Since when `msg`'s Message Expiry Interval counts (`expiry.rs`); `None`: not counted
+    /// (a message resumed from the store).
+    pub(super) queued_at: Option<u64>,
 }
 
 /// A message waiting for the window, the write buffer or a connection.
@@ -34,6 +37,8 @@ pub(super) struct Inflight {
 pub(super) struct Queued {
     pub(super) id: PublishId,
     pub(super) msg: Message,
+    /// Since when `msg`'s Message Expiry Interval counts (`expiry.rs`).
+    pub(super) queued_at: Option<u64>,
 }
 
 impl Session {
@@ -61,7 +66,10 @@ impl Session {
         }
         if connected && self.queue.is_empty() && self.inflight.len() < self.window() {
             let id = self.next_publish_id();
-            self.send_new(id, msg, now);
+            if msg.qos != QoS::AtMostOnce {
+                self.durable_message(id, &msg);
+            }
+            self.send_new(id, msg, Some(now), now);
             return Ok(id);
         }
         let cost = msg.cost();
@@ -74,8 +82,15 @@ impl Session {
             });
         }
         let id = self.next_publish_id();
+        if msg.qos != QoS::AtMostOnce {
+            self.durable_message(id, &msg);
+        }
         self.queued_bytes += cost;
-        self.queue.push_back(Queued { id, msg });
+        self.queue.push_back(Queued {
+            id,
+            msg,
+            queued_at: Some(now),
+        });
         Ok(id)
     }
 
@@ -143,23 +158,30 @@ impl Session {
     }
 
     /// Sends a QoS 1/2 message for the first time (the window has room).
-    pub(super) fn send_new(&mut self, id: PublishId, msg: Message, now: u64) {
+    pub(super) fn send_new(
+        &mut self,
+        id: PublishId,
+        msg: Message,
+        queued_at: Option<u64>,
+        now: u64,
+    ) {
         if msg.qos == QoS::AtMostOnce {
             self.send_qos0(id, &msg, now);
             return;
         }
         let pid = self.alloc_packet_id();
-        if let Err(e) = self.write_publish(&msg, pid, false, true, now) {
-            self.events
-                .push_back(Event::PublishComplete { id, result: Err(e) });
-            return;
-        }
         let stage = if msg.qos == QoS::AtLeastOnce {
             Stage::Qos1Sent
         } else {
             Stage::Qos2Sent
         };
         let seq = self.next_seq;
+        // The stage is recorded first: the PUBLISH waits until it is stored.
+        self.durable_stage(id, stage, pid, seq);
+        if let Err(e) = self.write_publish(&msg, pid, false, true, now) {
+            self.finish(id, true, Err(e));
+            return;
+        }
         self.next_seq += 1;
         self.inflight.insert(
             pid,
@@ -168,8 +190,22 @@ impl Session {
                 msg,
                 stage,
                 seq,
+                queued_at,
             },
         );
+    }
+
+    /// A publish ends with `result`; `stored`: a QoS 1/2 message, whose records go.
+    pub(super) fn finish(
+        &mut self,
+        id: PublishId,
+        stored: bool,
+        result: Result<ReasonCode, PublishError>,
+    ) {
+        if stored {
+            self.durable_forget(id);
+        }
+        self.events.push_back(Event::PublishComplete { id, result });
     }
 
     pub(super) fn write_publish(
@@ -248,10 +284,7 @@ impl Session {
             Ok(()) => true,
             Err(e) => {
                 let f = self.inflight.remove(&pid).expect("present");
-                self.events.push_back(Event::PublishComplete {
-                    id: f.id,
-                    result: Err(e),
-                });
+                self.finish(f.id, true, Err(e));
                 false
             }
         }
@@ -285,18 +318,19 @@ impl Session {
             {
                 break;
             }
-            let Some(q) = self.queue.pop_front() else {
+            let Some(mut q) = self.queue.pop_front() else {
                 break;
             };
             self.queued_bytes -= q.msg.cost();
-            if let Err(e) = self.check_publishable(&q.msg) {
-                self.events.push_back(Event::PublishComplete {
-                    id: q.id,
-                    result: Err(e),
-                });
+            let stored = q.msg.qos != QoS::AtMostOnce;
+            if let Err(e) = self
+                .count_expiry(&mut q, now)
+                .and_then(|()| self.check_publishable(&q.msg))
+            {
+                self.finish(q.id, stored, Err(e));
                 continue;
             }
-            self.send_new(q.id, q.msg, now);
+            self.send_new(q.id, q.msg, q.queued_at, now);
         }
     }
 
@@ -306,7 +340,7 @@ impl Session {
         } else {
             Ok(code)
         };
-        self.events.push_back(Event::PublishComplete { id, result });
+        self.finish(id, true, result);
     }
     /// PUBACK: a QoS 1 message is complete.
     pub(super) fn on_puback(&mut self, r: PubResp<'_>, now: u64) {
@@ -330,6 +364,9 @@ impl Session {
                     self.fill_window(now);
                 } else {
                     f.stage = Stage::Qos2Released;
+                    let (id, seq) = (f.id, f.seq);
+                    // Recorded first: the PUBREL waits until it is stored.
+                    self.durable_stage(id, Stage::Qos2Released, r.packet_id, seq);
                     self.write_packet(&Packet::PubRel(PubResp::new(r.packet_id)), now);
                 }
             }
@@ -397,15 +434,14 @@ impl Session {
         for pid in self.inflight_order().into_iter().rev() {
             let f = self.inflight.remove(&pid).expect("present");
             if f.stage == Stage::Qos2Released {
-                self.events.push_back(Event::PublishComplete {
-                    id: f.id,
-                    result: Ok(ReasonCode::SUCCESS),
-                });
+                self.finish(f.id, true, Ok(ReasonCode::SUCCESS));
             } else {
+                self.durable_unsent(f.id);
                 self.queued_bytes += f.msg.cost();
                 self.queue.push_front(Queued {
                     id: f.id,
                     msg: f.msg,
+                    queued_at: f.queued_at,
                 });
             }
         }
@@ -418,16 +454,14 @@ impl Session {
             core::mem::take(&mut self.inflight).into_values().collect();
         inflight.sort_by_key(|f| f.seq);
         for f in inflight {
-            self.events.push_back(Event::PublishComplete {
-                id: f.id,
-                result: Err(PublishError::SessionClosed),
-            });
+            self.finish(f.id, true, Err(PublishError::SessionClosed));
         }
         for q in core::mem::take(&mut self.queue) {
-            self.events.push_back(Event::PublishComplete {
-                id: q.id,
-                result: Err(PublishError::SessionClosed),
-            });
+            self.finish(
+                q.id,
+                q.msg.qos != QoS::AtMostOnce,
+                Err(PublishError::SessionClosed),
+            );
         }
         self.queued_bytes = 0;
     }

@@ -242,10 +242,17 @@ impl Session {
             for (i, (f, o)) in filters.iter().enumerate() {
                 match codes.get(i) {
                     Some(c) if !c.is_error() => {
+                        if self.durable.is_some()
+                            && self.subscriptions.get(f) != Some(&(*o, *subscription_id))
+                        {
+                            self.durable_subscription(f, Some((*o, *subscription_id)));
+                        }
                         self.subscriptions.insert(f.clone(), (*o, *subscription_id));
                     }
                     _ => {
-                        self.subscriptions.remove(f);
+                        if self.subscriptions.remove(f).is_some() {
+                            self.durable_subscription(f, None);
+                        }
                     }
                 }
             }
@@ -286,7 +293,9 @@ impl Session {
         }
         if let Request::Unsubscribe { filters } = &pending.request {
             for f in filters {
-                self.subscriptions.remove(f);
+                if self.subscriptions.remove(f).is_some() {
+                    self.durable_subscription(f, None);
+                }
             }
         }
         if let Some(id) = pending.id {

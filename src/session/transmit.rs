@@ -28,14 +28,18 @@ impl Session {
     /// every input (bytes, time, an application call, [`Session::handle_writable`]).
     pub fn poll_output(&mut self) -> Output {
         let writable = !self.write_blocked;
-        if writable && self.tx.len() >= self.opts.max_transmit_bytes.max(1) {
-            return Output::Transmit(self.take_tx());
+        // With durable state, bytes that depend on a change not yet stored wait (`durable.rs`).
+        let ready = self.tx_ready();
+        if writable && ready >= self.opts.max_transmit_bytes.max(1) {
+            return Output::Transmit(self.take_tx(ready));
         }
         if self.close_transport {
-            if !self.tx.is_empty() {
+            if ready > 0 {
                 // The transport's last bytes, even while blocked (see the module docs).
-                return Output::Transmit(core::mem::take(&mut self.tx));
+                return Output::Transmit(self.split_tx(ready));
             }
+            // What still waits for the store belonged to this connection: it is not sent.
+            self.clear_tx();
             self.close_transport = false;
             self.write_blocked = false;
             return Output::CloseTransport;
@@ -44,11 +48,16 @@ impl Session {
             self.write_blocked = false;
             return Output::OpenTransport;
         }
-        if let Some(e) = self.events.pop_front() {
-            return Output::Event(e);
+        if self.event_ready() {
+            if let Some(e) = self.events.pop_front() {
+                if let Some(d) = self.durable.as_deref_mut() {
+                    d.events_popped += 1;
+                }
+                return Output::Event(e);
+            }
         }
-        if writable && !self.tx.is_empty() {
-            return Output::Transmit(self.take_tx());
+        if writable && ready > 0 {
+            return Output::Transmit(self.take_tx(ready));
         }
         Output::Wait(self.poll_timeout())
     }
@@ -77,7 +86,7 @@ impl Session {
     /// waits to be written and writing is not blocked: a driver that defers its `poll_output`
     /// drain to coalesce application calls should drain now.
     pub fn transmit_ready(&self) -> bool {
-        !self.write_blocked && self.tx.len() >= self.opts.max_transmit_bytes.max(1)
+        !self.write_blocked && self.tx_ready() >= self.opts.max_transmit_bytes.max(1)
     }
 
     /// Bytes produced for writing that the driver has not taken yet: an observation (of the
@@ -87,10 +96,11 @@ impl Session {
         self.tx.len()
     }
 
-    /// Hands out the write buffer. It has room again: QoS 0 messages that waited for it move
-    /// on (nothing else would wake them), timed by the session's clock.
-    fn take_tx(&mut self) -> Vec<u8> {
-        let bytes = core::mem::take(&mut self.tx);
+    /// Hands out the first `n` bytes of the write buffer (all of it unless some wait for the
+    /// store). It has room again: QoS 0 messages that waited for it move on (nothing else
+    /// would wake them), timed by the session's clock.
+    fn take_tx(&mut self, n: usize) -> Vec<u8> {
+        let bytes = self.split_tx(n);
         let now = self.clock.unwrap_or(0).max(self.conn.last_sent);
         self.fill_window(now);
         bytes

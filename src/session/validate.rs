@@ -153,6 +153,7 @@ impl PublishError {
             PublishError::RetainNotSupported => "RETAIN_NOT_SUPPORTED",
             PublishError::Rejected(_) => "REJECTED",
             PublishError::SessionClosed => "SESSION_CLOSED",
+            PublishError::Expired { .. } => "EXPIRED",
         }
     }
 }
