@@ -206,7 +206,9 @@ impl Client {
         self.session.start();
         let mut seen = 0;
         loop {
-            self.drive(u64::MAX);
+            // Until an event beyond those already looked at: a failover's `Disconnected`
+            // (the next broker is tried at once) stays queued for `poll_event`.
+            self.drive(u64::MAX, seen);
             while seen < self.events.len() {
                 match &self.events[seen] {
                     Event::Connected(info) => {
@@ -228,7 +230,7 @@ impl Client {
     /// Makes progress and returns the next event, waiting at most `timeout_ms` for one.
     pub fn poll_event(&mut self, timeout_ms: u64) -> Option<Event> {
         if self.events.is_empty() {
-            self.drive(timeout_ms);
+            self.drive(timeout_ms, 0);
         }
         self.events.pop_front()
     }
@@ -277,14 +279,14 @@ impl Client {
         self.epoch_ns.saturating_add(ms.saturating_mul(1_000_000))
     }
 
-    /// The loop: drain the session, then wait for the socket or a deadline, until an event
-    /// is queued or `timeout_ms` has passed (then what already arrived or is due is still
-    /// handled, once).
-    fn drive(&mut self, timeout_ms: u64) {
+    /// The loop: drain the session, then wait for the socket or a deadline, until more than
+    /// `known` events are queued or `timeout_ms` has passed (then what already arrived or is
+    /// due is still handled, once).
+    fn drive(&mut self, timeout_ms: u64, known: usize) {
         let until = self.now_ms().saturating_add(timeout_ms);
         loop {
             self.flush();
-            if !self.events.is_empty() {
+            if self.events.len() > known {
                 return;
             }
             let now = self.now_ms();
@@ -321,12 +323,15 @@ impl Client {
         let result = match c.tcp.read_available() {
             Ok(bytes) if bytes.is_empty() => return,
             Ok(bytes) => c.layer.receive(&bytes),
-            // End of file: a layer still handshaking makes that its failure.
-            Err(ReadError::Closed) => match c.layer.receive_eof() {
-                Ok(()) => Err(Failure::Lost("closed by the broker".to_string())),
+            // End of file or a reset: a layer still handshaking makes that its failure (a
+            // plain-text port resets the connection after a ClientHello).
+            Err(e) => match c.layer.receive_eof() {
                 Err(f) => Err(f),
+                Ok(()) => Err(Failure::Lost(match e {
+                    ReadError::Closed => "closed by the broker".to_string(),
+                    ReadError::Failed(e) => e,
+                })),
             },
-            Err(ReadError::Failed(e)) => Err(Failure::Lost(e)),
         };
         // What the layer decoded before a failure still goes to the session.
         let mut mqtt = Vec::new();
