@@ -454,3 +454,18 @@ fn cli_an_unresolvable_backup_broker_is_a_warning() {
         out.stderr
     );
 }
+
+#[test]
+fn demo_tls_round_trip_with_a_certificate_made_on_the_spot() {
+    let (out, _) = run_host(&["demo", "--no-build", "--tls", "--count", "1"]);
+    assert!(out.status.success(), "demo --tls failed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("connection-info.broker: mqtts://127.0.0.1:"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("demo ok: 6 messages published, 6 received, 6 acknowledged"),
+        "{stdout}"
+    );
+}
