@@ -112,6 +112,18 @@ fn client(a: &Args) -> Result<Client, Failure> {
     let first = &a.brokers[0];
     #[cfg(any(feature = "tls", feature = "websocket"))]
     {
+        let has_ca = a.tls.as_ref().is_some_and(|t| t.has_ca());
+        if let Some(b) = a.brokers.iter().find(|b| b.scheme.is_tls()) {
+            if !has_ca && !cfg!(feature = "webpki-roots") {
+                return Err(failure(
+                    "INVALID_ARGUMENT",
+                    format!(
+                        "{b}: give --cafile or --capath (this build has no built-in root \
+                         certificates)"
+                    ),
+                ));
+            }
+        }
         let transport = transport_options(a)?;
         Ok(Client::with_transport(
             &first.host,
@@ -136,6 +148,11 @@ fn client(a: &Args) -> Result<Client, Failure> {
 fn transport_options(a: &Args) -> Result<wasmqtt_wasi::transport::TransportOptions, Failure> {
     use wasmqtt_wasi::transport::{TlsVersion, TransportOptions};
     let mut o = TransportOptions::default();
+    // Without --cafile / --capath: the built-in roots, in a build that has them.
+    #[cfg(feature = "webpki-roots")]
+    {
+        o.tls.webpki_roots = !a.tls.as_ref().is_some_and(|t| t.has_ca());
+    }
     let Some(flags) = &a.tls else { return Ok(o) };
     let pem = flags.load().map_err(|e| failure("UNREADABLE_FILE", e))?;
     if !pem.ca.is_empty() {

@@ -162,6 +162,11 @@ impl Endpoints {
         use wasmqtt_wasi::transport as tr;
         let mut o = tr::TransportOptions::default();
         o.websocket.headers = self.websocket_headers.clone();
+        // No CA given: the built-in roots, in a build that has them.
+        #[cfg(feature = "webpki-roots")]
+        {
+            o.tls.webpki_roots = self.tls.as_ref().is_none_or(|m| m.ca_pem.is_empty());
+        }
         if let Some(m) = &self.tls {
             if !m.ca_pem.is_empty() {
                 let mut bundle = Vec::new();
