@@ -426,3 +426,42 @@ fn build(artifact: Artifact) -> anyhow::Result<()> {
 fn exit_code(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_broker_takes_urls_and_host_port() {
+        let b = broker_arg("mqtts://b.example:8884").unwrap();
+        assert_eq!(b.to_string(), "mqtts://b.example:8884");
+        assert_eq!(
+            broker_arg("127.0.0.1:1883").unwrap().to_string(),
+            "mqtt://127.0.0.1:1883"
+        );
+        assert_eq!(broker_arg("[::1]:1883").unwrap().host, "::1");
+        assert!(broker_arg("htp://x").is_err());
+        assert!(broker_arg("localhost").is_err());
+        let args = [
+            "run",
+            "--broker",
+            "mqtt://a:1",
+            "--broker",
+            "b:2",
+            "app.wasm",
+            "x",
+        ];
+        match parse(args.map(OsString::from)).unwrap().1 {
+            Command::Run {
+                brokers,
+                component,
+                args,
+            } => {
+                assert_eq!(brokers, ["mqtt://a:1", "b:2"]);
+                assert_eq!(component, PathBuf::from("app.wasm"));
+                assert_eq!(args, ["x"]);
+            }
+            _ => panic!("not a run command"),
+        }
+    }
+}
