@@ -6,8 +6,7 @@
 //! of [`Options::brokers`]; the address given to [`Client::new`] when it is empty): TCP first,
 //! then, for `mqtts://`, `ws://` and `wss://`, `wasmqtt-transport`'s TLS and WebSocket layers
 //! (cargo features `tls` and `websocket`; without them those schemes are refused by
-//! [`Client::with_transport`] with [`ClientError::Unsupported`], and the build carries no
-//! transport code). `Session::handle_connected` comes right after TCP, so the handshakes count
+//! `Client::new` with [`ClientError::Unsupported`], and the build carries no transport code). `Session::handle_connected` comes right after TCP, so the handshakes count
 //! in the connect timeout; a failed handshake is `Session::handle_handshake_failed` with the
 //! core's typed [`HandshakeFailure`](wasmqtt::session::HandshakeFailure).
 //!
@@ -108,10 +107,12 @@ pub struct Client {
 impl Client {
     /// A client of the brokers of [`Options::brokers`], or of the plain-TCP broker at
     /// `host:port` when that list is empty (not yet opened: see [`Client::connect`]), with the
-    /// default transport options (no CA: a TLS broker needs [`Client::with_transport`]).
+    /// default transport options (no CA: a TLS broker needs `Client::with_transport`, features
+    /// `tls` and `websocket`).
     ///
     /// Fails with the core's [`OptionsError`] when [`Options::validate`] refuses `options`, and
-    /// as [`Client::with_transport`] does. A `random_seed` of 0 is replaced by [`random_seed`].
+    /// as `Client::with_transport` does (a broker whose scheme this build lacks is
+    /// [`ClientError::Unsupported`]). A `random_seed` of 0 is replaced by [`random_seed`].
     pub fn new(host: &str, port: u16, options: Options) -> Result<Self, ClientError> {
         #[cfg(any(feature = "tls", feature = "websocket"))]
         let layers = Layers::new(&transport::TransportOptions::default());
