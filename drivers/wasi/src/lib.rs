@@ -6,8 +6,9 @@
 //! of [`Options::brokers`]; the address given to [`Client::new`] when it is empty): TCP first,
 //! then, for `mqtts://`, `ws://` and `wss://`, `wasmqtt-transport`'s TLS and WebSocket layers
 //! (cargo features `tls` and `websocket`; without them those schemes are refused by
-//! `Client::new` with [`ClientError::Unsupported`], and the build carries no transport code). `Session::handle_connected` comes right after TCP, so the handshakes count
-//! in the connect timeout; a failed handshake is `Session::handle_handshake_failed` with the
+//! `Client::new` with [`ClientError::Unsupported`], and the build carries no transport code).
+//! `Session::handle_connected` comes right after TCP, so the handshakes count in the connect
+//! timeout; a failed handshake is `Session::handle_handshake_failed` with the
 //! core's typed [`HandshakeFailure`](wasmqtt::session::HandshakeFailure).
 //!
 //! [`Client`] owns the session, the socket and the clock. It is the loop every wasmqtt driver
