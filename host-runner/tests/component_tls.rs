@@ -203,6 +203,7 @@ fn handshake_failure(
         &url_options(urls, what, ProtocolVersion::V5, tls),
     ));
     let took = started.elapsed();
+    eprintln!("handshake failure {what}: {} in {took:?}", want.code());
     match &e {
         WitError::Handshake(h) => {
             assert_eq!(h.code, want.code(), "{what}: {h:?}");
