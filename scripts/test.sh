@@ -307,8 +307,14 @@ no_std_build() {
 # package only). The tests start their own mosquitto and rumqttd.
 host_runner_tests() {
     export CARGO_INCREMENTAL=0
-    # The provider, the command component and the power-meter app (the composition test composes
-    # the app with the provider through `wasmqtt-host compose`, the wac-graph library).
+    # The plain provider and command component (--no-default-features: no TLS, no WebSocket),
+    # kept in target/wasm32-wasip2/wasm/plain/ for the tests of that build; then the default
+    # (TLS + WebSocket) provider, command component and the power-meter app (the composition
+    # test composes the app with the provider through `wasmqtt-host compose`, wac-graph).
+    log "--- cargo build --profile wasm --target wasm32-wasip2 -p wasmqtt-provider -p wasmqtt-cli --no-default-features"
+    cargo build --profile wasm --target wasm32-wasip2 -p wasmqtt-provider -p wasmqtt-cli --no-default-features
+    mkdir -p target/wasm32-wasip2/wasm/plain
+    cp target/wasm32-wasip2/wasm/wasmqtt_provider.wasm target/wasm32-wasip2/wasm/wasmqtt-cli.wasm target/wasm32-wasip2/wasm/plain/
     ./scripts/build-components.sh
     log "--- cargo clippy --release -p wasmqtt-host --no-deps --all-targets -- -D warnings"
     cargo clippy --release -p wasmqtt-host --no-deps --all-targets -- -D warnings

@@ -10,6 +10,8 @@ use anyhow::{bail, Context as _};
 use crate::policy::{split_host_port, NetworkPolicy};
 use crate::provider::{describe_error, types, Provider};
 use types::{Delivery, Event, ProtocolVersion, Qos};
+use wasmqtt_testkit::certs::TestCerts;
+use wasmqtt_testkit::mosquitto::{self, Mosquitto};
 use wasmqtt_testkit::rumqttd::Rumqttd;
 
 /// What the demo does.
@@ -23,6 +25,18 @@ pub struct DemoConfig {
     pub per_qos: u32,
     /// How long to wait for every message and completion.
     pub timeout: Duration,
+    /// `mqtts://`: a CA and a server certificate generated on the spot (rcgen) and a
+    /// mosquitto TLS listener with them (instead of rumqttd; `broker` is then ignored).
+    pub tls: bool,
+}
+
+/// Where one round connects.
+struct Target {
+    protocol: ProtocolVersion,
+    host: String,
+    port: u16,
+    /// The `mqtts://` URL and the CA (PEM) to trust, for the TLS demo.
+    tls: Option<(String, String)>,
 }
 
 impl Default for DemoConfig {
@@ -32,6 +46,7 @@ impl Default for DemoConfig {
             protocols: vec![ProtocolVersion::V311, ProtocolVersion::V5],
             per_qos: 3,
             timeout: Duration::from_secs(10),
+            tls: false,
         }
     }
 }
@@ -83,8 +98,37 @@ pub fn run(
         ms(loaded.compile_time)
     )?;
 
-    // Where each protocol version connects.
-    let targets: Vec<(ProtocolVersion, String, u16)> = match &config.broker {
+    // Where each protocol version connects; the brokers started here live until the end.
+    let mut _tls_broker: Option<(TestCerts, Mosquitto)> = None;
+    let mut _rumqttd: Option<Rumqttd> = None;
+    let targets: Vec<Target> = match &config.broker {
+        _ if config.tls => {
+            let t0 = Instant::now();
+            let certs = TestCerts::generate();
+            let broker = Mosquitto::start_with(mosquitto::Options {
+                tls: Some(certs.server_files()),
+                ..mosquitto::Options::default()
+            });
+            let url = format!("mqtts://127.0.0.1:{}", broker.tls_port());
+            writeln!(
+                out,
+                "broker: mosquitto with a TLS listener on {url}, its certificate for 127.0.0.1 \
+                 signed by a CA generated just now (rcgen, ECDSA P-256; started in {})",
+                ms(t0.elapsed())
+            )?;
+            let targets = config
+                .protocols
+                .iter()
+                .map(|&protocol| Target {
+                    protocol,
+                    host: "127.0.0.1".into(),
+                    port: broker.tls_port(),
+                    tls: Some((url.clone(), certs.ca.cert.clone())),
+                })
+                .collect();
+            _tls_broker = Some((certs, broker));
+            targets
+        }
         Some(addr) => {
             let (host, port) = split_host_port(addr)?;
             let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -92,7 +136,12 @@ pub fn run(
             config
                 .protocols
                 .iter()
-                .map(|&p| (p, host.to_string(), port))
+                .map(|&protocol| Target {
+                    protocol,
+                    host: host.to_string(),
+                    port,
+                    tls: None,
+                })
                 .collect()
         }
         None => {
@@ -105,23 +154,30 @@ pub fn run(
                 broker.v5_addr(),
                 ms(t0.elapsed())
             )?;
-            config
+            let targets = config
                 .protocols
                 .iter()
-                .map(|&p| {
-                    let a = match p {
+                .map(|&protocol| {
+                    let a = match protocol {
                         ProtocolVersion::V311 => broker.v4_addr(),
                         ProtocolVersion::V5 => broker.v5_addr(),
                     };
-                    (p, a.ip().to_string(), a.port())
+                    Target {
+                        protocol,
+                        host: a.ip().to_string(),
+                        port: a.port(),
+                        tls: None,
+                    }
                 })
-                .collect()
+                .collect();
+            _rumqttd = Some(broker);
+            targets
         }
     };
 
     let mut reports = Vec::new();
-    for (protocol, host, port) in targets {
-        reports.push(round(provider, config, protocol, &host, port, out)?);
+    for target in &targets {
+        reports.push(round(provider, config, target, out)?);
     }
     writeln!(out)?;
     let all: Vec<Duration> = reports.iter().flat_map(|r| r.round_trips.clone()).collect();
@@ -150,13 +206,15 @@ fn percentiles(v: &[Duration]) -> (Duration, Duration) {
 fn round(
     provider: &Provider,
     config: &DemoConfig,
-    protocol: ProtocolVersion,
-    host: &str,
-    port: u16,
+    target: &Target,
     out: &mut dyn Write,
 ) -> anyhow::Result<RoundReport> {
+    let (protocol, host, port) = (target.protocol, target.host.as_str(), target.port);
     let mut report = RoundReport::default();
-    writeln!(out, "\n== {} to {host}:{port}", protocol_name(protocol))?;
+    match &target.tls {
+        Some((url, _)) => writeln!(out, "\n== {} to {url}", protocol_name(protocol))?,
+        None => writeln!(out, "\n== {} to {host}:{port}", protocol_name(protocol))?,
+    }
     let policy = NetworkPolicy::broker(host, port)?;
     writeln!(out, "network policy: {policy}")?;
 
@@ -166,6 +224,10 @@ fn round(
     };
     let mut options = types::connect_options(host, port, client_id, protocol);
     options.keep_alive_secs = 30;
+    if let Some((url, ca)) = &target.tls {
+        options.brokers = vec![url.clone()];
+        options.tls = Some(types::tls_with_ca(ca));
+    }
     let t0 = Instant::now();
     let instance = provider.instantiate(&policy)?;
     let instantiated = t0.elapsed();
@@ -179,6 +241,17 @@ fn round(
         ms(instantiated),
         ms(report.connect)
     )?;
+    if target.tls.is_some() {
+        let info = client
+            .connection_info()
+            .map_err(|e| anyhow::anyhow!("connection-info: {e}"))?;
+        writeln!(
+            out,
+            "TLS handshake done, certificate verified against the generated CA; \
+             connection-info.broker: {}",
+            info.broker.as_deref().unwrap_or("(none)")
+        )?;
+    }
 
     let topic_root = format!("wasmqtt/demo/{}", client_id);
     let topic = |qos: Qos| format!("{topic_root}/meter/qos{}", qos.level());

@@ -11,7 +11,8 @@
 //! - [`compose::plug`]: composes an app component with the provider (what `wac plug` does), as a
 //!   library call.
 //! - [`demo`]: the round trip `wasmqtt-host demo` shows, against an embedded rumqttd
-//!   (`wasmqtt_testkit::rumqttd::Rumqttd`) or a given broker.
+//!   (`wasmqtt_testkit::rumqttd::Rumqttd`), a mosquitto TLS listener with a certificate made on
+//!   the spot (`--tls`), or a given broker.
 //!
 //! Everything is synchronous: WASI 0.2 calls block the calling thread, and wasmtime-wasi's
 //! synchronous bindings run their I/O on a private tokio runtime.

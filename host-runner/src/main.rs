@@ -5,7 +5,7 @@
 //! wasmqtt-host pub -h 127.0.0.1 -p 1883 -t a/b -m hello -q 1     (the command component)
 //! wasmqtt-host sub -h 127.0.0.1 -p 1883 -t 'a/#' -C 1 -v
 //! wasmqtt-host sub -L mqtt://a:1883/t -L mqtt://b:1883/t            (failover: both allowed)
-//! wasmqtt-host run --broker 127.0.0.1:1883 app.wasm [args...]    (any wasi:cli/run command)
+//! wasmqtt-host run --broker mqtts://b:8883 app.wasm [args...]    (any wasi:cli/run command)
 //! wasmqtt-host demo [--broker host:port]                          (the provider, round trip)
 //! wasmqtt-host compose app.wasm --plug provider.wasm -o out.wasm   (what `wac plug` does)
 //! ```
@@ -35,15 +35,19 @@ commands:
                     (read-only, same path) and nothing else (`pub --help` prints the flags)
   sub [flags]       subscribe, with mosquitto_sub's flags (-h -p -L -t -q -C count -W seconds
                     -v, ...), run by the command component; network and files as for pub
-  run [--broker HOST:PORT] COMPONENT [args...]
+  run [--broker URL|HOST:PORT]... COMPONENT [args...]
                     run a command component (wasi:cli/run), e.g. an app composed with the
-                    provider; without --broker it has no network
+                    provider, with TCP to each --broker (a URL such as mqtts://host:8883 or
+                    HOST:PORT; repeat it for a failover list); without --broker it has no
+                    network
   compose APP --plug PLUG [--plug PLUG...] -o OUT
                     plug the exports of PLUG (e.g. the provider) into APP's matching imports
                     and write the composed component to OUT (what `wac plug` does)
   demo [options]    show the provider component at work: connect, subscribe, publish at QoS 0,
                     1 and 2, and print the round trip, against an embedded rumqttd broker
     --broker HOST:PORT  use this broker instead of starting an embedded rumqttd
+    --tls               mqtts:// instead: a CA and a server certificate generated on the
+                        spot, and a mosquitto TLS listener with them (needs mosquitto)
     --provider WASM     the provider component [default: $WASMQTT_PROVIDER_WASM or
                         target/wasm32-wasip2/wasm/wasmqtt_provider.wasm, built first with cargo]
     --protocol 311|5|both  MQTT protocol version(s) [default: both]
@@ -66,7 +70,7 @@ enum Command {
         args: Vec<String>,
     },
     Run {
-        broker: Option<String>,
+        brokers: Vec<String>,
         component: PathBuf,
         args: Vec<String>,
     },
@@ -81,6 +85,7 @@ enum Command {
         protocols: Vec<ProtocolVersion>,
         count: u32,
         no_build: bool,
+        tls: bool,
     },
 }
 
@@ -123,14 +128,14 @@ fn subcommand(name: &str, p: &mut lexopt::Parser) -> anyhow::Result<Command> {
             args: strings(p.raw_args()?)?,
         },
         "run" => {
-            let mut broker = None;
+            let mut brokers = Vec::new();
             loop {
                 match p.next()? {
-                    Some(Long("broker")) => broker = Some(string(p.value()?)?),
+                    Some(Long("broker")) => brokers.push(string(p.value()?)?),
                     Some(Long("help")) => return Ok(Command::Help),
                     Some(Value(component)) => {
                         break Command::Run {
-                            broker,
+                            brokers,
                             component: component.into(),
                             args: strings(p.raw_args()?)?,
                         }
@@ -160,6 +165,7 @@ fn subcommand(name: &str, p: &mut lexopt::Parser) -> anyhow::Result<Command> {
         }
         "demo" => {
             let (mut broker, mut provider, mut no_build, mut count) = (None, None, false, 3u32);
+            let mut tls = false;
             let mut protocols = vec![ProtocolVersion::V311, ProtocolVersion::V5];
             while let Some(arg) = p.next()? {
                 match arg {
@@ -179,9 +185,13 @@ fn subcommand(name: &str, p: &mut lexopt::Parser) -> anyhow::Result<Command> {
                             .context("--count: not a number")?
                     }
                     Long("no-build") => no_build = true,
+                    Long("tls") => tls = true,
                     Long("help") => return Ok(Command::Help),
                     other => return Err(other.unexpected().into()),
                 }
+            }
+            if tls && broker.is_some() {
+                bail!("demo: --tls starts its own TLS broker: drop --broker");
             }
             Command::Demo {
                 broker,
@@ -189,6 +199,7 @@ fn subcommand(name: &str, p: &mut lexopt::Parser) -> anyhow::Result<Command> {
                 protocols,
                 count,
                 no_build,
+                tls,
             }
         }
         other => {
@@ -236,13 +247,18 @@ fn run(cli_wasm: Option<PathBuf>, command: Command) -> anyhow::Result<ExitCode> 
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {
-            broker,
+            brokers,
             component,
             args,
         } => {
-            let policy = match broker {
-                Some(b) => NetworkPolicy::broker_addr(&b)?,
-                None => NetworkPolicy::deny_all(),
+            let policy = if brokers.is_empty() {
+                NetworkPolicy::deny_all()
+            } else {
+                let brokers = brokers
+                    .iter()
+                    .map(|b| broker_arg(b))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                lenient_policy(&brokers)?
             };
             let program = component
                 .file_stem()
@@ -263,6 +279,7 @@ fn run(cli_wasm: Option<PathBuf>, command: Command) -> anyhow::Result<ExitCode> 
             protocols,
             count,
             no_build,
+            tls,
         } => {
             let path = match provider {
                 Some(p) => p,
@@ -279,6 +296,7 @@ fn run(cli_wasm: Option<PathBuf>, command: Command) -> anyhow::Result<ExitCode> 
                 broker,
                 protocols,
                 per_qos: count,
+                tls,
                 ..DemoConfig::default()
             };
             demo::run_on_stdout(&provider, &config)?;
@@ -323,8 +341,7 @@ fn run_cli(subcommand: &str, args: Vec<String>, wasm: Option<PathBuf>) -> anyhow
         Some(p) => p,
         None => Artifact::Cli.require()?,
     };
-    let policy =
-        NetworkPolicy::brokers(&parsed.brokers).context("the brokers given by -L or -h/-p")?;
+    let policy = lenient_policy(&parsed.brokers).context("the brokers given by -L or -h/-p")?;
     let mut config = CommandConfig::new("wasmqtt-cli", &full, policy);
     for dir in parsed.read_dirs() {
         if dir.is_dir() {
@@ -334,6 +351,30 @@ fn run_cli(subcommand: &str, args: Vec<String>, wasm: Option<PathBuf>) -> anyhow
     let runtime = runtime()?;
     let status = run_command_file(&runtime, &path, &config)?;
     Ok(exit_code(status.0))
+}
+
+/// `--broker`: a broker URL (`mqtts://host:8883`, parsed by the core) or `HOST:PORT`.
+fn broker_arg(s: &str) -> anyhow::Result<wasmqtt::broker::Broker> {
+    if s.contains("://") {
+        return wasmqtt::broker::Broker::parse(s).with_context(|| format!("--broker {s}"));
+    }
+    let (host, port) = wasmqtt_host::policy::split_host_port(s)?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    Ok(wasmqtt::broker::Broker::tcp(host, port))
+}
+
+/// The network policy of a failover list: every broker that resolves; a warning for each one
+/// that does not (the component cannot reach it and fails over past it); an error when none
+/// resolves.
+fn lenient_policy(brokers: &[wasmqtt::broker::Broker]) -> anyhow::Result<NetworkPolicy> {
+    let (policy, skipped) = NetworkPolicy::reachable_brokers(brokers)?;
+    for (b, e) in skipped {
+        eprintln!("wasmqtt-host: warning: {b} is left out of the network policy: {e:#}");
+    }
+    Ok(policy)
 }
 
 /// Builds `artifact` with cargo when this binary runs from the workspace it was built in.
@@ -384,4 +425,43 @@ fn build(artifact: Artifact) -> anyhow::Result<()> {
 
 fn exit_code(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_broker_takes_urls_and_host_port() {
+        let b = broker_arg("mqtts://b.example:8884").unwrap();
+        assert_eq!(b.to_string(), "mqtts://b.example:8884");
+        assert_eq!(
+            broker_arg("127.0.0.1:1883").unwrap().to_string(),
+            "mqtt://127.0.0.1:1883"
+        );
+        assert_eq!(broker_arg("[::1]:1883").unwrap().host, "::1");
+        assert!(broker_arg("htp://x").is_err());
+        assert!(broker_arg("localhost").is_err());
+        let args = [
+            "run",
+            "--broker",
+            "mqtt://a:1",
+            "--broker",
+            "b:2",
+            "app.wasm",
+            "x",
+        ];
+        match parse(args.map(OsString::from)).unwrap().1 {
+            Command::Run {
+                brokers,
+                component,
+                args,
+            } => {
+                assert_eq!(brokers, ["mqtt://a:1", "b:2"]);
+                assert_eq!(component, PathBuf::from("app.wasm"));
+                assert_eq!(args, ["x"]);
+            }
+            _ => panic!("not a run command"),
+        }
+    }
 }

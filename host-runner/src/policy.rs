@@ -101,6 +101,36 @@ impl NetworkPolicy {
         Ok(merged)
     }
 
+    /// Like [`NetworkPolicy::brokers`], but a broker whose name does not resolve is left out
+    /// instead of failing the whole list: the policy allows the brokers that resolve, and the
+    /// others come back with the reason, for a warning. Fails only when none resolves.
+    pub fn reachable_brokers<'a>(
+        brokers: impl IntoIterator<Item = &'a wasmqtt::broker::Broker>,
+    ) -> anyhow::Result<(Self, Vec<(&'a wasmqtt::broker::Broker, anyhow::Error)>)> {
+        let mut merged = Self::default();
+        let (mut skipped, mut any) = (Vec::new(), false);
+        for b in brokers {
+            any = true;
+            match Self::broker(&b.host, b.port) {
+                Ok(one) => {
+                    merged.allowed.extend(one.allowed);
+                    merged.name_lookup |= one.name_lookup;
+                }
+                Err(e) => skipped.push((b, e)),
+            }
+        }
+        if !any {
+            bail!("no broker given");
+        }
+        if merged.allowed.is_empty() {
+            let reasons: Vec<String> = skipped.iter().map(|(b, e)| format!("{b}: {e:#}")).collect();
+            bail!("no broker resolves: {}", reasons.join("; "));
+        }
+        merged.allowed.sort();
+        merged.allowed.dedup();
+        Ok((merged, skipped))
+    }
+
     /// TCP to the brokers of these URLs (`mqtt://host:1883`, `mqtts://…`, `ws://…`, `wss://…`,
     /// parsed by `wasmqtt::broker::Broker::parse`), all of them, as [`NetworkPolicy::brokers`].
     pub fn broker_urls<S: AsRef<str>>(urls: impl IntoIterator<Item = S>) -> anyhow::Result<Self> {
@@ -312,6 +342,19 @@ mod tests {
             NetworkPolicy::broker_urls(["ws://localhost:9001/mqtt", "mqtt://127.0.0.1"]).unwrap();
         assert!(p.name_lookup());
         assert!(NetworkPolicy::broker_urls(["http://x"]).is_err());
+        // A name that does not resolve: the others are allowed, it is reported.
+        let list = ["mqtt://127.0.0.1:1883", "mqtt://no-such-host.invalid:1883"]
+            .map(|u| wasmqtt::broker::Broker::parse(u).unwrap());
+        assert!(NetworkPolicy::brokers(&list).is_err());
+        let (p, skipped) = NetworkPolicy::reachable_brokers(&list).unwrap();
+        assert_eq!(
+            p.allowed(),
+            &["127.0.0.1:1883".parse::<SocketAddr>().unwrap()]
+        );
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].0.host, "no-such-host.invalid");
+        let e = NetworkPolicy::reachable_brokers(&list[1..]).unwrap_err();
+        assert!(format!("{e:#}").contains("no broker resolves"), "{e:#}");
         assert!(NetworkPolicy::broker_urls(Vec::<String>::new()).is_err());
     }
 }

@@ -81,6 +81,23 @@ pub mod types {
         }
     }
 
+    /// TLS options trusting the CA certificates of `ca_pem` (PEM text), nothing else set.
+    pub fn tls_with_ca(ca_pem: &str) -> TlsOptions {
+        TlsOptions {
+            ca_pem: Some(ca_pem.to_string()),
+            ca_file: None,
+            client_certificate_pem: None,
+            client_key_pem: None,
+            client_certificate_file: None,
+            client_key_file: None,
+            alpn: Vec::new(),
+            server_name: None,
+            tls_version: None,
+            dangerous_skip_hostname_verification: false,
+            dangerous_accept_any_certificate: false,
+        }
+    }
+
     /// A message without MQTT 5.0 properties.
     pub fn message(topic: &str, payload: &[u8], qos: Qos, retain: bool) -> Message {
         Message {
@@ -206,6 +223,7 @@ pub fn error_code(e: &types::Error) -> &'static str {
         // not know is reported as the generic TLS one.
         E::Handshake(h) => handshake_code(&h.code),
         E::UnreadableFile(_) => "UNREADABLE_FILE",
+        E::Unsupported(_) => "UNSUPPORTED",
     }
 }
 
@@ -279,6 +297,7 @@ pub fn describe_error(e: &types::Error) -> String {
         E::InvalidUrl(s) => format!("invalid broker URL: {s}"),
         E::Handshake(h) => format!("handshake failed ({}): {}", h.code, h.detail),
         E::UnreadableFile(f) => format!("cannot read {}: {}", f.path, f.reason),
+        E::Unsupported(s) => format!("not supported by this provider build: {s}"),
     }
 }
 
@@ -479,6 +498,16 @@ impl Client {
             .wasmqtt_mqtt_client()
             .client()
             .call_next_deadline(&mut self.store, self.handle)?)
+    }
+
+    /// `client.connection-info`: what CONNACK said for the current (or last) connection,
+    /// including the broker in use; available from `connect` on.
+    pub fn connection_info(&mut self) -> Result<types::ConnectionInfo, ClientError> {
+        Ok(self
+            .bindings
+            .wasmqtt_mqtt_client()
+            .client()
+            .call_connection_info(&mut self.store, self.handle)?)
     }
 
     /// `client.is-connected`.

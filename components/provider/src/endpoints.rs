@@ -1,11 +1,12 @@
 //! The brokers and TLS material of one `connect`: the WIT `connect-options` fields `brokers`,
-//! `tls` and `websocket-headers`, checked and loaded into plain data the WASI driver will take
-//! (broker URLs parsed by the core's [`Broker::parse`], PEM files read through
-//! `wasi:filesystem`).
+//! `tls` and `websocket-headers`, checked and loaded into what the WASI driver takes (broker
+//! URLs parsed by the core's [`Broker::parse`] for `Options::brokers`, PEM files read through
+//! `wasi:filesystem` for `wasmqtt-transport`'s `TransportOptions`).
 //!
-//! This build speaks plain TCP only: [`Endpoints::require_plain_tcp`] refuses `mqtts://`,
-//! `ws://` and `wss://` brokers and TLS settings with a clear error, after everything else has
-//! been checked, until the driver has the TLS and WebSocket layer.
+//! A scheme this build cannot speak (features `tls`, `websocket`) is refused by the driver
+//! (`wasmqtt_wasi::ClientError::Unsupported`, the WIT error `unsupported`); TLS settings and
+//! WebSocket headers are read and checked in every build and used by the brokers that need
+//! them.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -154,30 +155,38 @@ impl Endpoints {
         })
     }
 
-    /// The broker this build connects to: the first one, if it and the whole configuration
-    /// are plain TCP. TLS and WebSocket are refused with `invalid-argument` until the WASI
-    /// driver has them.
-    pub fn require_plain_tcp(&self) -> Result<&Broker, t::Error> {
-        let not_here = |what: String| {
-            t::Error::InvalidArgument(alloc::format!(
-                "TLS/WebSocket not available in this build ({what}); use an mqtt:// broker"
-            ))
-        };
-        if let Some(b) = self
-            .brokers
-            .iter()
-            .find(|b| b.scheme.is_tls() || b.scheme.is_websocket())
+    /// The transport options of these endpoints: the PEM of every CA source in one bundle,
+    /// the client certificate, the TLS settings and the WebSocket headers.
+    #[cfg(any(feature = "tls", feature = "websocket"))]
+    pub fn transport_options(&self) -> wasmqtt_wasi::transport::TransportOptions {
+        use wasmqtt_wasi::transport as tr;
+        let mut o = tr::TransportOptions::default();
+        o.websocket.headers = self.websocket_headers.clone();
+        // No CA given: the built-in roots, in a build that has them.
+        #[cfg(feature = "webpki-roots")]
         {
-            return Err(not_here(b.to_string()));
+            o.tls.webpki_roots = self.tls.as_ref().is_none_or(|m| m.ca_pem.is_empty());
         }
-        if self.tls.is_some() {
-            return Err(not_here("tls options given".into()));
+        if let Some(m) = &self.tls {
+            if !m.ca_pem.is_empty() {
+                let mut bundle = Vec::new();
+                for pem in &m.ca_pem {
+                    bundle.extend_from_slice(pem);
+                    bundle.push(b'\n');
+                }
+                o.tls.ca_pem = Some(bundle);
+            }
+            o.tls.client_cert_pem = m.client_certificate_pem.clone();
+            o.tls.client_key_pem = m.client_key_pem.clone();
+            o.tls.alpn = m.alpn.clone();
+            o.tls.server_name = m.server_name.clone();
+            o.tls.min_version = m.min_version.map(|v| match v {
+                TlsVersion::Tls12 => tr::TlsVersion::Tls12,
+                TlsVersion::Tls13 => tr::TlsVersion::Tls13,
+            });
+            o.tls.dangerous_skip_hostname_verification = m.dangerous_skip_hostname_verification;
+            o.tls.dangerous_accept_any_certificate = m.dangerous_accept_any_certificate;
         }
-        if !self.websocket_headers.is_empty() {
-            return Err(not_here("websocket-headers given".into()));
-        }
-        self.brokers
-            .first()
-            .ok_or_else(|| t::Error::InvalidArgument("no broker".into()))
+        o
     }
 }

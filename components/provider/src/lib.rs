@@ -2,13 +2,18 @@
 //! driver. Everything here converts between WIT values and the core's types; the protocol
 //! lives in the session.
 //!
-//! Broker URLs (`connect-options.brokers`) are parsed by the core's `Broker::parse` and the
-//! `tls-options` files read through `wasi:filesystem` (module `endpoints`); this build then connects
-//! to the first broker over plain TCP and refuses `mqtts://`, `ws://`, `wss://` and TLS options
-//! with `invalid-argument` ("TLS/WebSocket not available in this build") until the WASI driver
-//! has the TLS and WebSocket layer.
+//! Broker URLs (`connect-options.brokers`) are parsed by the core's `Broker::parse` into
+//! `Options::brokers` (the session's failover list) and the `tls-options` files read through
+//! `wasi:filesystem` into `wasmqtt-transport`'s options (module `endpoints`); the WASI driver
+//! opens the broker the session names. `connection-info.broker` is the core's
+//! `ConnectionInfo::broker`.
 //!
-//! Built with `cargo build --profile wasm --target wasm32-wasip2 -p wasmqtt-provider` into
+//! Features (both on by default): `tls` (`mqtts://`, `wss://`) and `websocket` (`ws://`,
+//! `wss://`); a broker whose scheme this build lacks fails `connect` with `unsupported`.
+//! `webpki-roots` adds Mozilla's roots for `connect-options` without a CA.
+//!
+//! Built with `cargo build --profile wasm --target wasm32-wasip2 -p wasmqtt-provider` (the TLS
+//! and WebSocket build; `--no-default-features` for the plain one) into
 //! `target/wasm32-wasip2/wasm/wasmqtt_provider.wasm`.
 
 extern crate alloc;
@@ -45,8 +50,27 @@ impl Guest for Provider {
 /// The `client` resource: one connection and its session.
 struct ClientResource {
     conn: RefCell<wasmqtt_wasi::Client>,
-    /// The URL of the broker in use, without its password (`connection-info.broker`).
-    broker: String,
+    /// The last connection's info (`connection-info`), updated by every `connected` event.
+    info: RefCell<t::ConnectionInfo>,
+}
+
+fn connection_info(info: session::ConnectionInfo) -> t::ConnectionInfo {
+    t::ConnectionInfo {
+        session_present: info.session_present,
+        assigned_client_id: info.assigned_client_id,
+        keep_alive_secs: info.keep_alive,
+        inflight_window: info.inflight_window,
+        broker: info.broker.map(|b| b.to_string()),
+    }
+}
+
+/// The driver's refusal of the brokers or the transport options.
+fn client_error(e: wasmqtt_wasi::ClientError) -> t::Error {
+    match e {
+        wasmqtt_wasi::ClientError::Options(e) => options_error(e),
+        e @ wasmqtt_wasi::ClientError::Unsupported { .. } => t::Error::Unsupported(e.to_string()),
+        e => t::Error::InvalidArgument(e.to_string()),
+    }
 }
 
 fn qos(q: t::Qos) -> QoS {
@@ -176,15 +200,9 @@ fn disconnect_info(reason: &DisconnectReason, will_reconnect: bool) -> t::Discon
     }
 }
 
-fn event_out(e: CoreEvent, broker: &str) -> Option<t::Event> {
+fn event_out(e: CoreEvent) -> Option<t::Event> {
     Some(match e {
-        CoreEvent::Connected(info) => t::Event::Connected(t::ConnectionInfo {
-            session_present: info.session_present,
-            assigned_client_id: info.assigned_client_id,
-            keep_alive_secs: info.keep_alive,
-            inflight_window: info.inflight_window,
-            broker: Some(broker.to_string()),
-        }),
+        CoreEvent::Connected(info) => t::Event::Connected(connection_info(info)),
         CoreEvent::Disconnected {
             reason,
             reconnect_at,
@@ -264,20 +282,23 @@ impl GuestClient for ClientResource {
         // Everything is checked before anything is sent: URLs, files, then what this build
         // can reach.
         let endpoints = Endpoints::from_options(&o)?;
-        let mut opts = options(&o)?;
-        let broker = endpoints.require_plain_tcp()?;
-        if broker.username.is_some() {
-            opts.username = broker.username.clone();
-        }
-        if let Some(p) = &broker.password {
-            opts.password = Some(p.clone().into_bytes());
-        }
-        let mut conn =
-            wasmqtt_wasi::Client::new(&broker.host, broker.port, opts).map_err(options_error)?;
-        conn.connect().map_err(connect_error)?;
+        // The session fails over across the brokers and uses a URL's credentials itself.
+        let opts = options(&o)?.brokers(endpoints.brokers.iter().cloned());
+        let first = &endpoints.brokers[0];
+        #[cfg(any(feature = "tls", feature = "websocket"))]
+        let conn = wasmqtt_wasi::Client::with_transport(
+            &first.host,
+            first.port,
+            opts,
+            &endpoints.transport_options(),
+        );
+        #[cfg(not(any(feature = "tls", feature = "websocket")))]
+        let conn = wasmqtt_wasi::Client::new(&first.host, first.port, opts);
+        let mut conn = conn.map_err(client_error)?;
+        let info = conn.connect().map_err(connect_error)?;
         Ok(Client::new(ClientResource {
             conn: RefCell::new(conn),
-            broker: broker.to_string(),
+            info: RefCell::new(connection_info(info)),
         }))
     }
 
@@ -350,7 +371,7 @@ impl GuestClient for ClientResource {
             if conn.session_ref().state() == session::State::Closed {
                 // Deliver what is left (completions, the final Disconnected), then `closed`.
                 return match conn.poll_event(0) {
-                    Some(e) => match event_out(e, &self.broker) {
+                    Some(e) => match self.event_out(e) {
                         Some(e) => Ok(Some(e)),
                         None => continue,
                     },
@@ -360,7 +381,7 @@ impl GuestClient for ClientResource {
             let left = until.saturating_sub(conn.now_ms());
             match conn.poll_event(left) {
                 Some(e) => {
-                    if let Some(e) = event_out(e, &self.broker) {
+                    if let Some(e) = self.event_out(e) {
                         return Ok(Some(e));
                     }
                 }
@@ -381,6 +402,10 @@ impl GuestClient for ClientResource {
         self.conn.borrow().session_ref().is_connected()
     }
 
+    fn connection_info(&self) -> t::ConnectionInfo {
+        self.info.borrow().clone()
+    }
+
     fn disconnect(&self) -> Result<(), t::Error> {
         let mut conn = self.conn.borrow_mut();
         if conn.session_ref().state() == session::State::Closed {
@@ -390,6 +415,17 @@ impl GuestClient for ClientResource {
         conn.session().disconnect(now);
         conn.flush();
         Ok(())
+    }
+}
+
+impl ClientResource {
+    /// The WIT form of a core event; a `connected` one also becomes `connection-info`.
+    fn event_out(&self, e: CoreEvent) -> Option<t::Event> {
+        let e = event_out(e)?;
+        if let t::Event::Connected(info) = &e {
+            *self.info.borrow_mut() = info.clone();
+        }
+        Some(e)
     }
 }
 

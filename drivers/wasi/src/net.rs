@@ -13,7 +13,7 @@ use wasip2::sockets::tcp::TcpSocket;
 use wasip2::sockets::{instance_network, ip_name_lookup, tcp_create_socket};
 
 /// An open TCP connection. Field order matters: the streams are dropped before the socket.
-pub(crate) struct Transport {
+pub(crate) struct Tcp {
     pub(crate) input: InputStream,
     pub(crate) output: OutputStream,
     _socket: TcpSocket,
@@ -22,17 +22,25 @@ pub(crate) struct Transport {
 /// How opening a transport ended.
 pub(crate) enum Open {
     /// Connected.
-    Connected(Transport),
+    Connected(Tcp),
     /// Lookup or connect failed: why.
     Failed(String),
     /// The deadline passed first.
     Deadline,
 }
 
+/// Why a read ended the connection.
+pub(crate) enum ReadError {
+    /// The broker closed its side (end of file).
+    Closed,
+    /// The stream failed: why.
+    Failed(String),
+}
+
 /// Most bytes asked of one read.
 const READ_CHUNK: u64 = 64 * 1024;
 
-impl Transport {
+impl Tcp {
     /// Resolves `host` and connects to the first address that accepts, giving up at the
     /// monotonic-clock instant `deadline` (ns).
     pub(crate) fn connect(host: &str, port: u16, deadline: Option<u64>) -> Open {
@@ -88,7 +96,7 @@ impl Transport {
             match result {
                 Ok((input, output)) => {
                     let _ = socket.set_keep_alive_enabled(true);
-                    return Open::Connected(Transport {
+                    return Open::Connected(Tcp {
                         input,
                         output,
                         _socket: socket,
@@ -100,12 +108,12 @@ impl Transport {
         Open::Failed(format!("cannot connect to {host}:{port}: {last}"))
     }
 
-    /// Reads what has arrived, without waiting. `Err` when the connection is closed.
-    pub(crate) fn read_available(&self) -> Result<Vec<u8>, String> {
+    /// Reads what has arrived, without waiting.
+    pub(crate) fn read_available(&self) -> Result<Vec<u8>, ReadError> {
         match self.input.read(READ_CHUNK) {
             Ok(bytes) => Ok(bytes),
-            Err(StreamError::Closed) => Err("closed by the broker".to_string()),
-            Err(StreamError::LastOperationFailed(e)) => Err(e.to_debug_string()),
+            Err(StreamError::Closed) => Err(ReadError::Closed),
+            Err(StreamError::LastOperationFailed(e)) => Err(ReadError::Failed(e.to_debug_string())),
         }
     }
 
