@@ -121,6 +121,9 @@ pub(crate) struct Inner {
     visibility_cb: Option<Closure<dyn FnMut()>>,
     flush_cb: Option<Closure<dyn FnMut()>>,
     flush_scheduled: bool,
+    /// Posts the drain task that follows WebSocket messages (see [`drain_soon`]).
+    task_port: Option<js::TaskPort>,
+    task_scheduled: bool,
     rx_buf: Vec<u8>,
     pending: Completions<Waiter>,
     connect_waiter: Option<Settle>,
@@ -150,6 +153,8 @@ impl Inner {
             visibility_cb: None,
             flush_cb: None,
             flush_scheduled: false,
+            task_port: None,
+            task_scheduled: false,
             rx_buf: Vec::new(),
             pending: Completions::new(),
             connect_waiter: None,
@@ -261,6 +266,9 @@ impl Inner {
                 let _ = t.remove_event_listener_with_callback("resume", f);
             }
         }
+        if let Some(p) = self.task_port.take() {
+            p.close();
+        }
         // The timer and flush callbacks stay until the client itself goes: a microtask already
         // queued may still call the flush callback, which then finds nothing to do.
         self.self_ref = None;
@@ -292,6 +300,7 @@ pub(crate) fn start(rc: &Shared, waiter: Settle) {
             if let Some(rc) = weak.upgrade() {
                 if let Ok(mut inner) = rc.try_borrow_mut() {
                     inner.flush_scheduled = false;
+                    inner.task_scheduled = false;
                 }
                 pump(&rc);
             }
@@ -319,6 +328,9 @@ pub(crate) fn start(rc: &Shared, waiter: Settle) {
     {
         let mut inner = rc.borrow_mut();
         inner.timer_cb = Some(timer_cb);
+        // The same drain serves both: either finding the other's flag cleared costs one extra
+        // drain that finds nothing to do.
+        inner.task_port = Some(js::task_poster(flush_cb.as_ref().unchecked_ref()));
         inner.flush_cb = Some(flush_cb);
         inner.visibility_cb = visibility;
         inner.self_ref = Some(rc.clone());
@@ -355,6 +367,18 @@ pub(crate) fn flush_soon(rc: &Shared) {
     if let Some(cb) = &inner.flush_cb {
         js::queue_microtask(cb.as_ref().unchecked_ref());
         inner.flush_scheduled = true;
+    }
+}
+
+/// After a WebSocket message: drains in a task of its own, queued behind the messages that
+/// already wait, so that a burst of acknowledgements releases its publishes in one write.
+fn drain_soon(inner: &mut Inner) {
+    if inner.task_scheduled {
+        return;
+    }
+    if let Some(p) = &inner.task_port {
+        p.post_message(&JsValue::UNDEFINED);
+        inner.task_scheduled = true;
     }
 }
 
@@ -437,8 +461,8 @@ fn open_socket(rc: &Shared, inner: &mut Inner) {
                 inner.session.handle_timeout(now);
                 rx.clear();
                 inner.rx_buf = rx;
-            }
-            pump(&rc);
+                drain_soon(&mut inner);
+            };
         }
     });
     let on_close = Closure::<dyn FnMut(CloseEvent)>::new({

@@ -31,6 +31,11 @@ export function makeError(code, message, reasonCode) {
     if (reasonCode !== undefined) e.reasonCode = reasonCode;
     return e;
 }
+export function taskPoster(f) {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = f;
+    return ch.port2;
+}
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = makeMessage)]
@@ -44,6 +49,17 @@ extern "C" {
     ) -> JsValue;
     #[wasm_bindgen(js_name = makeError)]
     fn make_error(code: &str, message: &str, reason_code: Option<u8>) -> JsValue;
+    /// A `MessagePort` whose `postMessage` queues a task that calls `f` (a task without the
+    /// clamping of nested `setTimeout`s).
+    #[wasm_bindgen(js_name = taskPoster)]
+    pub(crate) fn task_poster(f: &Function) -> TaskPort;
+
+    /// One end of a `MessageChannel`.
+    pub(crate) type TaskPort;
+    #[wasm_bindgen(method, js_name = postMessage)]
+    pub(crate) fn post_message(this: &TaskPort, v: &JsValue);
+    #[wasm_bindgen(method)]
+    pub(crate) fn close(this: &TaskPort);
 }
 
 #[wasm_bindgen]
