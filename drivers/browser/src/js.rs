@@ -76,6 +76,12 @@ extern "C" {
     pub(crate) fn console_error(a: &JsValue, b: &JsValue);
 }
 
+/// Whether `n` is a whole number (`f64::fract` is std's): false for NaN and infinities; a value
+/// beyond `i64` saturates and compares unequal, which the range checks that follow reject anyway.
+fn is_whole(n: f64) -> bool {
+    n == (n as i64) as f64
+}
+
 /// The driver's clock: `performance.now()` in whole milliseconds (monotonic, in windows and
 /// workers alike).
 pub(crate) fn now_ms() -> u64 {
@@ -213,7 +219,7 @@ pub(crate) fn opt_uint(
     match field(obj, key)? {
         None => Ok(None),
         Some(v) => match v.as_f64() {
-            Some(n) if n.fract() == 0.0 && n >= min && n <= max => Ok(Some(n)),
+            Some(n) if is_whole(n) && n >= min && n <= max => Ok(Some(n)),
             _ => Err(invalid(alloc::format!(
                 "option '{key}' must be a whole number from {} to {}",
                 // As integers: formatting an f64 would pull float printing into the .wasm.
@@ -230,7 +236,7 @@ pub(crate) fn qos_of(obj: Option<&Object>) -> JsResult<QoS> {
         None => Ok(QoS::AtMostOnce),
         Some(v) => v
             .as_f64()
-            .filter(|n| n.fract() == 0.0 && (0.0..=2.0).contains(n))
+            .filter(|n| is_whole(*n) && (0.0..=2.0).contains(n))
             .and_then(|n| QoS::from_u8(n as u8))
             .ok_or_else(|| MqttError::new("INVALID_QOS", "qos must be 0, 1 or 2")),
     }
