@@ -10,6 +10,12 @@
 //! connect policy, the connect timeout, reconnect timing, keep-alive, write batching,
 //! resubscription, retransmission and the connection state all come from the session.
 //!
+//! **After WebSocket messages** the drain runs in a task of its own (a `MessageChannel` post),
+//! queued behind the messages already waiting, and what it writes may be held back briefly
+//! while acknowledgements keep coming ([`Inner::transmit`]): with the inflight window full, each
+//! PUBACK releases one publish, and a WebSocket frame per publish costs the browser and the
+//! broker far more than the bytes.
+//!
 //! **Write backpressure.** `WebSocket.send` never blocks: it appends to the socket's
 //! `bufferedAmount`. The driver maps that onto the session's backpressure inputs with the
 //! session's own batch bound, [`Options::max_transmit_bytes`](wasmqtt::session::Options):
