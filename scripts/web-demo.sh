@@ -7,9 +7,11 @@
 #   ./scripts/web-demo.sh --port 9000      serve the page on another port
 #   ./scripts/web-demo.sh build            only build web-demo/pkg/ (the wasm and its JS glue)
 #
-# The build: `cargo build --profile wasm --target wasm32-unknown-unknown -p wasmqtt-browser`
-# (drivers/browser/), then `wasm-bindgen --target web --out-name wasmqtt` into web-demo/pkg/
-# (wasm-bindgen-cli is installed at the Cargo.lock version if missing).
+# The build: `cargo build --profile wasm --target wasm32-unknown-unknown -p wasmqtt-browser
+# --no-default-features --features standalone` (drivers/browser/: no std, talc, a trapping panic
+# handler), then `wasm-bindgen --target web --out-name wasmqtt` into web-demo/pkg/
+# (wasm-bindgen-cli is installed at the Cargo.lock version if missing), then binaryen's wasm-opt
+# on the .wasm and esbuild on the JS glue (both from web-demo's npm packages: `npm ci` if missing).
 # The broker: Debian's mosquitto with `protocol websockets` on a free loopback port (and a plain
 # MQTT listener beside it, for mosquitto_pub/sub), in a temporary directory removed on exit.
 set -euo pipefail
@@ -37,20 +39,47 @@ ensure_wasm_bindgen_cli() {
     fi
 }
 
+# web-demo's npm packages: binaryen's wasm-opt and esbuild post-process the build.
+ensure_node_tools() {
+    if [ ! -x "$ROOT/web-demo/node_modules/.bin/wasm-opt" ] || [ ! -x "$ROOT/web-demo/node_modules/.bin/esbuild" ]; then
+        (cd "$ROOT/web-demo" && npm ci --no-audit --no-fund)
+    fi
+}
+
 build() {
     ensure_wasm_bindgen_cli
+    ensure_node_tools
     rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown ||
         rustup target add wasm32-unknown-unknown
     # The `wasm` profile (opt-level "s", LTO, panic=abort) with two overrides: strip=false, as
     # wasm-bindgen reads the target_features section (it strips the names itself), and
-    # opt-level "z", which makes the gzipped .wasm ~7% smaller here (binaryen's wasm-opt did not).
+    # opt-level "z", which makes the gzipped .wasm ~7% smaller here.
     CARGO_INCREMENTAL=0 CARGO_PROFILE_WASM_STRIP=false CARGO_PROFILE_WASM_OPT_LEVEL=z \
-        cargo build -p wasmqtt-browser --lib --profile wasm --target wasm32-unknown-unknown
+        cargo build -p wasmqtt-browser --lib --profile wasm --target wasm32-unknown-unknown \
+        --no-default-features --features standalone
     rm -rf "$ROOT/web-demo/pkg"
     wasm-bindgen --target web --remove-name-section --remove-producers-section --out-name wasmqtt \
         --out-dir "$ROOT/web-demo/pkg" "$ROOT/target/wasm32-unknown-unknown/wasm/wasmqtt_browser.wasm"
-    echo "built web-demo/pkg/: $(wc -c <"$ROOT/web-demo/pkg/wasmqtt_bg.wasm") bytes of wasm," \
-        "$(gzip -9c "$ROOT/web-demo/pkg/wasmqtt_bg.wasm" | wc -c) gzipped"
+    # -Oz without inlining functions into their one caller (-ocimfs 0): with it the .wasm gets
+    # smaller raw but larger gzipped. The features are those rustc enables for this target.
+    # binaryen from npm (web-demo/package.json): Debian bookworm's binaryen 108 writes the
+    # externref table as `anyref`, which the browser then refuses to fill.
+    local bin="$ROOT/web-demo/node_modules/.bin" pkg="$ROOT/web-demo/pkg"
+    "$bin/wasm-opt" -Oz -ocimfs 0 --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+        --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
+        "$pkg/wasmqtt_bg.wasm" -o "$pkg/wasmqtt_bg.wasm"
+    # The JS glue, minified (its exports and the .d.ts stay as wasm-bindgen wrote them).
+    local js
+    for js in "$pkg/wasmqtt.js" "$pkg"/snippets/*/*.js; do
+        "$bin/esbuild" "$js" --minify --format=esm --log-level=warning --allow-overwrite --outfile="$js"
+    done
+    local raw=0 gz=0 f
+    for f in "$pkg/wasmqtt_bg.wasm" "$pkg/wasmqtt.js" "$pkg"/snippets/*/*.js; do
+        raw=$((raw + $(wc -c <"$f")))
+        gz=$((gz + $(gzip -9c "$f" | wc -c)))
+    done
+    echo "built web-demo/pkg/: $(wc -c <"$pkg/wasmqtt_bg.wasm") bytes of wasm," \
+        "$(gzip -9c "$pkg/wasmqtt_bg.wasm" | wc -c) gzipped; wasm + JS glue: $raw bytes, $gz gzipped (-9, file by file)"
 }
 
 free_port() {

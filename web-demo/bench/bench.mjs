@@ -5,14 +5,17 @@
 // INFLIGHT=65535 gives wasmqtt no outbound window, like MQTT.js (default: wasmqtt's 100).
 // Prints publish throughput (QoS 0 and QoS 1, 100-byte messages), publish→receive round-trip
 // latency (p50/p99), and the gzipped size of each library as a page loads it, with the ratios.
-// A benchmark, not a test: it asserts nothing. ROUNDS (default 3) runs alternate the libraries;
-// each figure is the best round (throughput) or the median round (latency).
+// A benchmark, not a test: it asserts nothing. ROUNDS (default 5) runs alternate the libraries
+// (odd rounds wasmqtt first, even rounds MQTT.js first); each figure is the median round with the
+// range of all rounds (min–max), and the ratio is of the medians. WORKLOADS (default
+// `qos0,qos1,rtt`) picks what runs.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { Broker, serve, launchChromium, WEB_DEMO } from '../test/support.mjs';
 
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const WORKLOADS = new Set((process.env.WORKLOADS ?? 'qos0,qos1,rtt').split(','));
 const N_QOS0 = Number(process.env.N_QOS0 ?? 100_000);
 const N_QOS1 = Number(process.env.N_QOS1 ?? 20_000);
 const N_RTT = Number(process.env.N_RTT ?? 2_000);
@@ -64,9 +67,9 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 ? [...LIBS].reverse() : LIBS;
     for (const lib of order) {
-      results.qos0[lib].push(await page.evaluate(([l, u, n]) => window.throughput(l, u, 0, n), [lib, url, N_QOS0]));
-      results.qos1[lib].push(await page.evaluate(([l, u, n]) => window.throughput(l, u, 1, n), [lib, url, N_QOS1]));
-      results.rtt[lib].push(await page.evaluate(([l, u, n]) => window.roundTrip(l, u, n), [lib, url, N_RTT]));
+      if (WORKLOADS.has('qos0')) results.qos0[lib].push(await page.evaluate(([l, u, n]) => window.throughput(l, u, 0, n), [lib, url, N_QOS0]));
+      if (WORKLOADS.has('qos1')) results.qos1[lib].push(await page.evaluate(([l, u, n]) => window.throughput(l, u, 1, n), [lib, url, N_QOS1]));
+      if (WORKLOADS.has('rtt')) results.rtt[lib].push(await page.evaluate(([l, u, n]) => window.roundTrip(l, u, n), [lib, url, N_RTT]));
     }
     process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
   }
@@ -76,20 +79,25 @@ try {
   await broker.close();
 }
 
-const best = (runs) => runs.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
 const median = (runs, k) => [...runs].sort((a, b) => a[k] - b[k])[Math.floor(runs.length / 2)][k];
+const range = (runs, k, f) => `${f(Math.min(...runs.map((r) => r[k])))}–${f(Math.max(...runs.map((r) => r[k])))}`;
 
 const chromium = (await import('node:child_process')).execFileSync('/usr/bin/chromium', ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
 console.log(`\nwasmqtt vs MQTT.js ${mqttVersion} — ${chromium}, mosquitto over WebSocket on loopback, MQTT 3.1.1, 100-byte payloads`);
-console.log(`wasmqtt maxInflight ${INFLIGHT} (MQTT.js has no window); best of ${ROUNDS} rounds for throughput, median round for latency\n`);
+console.log(`wasmqtt maxInflight ${INFLIGHT} (MQTT.js has no window); median of ${ROUNDS} rounds (min–max in brackets)\n`);
 const rows = [];
 for (const [name, key, n] of [['publish QoS 0', 'qos0', N_QOS0], ['publish QoS 1', 'qos1', N_QOS1]]) {
-  const a = best(results[key].wasmqtt), b = best(results[key]['MQTT.js']);
-  rows.push([`${name} (${fmt(n)} msgs)`, `${fmt(a.perSecond)} msg/s`, `${fmt(b.perSecond)} msg/s`, `${(a.perSecond / b.perSecond).toFixed(2)}× throughput`]);
+  if (!WORKLOADS.has(key)) continue;
+  const [ra, rb] = [results[key].wasmqtt, results[key]['MQTT.js']];
+  const a = median(ra, 'perSecond'), b = median(rb, 'perSecond');
+  const cell = (runs, m) => `${fmt(m)} msg/s (${range(runs, 'perSecond', fmt)})`;
+  rows.push([`${name} (${fmt(n)} msgs)`, cell(ra, a), cell(rb, b), `${(a / b).toFixed(2)}× throughput`]);
 }
-for (const k of ['p50', 'p99']) {
+for (const k of WORKLOADS.has('rtt') ? ['p50', 'p99'] : []) {
   const a = median(results.rtt.wasmqtt, k), b = median(results.rtt['MQTT.js'], k);
-  rows.push([`round trip ${k} (${fmt(N_RTT)})`, `${a.toFixed(3)} ms`, `${b.toFixed(3)} ms`, `${(b / a).toFixed(2)}× (MQTT.js / wasmqtt)`]);
+  const ms = (x) => x.toFixed(3);
+  const cell = (runs, m) => `${ms(m)} ms (${range(runs, k, ms)})`;
+  rows.push([`round trip ${k} (${fmt(N_RTT)})`, cell(results.rtt.wasmqtt, a), cell(results.rtt['MQTT.js'], b), `${(b / a).toFixed(2)}× (MQTT.js / wasmqtt)`]);
 }
 rows.push(['size: raw', kb(ours.raw), kb(theirs.raw), `${(ours.raw / theirs.raw).toFixed(2)}× (wasmqtt / MQTT.js)`]);
 rows.push(['size: gzip -9', kb(ours.zipped), kb(theirs.zipped), `${(ours.zipped / theirs.zipped).toFixed(2)}× (wasmqtt / MQTT.js)`]);
@@ -99,5 +107,10 @@ const line = (r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i])
 console.log(line(head));
 console.log(w.map((x) => '-'.repeat(x)).join('   '));
 for (const r of rows) console.log(line(r));
+for (const key of ['qos0', 'qos1']) {
+  if (!WORKLOADS.has(key)) continue;
+  const per = results[key].wasmqtt.map((r, i) => (r.perSecond / results[key]['MQTT.js'][i].perSecond).toFixed(2));
+  console.log(`${key} ratio per round (same round): ${per.join(' ')}`);
+}
 console.log(`\nwasmqtt = web-demo/pkg/ (.wasm + JS glue + snippets); MQTT.js = mqtt/dist/mqtt.min.js`);
 console.log('raw runs:', JSON.stringify(results));

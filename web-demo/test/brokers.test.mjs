@@ -128,9 +128,11 @@ test('failover at connect: servers [a dead port, mosquitto] connects to the seco
     return out;
   }, { dead, live: broker.wsPort });
   assert.equal(r.state, 'connected');
-  assert.deepEqual(r.connects, [named(broker.wsPort)], 'the connect event names the broker in use');
-  assert.equal(r.broker, named(broker.wsPort), 'client.broker names it');
-  assert.deepEqual(r.opened, [`ws://127.0.0.1:${dead}/mqtt`, `ws://127.0.0.1:${broker.wsPort}/mqtt`], 'one WebSocket per broker, in order');
+  // The object has no path (so /mqtt); the URL asks for path / (src/broker.rs).
+  const live = `ws://127.0.0.1:${broker.wsPort}/`;
+  assert.deepEqual(r.connects, [live], 'the connect event names the broker in use');
+  assert.equal(r.broker, live, 'client.broker names it');
+  assert.deepEqual(r.opened, [`ws://127.0.0.1:${dead}/mqtt`, live], 'one WebSocket per broker, in order');
   assert.equal(r.closes.length, 1, JSON.stringify(r));
   assert.equal(r.closes[0].code, 'CONNECTION_LOST');
   assert.equal(r.closes[0].broker, named(dead), 'the close event names the dead broker');
@@ -147,7 +149,8 @@ test('failover at connect: servers [a dead port, mosquitto] connects to the seco
       return { code: 'resolved' };
     } catch (e) { return { code: e.code, closes }; }
   }, [`ws://127.0.0.1:${dead}/`, `ws://127.0.0.1:${dead2}/`]);
-  assert.deepEqual(all, { code: 'CONNECTION_LOST', closes: [{ broker: named(dead), again: true }, { broker: named(dead2), again: false }] });
+  const slash = (port) => `ws://127.0.0.1:${port}/`;
+  assert.deepEqual(all, { code: 'CONNECTION_LOST', closes: [{ broker: slash(dead), again: true }, { broker: slash(dead2), again: false }] });
   await page.close();
 });
 
@@ -222,8 +225,8 @@ test('credentials in a server URL go into that broker\'s CONNECT', async () => {
     await c.end();
     return out;
   }, `ws://meter:s3cret@127.0.0.1:${broker.wsPort}/`);
-  assert.equal(r.broker, `ws://meter@127.0.0.1:${broker.wsPort}/mqtt`, 'named without the password');
-  assert.deepEqual(r.opened, [`ws://127.0.0.1:${broker.wsPort}/mqtt`], 'the WebSocket URL carries no credentials');
+  assert.equal(r.broker, `ws://meter@127.0.0.1:${broker.wsPort}/`, 'named without the password');
+  assert.deepEqual(r.opened, [`ws://127.0.0.1:${broker.wsPort}/`], 'the WebSocket URL carries no credentials');
   // mosquitto logs the CONNECT's user name: the URL's, not the options' one.
   await waitFor('mosquitto to log the connection', () => /as cred-check .*u'meter'/.test(broker.log()), STEP);
   await page.close();

@@ -31,6 +31,11 @@ export function makeError(code, message, reasonCode) {
     if (reasonCode !== undefined) e.reasonCode = reasonCode;
     return e;
 }
+export function taskPoster(f) {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = f;
+    return ch.port2;
+}
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = makeMessage)]
@@ -44,6 +49,17 @@ extern "C" {
     ) -> JsValue;
     #[wasm_bindgen(js_name = makeError)]
     fn make_error(code: &str, message: &str, reason_code: Option<u8>) -> JsValue;
+    /// A `MessagePort` whose `postMessage` queues a task that calls `f` (a task without the
+    /// clamping of nested `setTimeout`s).
+    #[wasm_bindgen(js_name = taskPoster)]
+    pub(crate) fn task_poster(f: &Function) -> TaskPort;
+
+    /// One end of a `MessageChannel`.
+    pub(crate) type TaskPort;
+    #[wasm_bindgen(method, js_name = postMessage)]
+    pub(crate) fn post_message(this: &TaskPort, v: &JsValue);
+    #[wasm_bindgen(method)]
+    pub(crate) fn close(this: &TaskPort);
 }
 
 #[wasm_bindgen]
@@ -58,6 +74,12 @@ extern "C" {
     fn performance_now() -> f64;
     #[wasm_bindgen(js_namespace = console, js_name = error)]
     pub(crate) fn console_error(a: &JsValue, b: &JsValue);
+}
+
+/// Whether `n` is a whole number (`f64::fract` is std's): false for NaN and infinities; a value
+/// beyond `i64` saturates and compares unequal, which the range checks that follow reject anyway.
+fn is_whole(n: f64) -> bool {
+    n == (n as i64) as f64
 }
 
 /// The driver's clock: `performance.now()` in whole milliseconds (monotonic, in windows and
@@ -197,7 +219,7 @@ pub(crate) fn opt_uint(
     match field(obj, key)? {
         None => Ok(None),
         Some(v) => match v.as_f64() {
-            Some(n) if n.fract() == 0.0 && n >= min && n <= max => Ok(Some(n)),
+            Some(n) if is_whole(n) && n >= min && n <= max => Ok(Some(n)),
             _ => Err(invalid(alloc::format!(
                 "option '{key}' must be a whole number from {} to {}",
                 // As integers: formatting an f64 would pull float printing into the .wasm.
@@ -214,7 +236,7 @@ pub(crate) fn qos_of(obj: Option<&Object>) -> JsResult<QoS> {
         None => Ok(QoS::AtMostOnce),
         Some(v) => v
             .as_f64()
-            .filter(|n| n.fract() == 0.0 && (0.0..=2.0).contains(n))
+            .filter(|n| is_whole(*n) && (0.0..=2.0).contains(n))
             .and_then(|n| QoS::from_u8(n as u8))
             .ok_or_else(|| MqttError::new("INVALID_QOS", "qos must be 0, 1 or 2")),
     }

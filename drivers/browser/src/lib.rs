@@ -34,8 +34,24 @@
 
 #![allow(unsafe_code)] // wasm-bindgen glue
 #![warn(missing_docs)]
+#![no_std]
 
 extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+/// The shipped build's allocator (feature `standalone`; with `std`, std's).
+#[cfg(all(feature = "standalone", not(feature = "std"), target_family = "wasm"))]
+#[global_allocator]
+static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
+/// The shipped build's panic handler (feature `standalone`): a trap, without formatting the
+/// message (nothing in a page could read it; the trap surfaces as a `RuntimeError` in JavaScript).
+#[cfg(all(feature = "standalone", not(feature = "std"), target_family = "wasm"))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
 
 mod brokers;
 mod driver;
