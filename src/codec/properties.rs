@@ -235,8 +235,9 @@ impl<'a> Properties<'a> {
     /// Whether no property is set.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        // The same as `*self == Properties::EMPTY`, field by field, stopping at the first set.
-        $( is_unset!($kind, self.$field) && )* true
+        // The same as `*self == Properties::EMPTY`, field by field. `&`, not `&&`: without a
+        // branch per field the tests fold into a few loads and ORs.
+        $( is_unset!($kind, self.$field) & )* true
     }
 
     /// Writes the property length and the properties (MQTT 5.0 only).
@@ -291,7 +292,8 @@ impl<'a> Properties<'a> {
         })
     }
 
-    fn write<S: Sink>(&self, ctx: PropertyContext, s: &mut S) -> Result<(), EncodeError> {
+    /// Writes the properties without their length prefix (checking them when `S::CHECK`).
+    pub(crate) fn write<S: Sink>(&self, ctx: PropertyContext, s: &mut S) -> Result<(), EncodeError> {
         let head = |s: &mut S, id: u8| -> Result<(), EncodeError> {
             if S::CHECK && ALLOWED[usize::from(id)] & ctx.bit() == 0 {
                 return Err(EncodeError::PropertyNotAllowed {

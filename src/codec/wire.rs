@@ -120,6 +120,25 @@ impl<'a> Reader<'a> {
     }
 }
 
+impl<'a> Reader<'a> {
+    /// A topic filter: [`Reader::string`] and then [`check_topic_filter`], the common filter
+    /// (plain and valid, which excludes U+0000) accepted in one scan after the UTF-8 check.
+    #[inline]
+    pub(crate) fn topic_filter(&mut self) -> Result<&'a str, DecodeError> {
+        const F: &str = "topic filter";
+        let b = self.binary(F)?;
+        let s = core::str::from_utf8(b).map_err(|_| DecodeError::InvalidUtf8)?;
+        if plain_valid_filter(b) {
+            return Ok(s);
+        }
+        if has_nul(b) {
+            return Err(DecodeError::NullCharacter);
+        }
+        validate_topic_filter(s).map_err(DecodeError::InvalidTopicFilter)?;
+        Ok(s)
+    }
+}
+
 /// Checks an MQTT UTF-8 string: well-formed UTF-8 (which excludes surrogates) without U+0000.
 #[inline]
 pub(crate) fn check_utf8(b: &[u8]) -> Result<&str, DecodeError> {
@@ -469,11 +488,17 @@ fn scan(b: &[u8], found: impl Fn(u64) -> bool, byte: impl Fn(u8) -> bool + Copy)
 /// The same verdict as [`validate_topic_name`], without its cost on the common path.
 #[inline]
 pub(crate) fn check_topic_name(name: &str) -> Result<(), TopicError> {
-    let b = name.as_bytes();
-    if !b.is_empty() && b.len() <= MAX_TOPIC_LEN && !has_nul_or_wildcard(b) {
+    if topic_name_ok(name.as_bytes()) {
         return Ok(());
     }
     validate_topic_name(name)
+}
+
+/// Whether `b` is a valid topic name: 1 to 65 535 bytes without U+0000, `+` or `#` (`false`
+/// says nothing about why).
+#[inline]
+pub(crate) fn topic_name_ok(b: &[u8]) -> bool {
+    !b.is_empty() && b.len() <= MAX_TOPIC_LEN && !has_nul_or_wildcard(b)
 }
 
 /// The same verdict as [`validate_topic_filter`], without its cost on the common path: a
@@ -487,7 +512,9 @@ pub(crate) fn check_topic_filter(filter: &str) -> Result<(), TopicError> {
     validate_topic_filter(filter)
 }
 
-fn plain_valid_filter(b: &[u8]) -> bool {
+/// Whether `b` is a valid topic filter that is not a shared subscription (nor starts with
+/// `$share`): `false` also for some valid filters, which then need the full check.
+pub(crate) fn plain_valid_filter(b: &[u8]) -> bool {
     let n = b.len();
     if n == 0 || n > MAX_TOPIC_LEN || b.starts_with(b"$share") {
         return false;
