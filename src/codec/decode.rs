@@ -530,9 +530,10 @@ fn subscribe<'a>(
     s.packet_id = packet_id(r)?;
     props(r, v, PropertyContext::Subscribe, &mut s.properties)?;
     let start = r.buf;
+    let text = core::str::from_utf8(start).ok();
     let mut count = 0;
     while !r.is_empty() {
-        let filter = r.topic_filter()?;
+        let filter = r.topic_filter(start, text)?;
         let o = r.u8("subscription options")?;
         let reserved = if v.is_v5() { 0b1100_0000 } else { 0b1111_1100 };
         if o & reserved != 0 {
@@ -596,9 +597,10 @@ fn unsubscribe<'a>(
     u.packet_id = packet_id(r)?;
     props(r, v, PropertyContext::Unsubscribe, &mut u.properties)?;
     let start = r.buf;
+    let text = core::str::from_utf8(start).ok();
     let mut count = 0;
     while !r.is_empty() {
-        r.topic_filter()?;
+        r.topic_filter(start, text)?;
         count += 1;
     }
     if count == 0 {

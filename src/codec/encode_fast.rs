@@ -12,9 +12,7 @@ use super::packet::{Connect, Packet, Publish, Subscribe};
 use super::properties::{Properties, PropertyContext};
 use super::subscription::SubscriptionOptions;
 use super::types::{ProtocolVersion, QoS};
-use super::wire::{
-    has_nul, plain_valid_filter, topic_name_ok, var_int_len, CheckedCounter, Sink, MAX_VAR_INT,
-};
+use super::wire::{plain_valid_filter, str_ok, topic_name_ok, var_int_len, Sink, MAX_VAR_INT};
 use alloc::vec::Vec;
 
 /// Appends `p` to `out` and returns its size, if `p` is a packet with a fast path and breaks no
@@ -58,7 +56,7 @@ fn publish(p: &Publish<'_>, v: ProtocolVersion, max: u32, out: &mut Vec<u8>) -> 
         out.extend_from_slice(&p.packet_id.to_be_bytes());
     }
     if v5 {
-        put_props(out, &p.properties, PropertyContext::Publish, props);
+        put_props(out, &p.properties, props);
     }
     out.extend_from_slice(p.payload);
     Some(size)
@@ -88,7 +86,7 @@ fn subscribe(p: &Subscribe<'_>, v: ProtocolVersion, max: u32, out: &mut Vec<u8>)
     header(out, 0x82, remaining);
     out.extend_from_slice(&p.packet_id.to_be_bytes());
     if v5 {
-        put_props(out, &p.properties, PropertyContext::Subscribe, props);
+        put_props(out, &p.properties, props);
     }
     for s in subs {
         put_str(out, s.filter);
@@ -148,12 +146,12 @@ fn connect(c: &Connect<'_>, max: u32, out: &mut Vec<u8>) -> Option<usize> {
     let [ka_hi, ka_lo] = c.keep_alive.to_be_bytes();
     out.extend_from_slice(&[0, 4, b'M', b'Q', b'T', b'T', v.level(), flags, ka_hi, ka_lo]);
     if v5 {
-        put_props(out, &c.properties, PropertyContext::Connect, props);
+        put_props(out, &c.properties, props);
     }
     put_str(out, c.client_id);
     if let Some(w) = &c.will {
         if v5 {
-            put_props(out, &w.properties, PropertyContext::Will, will_props);
+            put_props(out, &w.properties, will_props);
         }
         put_str(out, w.topic);
         put_bin(out, w.payload);
@@ -177,10 +175,8 @@ fn props_len(p: &Properties<'_>, v: ProtocolVersion, ctx: PropertyContext) -> Op
     if !v.is_v5() {
         return None;
     }
-    let mut c = CheckedCounter::default();
-    p.write(ctx, &mut c).ok()?;
     // The length prefix must fit a variable byte integer.
-    (c.0 <= MAX_VAR_INT as usize).then_some(c.0)
+    p.checked_len(ctx).filter(|&n| n <= MAX_VAR_INT as usize)
 }
 
 /// The bytes a property block of `len` bytes takes with its length prefix (none in 3.1.1).
@@ -202,13 +198,6 @@ fn total(remaining: usize, max: u32) -> Option<usize> {
     }
     let size = 1 + var_int_len(remaining as u32) + remaining;
     (size <= max as usize).then_some(size)
-}
-
-/// A string the sender may send: at most 65 535 bytes, no U+0000 (v5 MQTT-1.5.4-1/-2, v3.1.1
-/// MQTT-1.5.3-1/-2; `&str` is well-formed UTF-8 already).
-#[inline]
-fn str_ok(s: &str) -> bool {
-    s.len() <= usize::from(u16::MAX) && !has_nul(s.as_bytes())
 }
 
 /// The first byte and the remaining length.
@@ -240,31 +229,10 @@ fn put_bin(out: &mut Vec<u8>, b: &[u8]) {
 
 /// A checked property block of `len` bytes, with its length prefix.
 #[inline]
-fn put_props(out: &mut Vec<u8>, p: &Properties<'_>, ctx: PropertyContext, len: usize) {
-    let mut w = Unchecked(out);
-    // Neither can fail: the block was checked by `props_len`, and this sink checks nothing.
-    let _ = w.put_var_int(len as u32);
+fn put_props(out: &mut Vec<u8>, p: &Properties<'_>, len: usize) {
+    // Cannot fail: `props_len` checked the length fits.
+    let _ = out.put_var_int(len as u32);
     if len > 0 {
-        let _ = p.write(ctx, &mut w);
-    }
-}
-
-/// Appends to a vector without checking anything: for what was checked already.
-struct Unchecked<'a>(&'a mut Vec<u8>);
-
-impl Sink for Unchecked<'_> {
-    const CHECK: bool = false;
-    const WRITES: bool = true;
-    #[inline]
-    fn put_u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    #[inline]
-    fn put_slice(&mut self, v: &[u8]) {
-        self.0.extend_from_slice(v);
-    }
-    #[inline]
-    fn skip(&mut self, n: usize) {
-        self.0.resize(self.0.len() + n, 0);
+        p.write_checked(out);
     }
 }
