@@ -167,7 +167,7 @@ fn connect(c: &Connect<'_>, max: u32, out: &mut Vec<u8>) -> Option<usize> {
 
 /// The length of a property block after checking it (`Some(0)` when empty): in 3.1.1, where
 /// packets carry none, `None` unless it is empty.
-#[inline]
+#[inline(always)]
 fn props_len(p: &Properties<'_>, v: ProtocolVersion, ctx: PropertyContext) -> Option<usize> {
     if p.is_empty() {
         return Some(0);
@@ -180,7 +180,7 @@ fn props_len(p: &Properties<'_>, v: ProtocolVersion, ctx: PropertyContext) -> Op
 }
 
 /// The bytes a property block of `len` bytes takes with its length prefix (none in 3.1.1).
-#[inline]
+#[inline(always)]
 fn props_field(v5: bool, len: usize) -> usize {
     if v5 {
         var_int_len(len as u32) + len
@@ -191,7 +191,7 @@ fn props_field(v5: bool, len: usize) -> usize {
 
 /// The whole size of a packet whose body is `remaining` bytes, if it is within `max` and what
 /// a remaining length can express.
-#[inline]
+#[inline(always)]
 fn total(remaining: usize, max: u32) -> Option<usize> {
     if remaining > MAX_VAR_INT as usize {
         return None;
@@ -201,7 +201,7 @@ fn total(remaining: usize, max: u32) -> Option<usize> {
 }
 
 /// The first byte and the remaining length.
-#[inline]
+#[inline(always)]
 fn header(out: &mut Vec<u8>, first: u8, remaining: usize) {
     let r = remaining as u32;
     let b = |shift: u32, more: bool| (r >> shift) as u8 & 0x7F | (more as u8) << 7;
@@ -216,19 +216,19 @@ fn header(out: &mut Vec<u8>, first: u8, remaining: usize) {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn put_str(out: &mut Vec<u8>, s: &str) {
     put_bin(out, s.as_bytes());
 }
 
-#[inline]
+#[inline(always)]
 fn put_bin(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(&(b.len() as u16).to_be_bytes());
     out.extend_from_slice(b);
 }
 
 /// A checked property block of `len` bytes, with its length prefix.
-#[inline]
+#[inline(always)]
 fn put_props(out: &mut Vec<u8>, p: &Properties<'_>, len: usize) {
     // Cannot fail: `props_len` checked the length fits.
     let _ = out.put_var_int(len as u32);

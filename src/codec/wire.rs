@@ -491,8 +491,10 @@ fn scan(b: &[u8], found: impl Fn(u64) -> bool, byte: impl Fn(u8) -> bool + Copy)
         hits != 0
     };
     let (chunks, rest) = b.as_chunks::<16>();
-    if chunks.iter().any(block) {
-        return true;
+    for c in chunks {
+        if block(c) {
+            return true;
+        }
     }
     !rest.is_empty() && b.last_chunk::<16>().is_some_and(block)
 }
