@@ -222,9 +222,13 @@ macro_rules! fast_write {
         }
     };
     (SubIds, $v:expr, $id:expr, $out:ident) => {
-        for v in $v.iter() {
+        let mut each = |v: u32| {
             $out.push($id);
             let _ = $out.put_var_int(v);
+        };
+        match $v.as_slice() {
+            Some(s) => s.iter().for_each(|&v| each(v)),
+            None => $v.iter().for_each(each),
         }
     };
     (Users, $v:expr, $id:expr, $out:ident) => {
@@ -526,12 +530,19 @@ fn sub_ids_len(ids: &Seq<'_, u32>, ctx: PropertyContext) -> Option<usize> {
     if ctx == PropertyContext::Subscribe && ids.len() > 1 {
         return None;
     }
+    let one = |v: u32| (v != 0 && v <= MAX_VAR_INT).then(|| 1 + var_int_len(v));
     let mut n = 0;
-    for v in ids.iter() {
-        if v == 0 || v > MAX_VAR_INT {
-            return None;
+    match ids.as_slice() {
+        Some(s) => {
+            for &v in s {
+                n += one(v)?;
+            }
         }
-        n += 1 + var_int_len(v);
+        None => {
+            for v in ids.iter() {
+                n += one(v)?;
+            }
+        }
     }
     Some(n)
 }
