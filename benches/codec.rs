@@ -485,6 +485,81 @@ fn callgrind(iters: usize, only: &str) {
             }
         )*};
     }
+    // rumqttc on the same packets: `cg_theirs_decode_*` includes making the `BytesMut` that
+    // `Packet::read` consumes, which `cg_theirs_setup_*` does alone (subtract it).
+    macro_rules! theirs {
+        ($($enc:ident $dec:ident $setup:ident $t:ident;)*) => {$(
+            #[inline(never)]
+            fn $enc(p: &Theirs, iters: usize) -> usize {
+                let mut out = BytesMut::with_capacity(256);
+                let mut n = 0;
+                for _ in 0..iters {
+                    out.clear();
+                    n += black_box(p).write(&mut out);
+                }
+                n
+            }
+            #[inline(never)]
+            fn $dec(p: &Theirs, wire: &[u8], iters: usize) -> usize {
+                let mut n = 0;
+                for _ in 0..iters {
+                    let mut buf = BytesMut::from(black_box(wire));
+                    match p {
+                        Theirs::V4(_) => drop(black_box(r4::Packet::read(&mut buf, usize::MAX).unwrap())),
+                        Theirs::V5(_) => drop(black_box(r5::Packet::read(&mut buf, None).unwrap())),
+                    }
+                    n += black_box(buf).len();
+                }
+                n
+            }
+            #[inline(never)]
+            fn $setup(wire: &[u8], iters: usize) -> usize {
+                let mut n = 0;
+                for _ in 0..iters {
+                    let buf = BytesMut::from(black_box(wire));
+                    n += black_box(buf).len();
+                }
+                n
+            }
+            let mut wire = BytesMut::new();
+            $t.write(&mut wire);
+            if only.is_empty() || only == stringify!($enc) {
+                black_box($enc(&$t, iters));
+            }
+            if only.is_empty() || only == stringify!($dec) {
+                black_box($dec(&$t, &wire, iters));
+            }
+            if only.is_empty() || only == stringify!($setup) {
+                black_box($setup(&wire, iters));
+            }
+        )*};
+    }
+    let their_pub4 = publish_theirs(v4, &payload);
+    let their_pub5 = {
+        let mut p = r5::Publish::new(
+            TOPIC,
+            Q5::AtLeastOnce,
+            Bytes::copy_from_slice(&payload),
+            Some(r5::PublishProperties {
+                message_expiry_interval: Some(60),
+                content_type: Some("text/plain".into()),
+                user_properties: vec![("app".into(), "bench".into())],
+                ..Default::default()
+            }),
+        );
+        p.pkid = 4242;
+        Theirs::V5(r5::Packet::Publish(p))
+    };
+    let (their_con4, their_con5) = (connect_theirs(v4), connect_theirs(v5));
+    let (their_sub4, their_sub5) = (subscribe_theirs(v4, &subs4), subscribe_theirs(v5, &subs5));
+    theirs! {
+        cg_theirs_encode_v4_publish16 cg_theirs_decode_v4_publish16 cg_theirs_setup_v4_publish16 their_pub4;
+        cg_theirs_encode_v5_publish16_props cg_theirs_decode_v5_publish16_props cg_theirs_setup_v5_publish16_props their_pub5;
+        cg_theirs_encode_v4_connect cg_theirs_decode_v4_connect cg_theirs_setup_v4_connect their_con4;
+        cg_theirs_encode_v5_connect cg_theirs_decode_v5_connect cg_theirs_setup_v5_connect their_con5;
+        cg_theirs_encode_v4_subscribe cg_theirs_decode_v4_subscribe cg_theirs_setup_v4_subscribe their_sub4;
+        cg_theirs_encode_v5_subscribe cg_theirs_decode_v5_subscribe cg_theirs_setup_v5_subscribe their_sub5;
+    }
     cases! {
         cg_encode_v4_publish16 cg_decode_v4_publish16 v4 pub4;
         cg_encode_v5_publish16_props cg_decode_v5_publish16_props v5 pub5;

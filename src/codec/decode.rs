@@ -5,7 +5,7 @@ use super::packet::*;
 use super::properties::{Properties, PropertyContext};
 use super::seq::Seq;
 use super::types::{PacketType, ProtocolVersion, QoS, ReasonCode};
-use super::wire::{check_topic_filter, check_topic_name};
+use super::wire::check_topic_name;
 use super::wire::{read_var_int, Reader};
 use crate::topic::parse_shared;
 
@@ -103,6 +103,11 @@ impl Decoder {
     /// header is complete, so an oversized packet is refused before its body is buffered.
     /// Strings and payloads in the packet borrow from `buf`; nothing is allocated.
     pub fn decode<'a>(&self, buf: &'a [u8]) -> Result<Option<(Packet<'a>, usize)>, DecodeError> {
+        if let Some(&first) = buf.first() {
+            if first >> 4 == PacketType::Publish as u8 {
+                return self.decode_publish(first, buf);
+            }
+        }
         let Some(h) = FixedHeader::parse(buf, self.version)? else {
             return Ok(None);
         };
@@ -126,6 +131,98 @@ impl Decoder {
             }
         }
         out
+    }
+}
+
+impl Decoder {
+    /// [`Decoder::decode`] of a PUBLISH (first byte `first`), the packet received most: the
+    /// same checks in the same order, the packet built where it is returned.
+    #[inline]
+    fn decode_publish<'a>(
+        &self,
+        first: u8,
+        buf: &'a [u8],
+    ) -> Result<Option<(Packet<'a>, usize)>, DecodeError> {
+        // As `FixedHeader::parse` checks a PUBLISH's flags.
+        let flags = first & 0x0F;
+        let qos = match (flags >> 1) & 3 {
+            0 if flags & 0b1000 != 0 => return Err(DecodeError::DupOnQoS0),
+            0 => QoS::AtMostOnce,
+            1 => QoS::AtLeastOnce,
+            2 => QoS::ExactlyOnce,
+            _ => return Err(DecodeError::InvalidQoS(3)),
+        };
+        let Some((remaining, n)) = read_var_int(buf.get(1..).unwrap_or_default())? else {
+            return Ok(None);
+        };
+        let size = 1 + n + remaining as usize;
+        if size > self.max_packet_size as usize {
+            return Err(DecodeError::PacketTooLarge {
+                size,
+                max: self.max_packet_size,
+            });
+        }
+        let Some(body) = buf.get(1 + n..size) else {
+            return Ok(None);
+        };
+        let mut r = Reader::new(body, PacketType::Publish);
+        let (topic, suspect) = r.topic("topic name")?;
+        let packet_id = if qos == QoS::AtMostOnce {
+            0
+        } else {
+            packet_id(&mut r)?
+        };
+        let v5 = self.version.is_v5();
+        let no_props = match r.buf.split_first() {
+            _ if !v5 => true,
+            Some((0, rest)) => {
+                r.buf = rest;
+                true
+            }
+            _ => false,
+        };
+        if no_props {
+            // No property, the common case: the packet is built without copying them.
+            if topic.is_empty() {
+                return Err(DecodeError::EmptyTopicName);
+            } else if suspect {
+                check_topic_name(topic).map_err(DecodeError::InvalidTopicName)?;
+            }
+            return Ok(Some((
+                Packet::Publish(Publish {
+                    dup: flags & 0b1000 != 0,
+                    qos,
+                    retain: flags & 1 != 0,
+                    topic,
+                    packet_id,
+                    properties: Properties::EMPTY,
+                    payload: r.rest(),
+                }),
+                size,
+            )));
+        }
+        let mut properties = Properties::EMPTY;
+        properties.decode_into(&mut r, PropertyContext::Publish)?;
+        if topic.is_empty() {
+            if properties.topic_alias.is_none() {
+                return Err(DecodeError::EmptyTopicName);
+            }
+        } else if suspect {
+            check_topic_name(topic).map_err(DecodeError::InvalidTopicName)?;
+        }
+        // Built in one expression, straight into the return slot.
+        Ok(Some((
+            Packet::Publish(Publish {
+                dup: flags & 0b1000 != 0,
+                qos,
+                retain: flags & 1 != 0,
+                topic,
+                packet_id,
+                properties,
+                payload: r.rest(),
+            }),
+            size,
+        )))
     }
 }
 
@@ -433,10 +530,10 @@ fn subscribe<'a>(
     s.packet_id = packet_id(r)?;
     props(r, v, PropertyContext::Subscribe, &mut s.properties)?;
     let start = r.buf;
+    let text = core::str::from_utf8(start).ok();
     let mut count = 0;
     while !r.is_empty() {
-        let filter = r.string("topic filter")?;
-        check_topic_filter(filter).map_err(DecodeError::InvalidTopicFilter)?;
+        let filter = r.topic_filter(start, text)?;
         let o = r.u8("subscription options")?;
         let reserved = if v.is_v5() { 0b1100_0000 } else { 0b1111_1100 };
         if o & reserved != 0 {
@@ -500,10 +597,10 @@ fn unsubscribe<'a>(
     u.packet_id = packet_id(r)?;
     props(r, v, PropertyContext::Unsubscribe, &mut u.properties)?;
     let start = r.buf;
+    let text = core::str::from_utf8(start).ok();
     let mut count = 0;
     while !r.is_empty() {
-        let filter = r.string("topic filter")?;
-        check_topic_filter(filter).map_err(DecodeError::InvalidTopicFilter)?;
+        r.topic_filter(start, text)?;
         count += 1;
     }
     if count == 0 {

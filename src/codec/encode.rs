@@ -45,6 +45,11 @@ impl Packet<'_> {
         max_packet_size: u32,
         out: &mut Vec<u8>,
     ) -> Result<usize, EncodeError> {
+        // PUBLISH, SUBSCRIBE and CONNECT breaking no rule: checked and sized in one pass,
+        // written in a second.
+        if let Some(size) = super::encode_fast::encode(self, version, max_packet_size, out) {
+            return Ok(size);
+        }
         // First pass: sizes only. The rules are checked while writing (second pass), so a
         // valid packet is walked twice, not three times. A PUBLISH without properties, the
         // common case, is sized without a pass.

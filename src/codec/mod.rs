@@ -28,6 +28,7 @@
 
 mod decode;
 mod encode;
+mod encode_fast;
 mod error;
 mod packet;
 pub mod properties;

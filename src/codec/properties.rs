@@ -12,9 +12,11 @@ use super::seq::Seq;
 use super::types::QoS;
 use super::wire::{check_topic_name, CheckedCounter, Counter, Reader, Sink};
 
-use super::property_table::ALLOWED;
 pub use super::property_table::{id, property_allowed};
+use super::property_table::{ALLOWED, ALLOWED_IDS};
 pub use super::types::PropertyContext;
+use super::wire::{str_ok, topic_name_ok, var_int_len, MAX_VAR_INT};
+use alloc::vec::Vec;
 
 /// The value of an unset field, by wire type.
 macro_rules! unset {
@@ -123,6 +125,122 @@ macro_rules! encode_field {
             $s.put_str(k)?;
             $s.put_str(v)
         })?;
+    };
+}
+
+/// The bytes one field takes (identifiers included) if a sender may send it, else `None`.
+macro_rules! fast_len {
+    (Flag, $v:expr, $ctx:ident) => {
+        Some(2)
+    };
+    (MaxQoS, $v:expr, $ctx:ident) => {
+        match $v {
+            Some(QoS::ExactlyOnce) => None,
+            _ => Some(2),
+        }
+    };
+    (U16, $v:expr, $ctx:ident) => {
+        Some(3)
+    };
+    (NzU16, $v:expr, $ctx:ident) => {
+        match $v {
+            Some(0) => None,
+            _ => Some(3),
+        }
+    };
+    (U32, $v:expr, $ctx:ident) => {
+        Some(5)
+    };
+    (NzU32, $v:expr, $ctx:ident) => {
+        match $v {
+            Some(0) => None,
+            _ => Some(5),
+        }
+    };
+    (Str, $v:expr, $ctx:ident) => {
+        $v.filter(|s| str_ok(s)).map(|s| 3 + s.len())
+    };
+    (Topic, $v:expr, $ctx:ident) => {
+        $v.filter(|s| topic_name_ok(s.as_bytes()))
+            .map(|s| 3 + s.len())
+    };
+    (Bin, $v:expr, $ctx:ident) => {
+        $v.filter(|b| b.len() <= usize::from(u16::MAX))
+            .map(|b| 3 + b.len())
+    };
+    (SubIds, $v:expr, $ctx:ident) => {
+        sub_ids_len(&$v, $ctx)
+    };
+    (Users, $v:expr, $ctx:ident) => {
+        users_len(&$v)
+    };
+}
+
+/// Appends one field (checked by `fast_len!`) to a vector.
+macro_rules! fast_write {
+    (Flag, $v:expr, $id:expr, $out:ident) => {
+        if let Some(v) = $v {
+            $out.extend_from_slice(&[$id, v as u8]);
+        }
+    };
+    (MaxQoS, $v:expr, $id:expr, $out:ident) => {
+        if let Some(q) = $v {
+            $out.extend_from_slice(&[$id, q as u8]);
+        }
+    };
+    (U16, $v:expr, $id:expr, $out:ident) => {
+        if let Some(v) = $v {
+            let [a, b] = u16::to_be_bytes(v);
+            $out.extend_from_slice(&[$id, a, b]);
+        }
+    };
+    (NzU16, $v:expr, $id:expr, $out:ident) => {
+        fast_write!(U16, $v, $id, $out)
+    };
+    (U32, $v:expr, $id:expr, $out:ident) => {
+        if let Some(v) = $v {
+            let [a, b, c, d] = u32::to_be_bytes(v);
+            $out.extend_from_slice(&[$id, a, b, c, d]);
+        }
+    };
+    (NzU32, $v:expr, $id:expr, $out:ident) => {
+        fast_write!(U32, $v, $id, $out)
+    };
+    (Str, $v:expr, $id:expr, $out:ident) => {
+        if let Some(v) = $v {
+            $out.push($id);
+            put_prefixed($out, v.as_bytes());
+        }
+    };
+    (Topic, $v:expr, $id:expr, $out:ident) => {
+        fast_write!(Str, $v, $id, $out)
+    };
+    (Bin, $v:expr, $id:expr, $out:ident) => {
+        if let Some(v) = $v {
+            $out.push($id);
+            put_prefixed($out, v);
+        }
+    };
+    (SubIds, $v:expr, $id:expr, $out:ident) => {
+        let mut each = |v: u32| {
+            $out.push($id);
+            let _ = $out.put_var_int(v);
+        };
+        match $v.as_slice() {
+            Some(s) => s.iter().for_each(|&v| each(v)),
+            None => $v.iter().for_each(each),
+        }
+    };
+    (Users, $v:expr, $id:expr, $out:ident) => {
+        let mut each = |(k, v): (&str, &str)| {
+            $out.push($id);
+            put_prefixed($out, k.as_bytes());
+            put_prefixed($out, v.as_bytes());
+        };
+        match $v.as_slice() {
+            Some(s) => s.iter().for_each(|&kv| each(kv)),
+            None => $v.iter().for_each(each),
+        }
     };
 }
 
@@ -235,8 +353,34 @@ impl<'a> Properties<'a> {
     /// Whether no property is set.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        // The same as `*self == Properties::EMPTY`, field by field, stopping at the first set.
-        $( is_unset!($kind, self.$field) && )* true
+        // The same as `*self == Properties::EMPTY`, field by field. `&`, not `&&`: without a
+        // branch per field the tests fold into a few loads and ORs.
+        $( is_unset!($kind, self.$field) & )* true
+    }
+
+    /// The length of the block (without its length prefix) when every property set is
+    /// allowed in `ctx` and valid for a sender to send; `None` otherwise, the general encoder
+    /// ([`Properties::encode`]) then says what is wrong.
+    #[inline]
+    pub(crate) fn checked_len(&self, ctx: PropertyContext) -> Option<usize> {
+        let allowed = ALLOWED_IDS[ctx as usize];
+        let mut n = 0usize;
+        $(
+            if !is_unset!($kind, self.$field) {
+                if allowed & (1u64 << $id) == 0 {
+                    return None;
+                }
+                n += fast_len!($kind, self.$field, ctx)?;
+            }
+        )*
+        Some(n)
+    }
+
+    /// Appends the properties (without their length prefix), checked by
+    /// [`Properties::checked_len`] first.
+    #[inline]
+    pub(crate) fn write_checked(&self, out: &mut Vec<u8>) {
+        $( fast_write!($kind, self.$field, $id, out); )*
     }
 
     /// Writes the property length and the properties (MQTT 5.0 only).
@@ -291,7 +435,8 @@ impl<'a> Properties<'a> {
         })
     }
 
-    fn write<S: Sink>(&self, ctx: PropertyContext, s: &mut S) -> Result<(), EncodeError> {
+    /// Writes the properties without their length prefix (checking them when `S::CHECK`).
+    pub(crate) fn write<S: Sink>(&self, ctx: PropertyContext, s: &mut S) -> Result<(), EncodeError> {
         let head = |s: &mut S, id: u8| -> Result<(), EncodeError> {
             if S::CHECK && ALLOWED[usize::from(id)] & ctx.bit() == 0 {
                 return Err(EncodeError::PropertyNotAllowed {
@@ -378,6 +523,55 @@ impl<'a> Properties<'a> {
     };
 }
 property_table!(generate);
+
+/// [`fast_len!`] of the subscription identifiers: one at most in SUBSCRIBE (v5 §3.8.2.1.2),
+/// each 1 to 268 435 455.
+fn sub_ids_len(ids: &Seq<'_, u32>, ctx: PropertyContext) -> Option<usize> {
+    if ctx == PropertyContext::Subscribe && ids.len() > 1 {
+        return None;
+    }
+    let one = |v: u32| (v != 0 && v <= MAX_VAR_INT).then(|| 1 + var_int_len(v));
+    let mut n = 0;
+    match ids.as_slice() {
+        Some(s) => {
+            for &v in s {
+                n += one(v)?;
+            }
+        }
+        None => {
+            for v in ids.iter() {
+                n += one(v)?;
+            }
+        }
+    }
+    Some(n)
+}
+
+/// [`fast_len!`] of the user properties: every name and value a string a sender may send.
+fn users_len(users: &Seq<'_, (&str, &str)>) -> Option<usize> {
+    let one = |(k, v): (&str, &str)| (str_ok(k) && str_ok(v)).then_some(5 + k.len() + v.len());
+    let mut n = 0;
+    match users.as_slice() {
+        Some(s) => {
+            for &kv in s {
+                n += one(kv)?;
+            }
+        }
+        None => {
+            for kv in users.iter() {
+                n += one(kv)?;
+            }
+        }
+    }
+    Some(n)
+}
+
+/// Appends a two-byte length and the bytes (checked to fit already).
+#[inline]
+fn put_prefixed(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u16).to_be_bytes());
+    out.extend_from_slice(b);
+}
 
 /// Records the first property identifier written.
 struct FirstId(Option<u8>);

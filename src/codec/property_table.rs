@@ -140,6 +140,14 @@ macro_rules! generate {
             t
         };
 
+        /// The identifiers each context may carry, one bit per identifier, indexed by
+        /// `PropertyContext as usize`.
+        pub(crate) static ALLOWED_IDS: [u64; 16] = {
+            let mut t = [0u64; 16];
+            $( $( t[PropertyContext::$ctx as usize] |= 1u64 << $id; )* )*
+            t
+        };
+
         /// Skips the value of an already-validated property.
         pub(crate) fn skip_value(id: u8, buf: &mut &[u8]) {
             let b: &[u8] = buf;

@@ -143,6 +143,15 @@ impl<'a, T> Seq<'a, T> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The application's slice, when the list is one (not bytes off the wire).
+    #[inline]
+    pub(crate) fn as_slice(&self) -> Option<&'a [T]> {
+        match self.repr {
+            Repr::Slice(s) => Some(s),
+            _ => None,
+        }
+    }
 }
 
 impl<'a, T: WireItem<'a>> Seq<'a, T> {

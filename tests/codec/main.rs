@@ -8,6 +8,7 @@
 //! - `zero_alloc`: decoding allocates nothing. It installs a counting global allocator for
 //!   the whole binary, but counts only on the measuring thread between its markers, so the
 //!   tests of the other modules, running on other threads, do not disturb it;
+//! - `fast_paths`: the encoder's fast paths and the general encoder they fall back to agree;
 //! - `topics`: topic name and filter validation and matching;
 //! - `support`: the generators shared by `proptests` and `differential`, of packets in the
 //!   owned model of the test kit (`wasmqtt_testkit::packets`).
@@ -16,6 +17,7 @@
 mod support;
 
 mod differential;
+mod fast_paths;
 mod malformed;
 mod proptests;
 mod topics;
