@@ -35,6 +35,10 @@ pub enum ConfigError {
     /// `min_version` is newer than `max_version`.
     #[error("TLS min_version is newer than max_version")]
     TlsVersions,
+    /// TLS 1.2 was asked for (`min_version` or `max_version`), but this build speaks TLS 1.3
+    /// only (feature `tls12` off).
+    #[error("TLS 1.2 was asked for, but this build speaks TLS 1.3 only (feature `tls12` off)")]
+    Tls12Unsupported,
     /// A TLS broker, but nothing to trust: no CA bundle and no built-in roots.
     #[error("no CA certificates to verify the broker with: set a CA bundle (ca_pem) or enable the built-in roots (webpki_roots)")]
     NoRootCertificates,
@@ -103,7 +107,7 @@ impl TransportError {
         }
     }
 
-    #[cfg_attr(not(any(feature = "tls", feature = "websocket")), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "tls13", feature = "websocket")), allow(dead_code))]
     pub(crate) fn handshake(failure: HandshakeFailure, detail: impl Into<String>) -> Self {
         TransportError::Handshake {
             failure,

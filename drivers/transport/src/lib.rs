@@ -31,7 +31,7 @@
 mod error;
 mod options;
 mod stream;
-#[cfg(feature = "tls")]
+#[cfg(feature = "tls13")]
 mod tls;
 #[cfg(feature = "websocket")]
 mod websocket;
@@ -54,7 +54,7 @@ pub struct Connector {
 
 #[derive(Debug)]
 struct Inner {
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "tls13")]
     tls: tls::TlsConfig,
     #[cfg(feature = "websocket")]
     websocket: WebSocketOptions,
@@ -70,7 +70,7 @@ impl Connector {
         websocket::check_headers(&options.websocket)?;
         Ok(Connector {
             inner: Arc::new(Inner {
-                #[cfg(feature = "tls")]
+                #[cfg(feature = "tls13")]
                 tls: tls::TlsConfig::new(&options.tls)?,
                 #[cfg(feature = "websocket")]
                 websocket: options.websocket.clone(),
@@ -83,7 +83,7 @@ impl Connector {
     /// to write (ClientHello, HTTP upgrade request) are in its network output at once.
     pub fn start(&self, broker: &Broker) -> Result<Stream, ConfigError> {
         let scheme = broker.scheme;
-        #[cfg(not(feature = "tls"))]
+        #[cfg(not(feature = "tls13"))]
         if scheme.is_tls() {
             return Err(ConfigError::Unsupported {
                 scheme: scheme.as_str(),
@@ -97,7 +97,7 @@ impl Connector {
                 feature: "websocket",
             });
         }
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "tls13")]
         let tls = match scheme.is_tls() {
             true => Some(self.inner.tls.start(&broker.host)?),
             false => None,
@@ -108,7 +108,7 @@ impl Connector {
             false => None,
         };
         Ok(Stream::new(
-            #[cfg(feature = "tls")]
+            #[cfg(feature = "tls13")]
             tls,
             #[cfg(feature = "websocket")]
             ws,

@@ -2,7 +2,7 @@
 
 use crate::TransportError;
 
-#[cfg(feature = "tls")]
+#[cfg(feature = "tls13")]
 use crate::tls::TlsLayer;
 #[cfg(feature = "websocket")]
 use crate::websocket::WsLayer;
@@ -17,7 +17,7 @@ use crate::websocket::WsLayer;
 /// is waiting there). MQTT bytes sent before the handshakes are done are buffered, so the
 /// driver can call `Session::handle_connected` as soon as TCP connects.
 pub struct Stream {
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "tls13")]
     tls: Option<TlsLayer>,
     #[cfg(feature = "websocket")]
     ws: Option<WsLayer>,
@@ -36,7 +36,7 @@ pub struct Stream {
 impl std::fmt::Debug for Stream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("Stream");
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "tls13")]
         d.field("tls", &self.tls.is_some());
         #[cfg(feature = "websocket")]
         d.field("websocket", &self.ws.is_some());
@@ -51,12 +51,12 @@ impl std::fmt::Debug for Stream {
 
 impl Stream {
     pub(crate) fn new(
-        #[cfg(feature = "tls")] tls: Option<TlsLayer>,
+        #[cfg(feature = "tls13")] tls: Option<TlsLayer>,
         #[cfg(feature = "websocket")] ws: Option<WsLayer>,
         max_pending: usize,
     ) -> Stream {
         let mut stream = Stream {
-            #[cfg(feature = "tls")]
+            #[cfg(feature = "tls13")]
             tls,
             #[cfg(feature = "websocket")]
             ws,
@@ -96,7 +96,7 @@ impl Stream {
     }
 
     fn receive_inner(&mut self, network_bytes: &[u8]) -> Result<(), TransportError> {
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "tls13")]
         if let Some(tls) = &mut self.tls {
             #[cfg(feature = "websocket")]
             if self.ws.is_some() {
@@ -164,7 +164,7 @@ impl Stream {
         if let Some(ws) = &mut self.ws {
             return ws.send(bytes);
         }
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "tls13")]
         if let Some(tls) = &mut self.tls {
             tls.send(bytes);
             return Ok(());
@@ -204,7 +204,7 @@ impl Stream {
             ws.close();
         }
         self.flush_layers();
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "tls13")]
         if let Some(tls) = &mut self.tls {
             tls.close();
         }
@@ -229,7 +229,7 @@ impl Stream {
     }
 
     fn eof_inner(&mut self) -> Result<(), TransportError> {
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "tls13")]
         if let Some(tls) = &self.tls {
             if tls.is_handshaking() {
                 use wasmqtt::session::HandshakeFailure;
@@ -263,7 +263,7 @@ impl Stream {
     fn update_established(&mut self) {
         #[allow(unused_mut)]
         let mut done = true;
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "tls13")]
         if let Some(tls) = &self.tls {
             done &= !tls.is_handshaking();
         }
@@ -278,7 +278,7 @@ impl Stream {
     fn flush_layers(&mut self) {
         #[cfg(feature = "websocket")]
         if let Some(ws) = &mut self.ws {
-            #[cfg(feature = "tls")]
+            #[cfg(feature = "tls13")]
             if let Some(tls) = &mut self.tls {
                 let mut plain = Vec::new();
                 ws.take_output(&mut plain);
@@ -288,10 +288,10 @@ impl Stream {
             } else {
                 ws.take_output(&mut self.network_out);
             }
-            #[cfg(not(feature = "tls"))]
+            #[cfg(not(feature = "tls13"))]
             ws.take_output(&mut self.network_out);
         }
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "tls13")]
         if let Some(tls) = &mut self.tls {
             tls.take_network(&mut self.network_out);
         }

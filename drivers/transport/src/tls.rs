@@ -35,8 +35,13 @@ impl TlsConfig {
             return Err(ConfigError::TlsVersions);
         }
         let mut versions = Vec::new();
+        #[cfg(feature = "tls12")]
         if min <= TlsVersion::Tls12 {
             versions.push(&rustls::version::TLS12);
+        }
+        #[cfg(not(feature = "tls12"))]
+        if opts.min_version == Some(TlsVersion::Tls12) || max == TlsVersion::Tls12 {
+            return Err(ConfigError::Tls12Unsupported);
         }
         if max >= TlsVersion::Tls13 {
             versions.push(&rustls::version::TLS13);
@@ -378,5 +383,48 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn versions(min: Option<TlsVersion>, max: Option<TlsVersion>) -> Result<(), ConfigError> {
+        let opts = TlsOptions {
+            min_version: min,
+            max_version: max,
+            ..TlsOptions::default()
+        };
+        TlsConfig::new(&opts).map(|_| ())
+    }
+
+    #[test]
+    fn tls13_alone_is_always_there() {
+        assert_eq!(versions(None, None), Ok(()));
+        assert_eq!(versions(Some(TlsVersion::Tls13), None), Ok(()));
+    }
+
+    #[cfg(feature = "tls12")]
+    #[test]
+    fn tls12_is_accepted_with_the_feature() {
+        assert_eq!(versions(Some(TlsVersion::Tls12), None), Ok(()));
+        assert_eq!(
+            versions(Some(TlsVersion::Tls12), Some(TlsVersion::Tls12)),
+            Ok(())
+        );
+    }
+
+    #[cfg(not(feature = "tls12"))]
+    #[test]
+    fn tls12_is_a_typed_error_without_the_feature() {
+        assert_eq!(
+            versions(Some(TlsVersion::Tls12), None),
+            Err(ConfigError::Tls12Unsupported)
+        );
+        assert_eq!(
+            versions(None, Some(TlsVersion::Tls12)),
+            Err(ConfigError::Tls12Unsupported)
+        );
     }
 }
