@@ -234,6 +234,8 @@ async fn failure(url: &str, tls: TlsOptions) -> (HandshakeFailure, Duration) {
         other => panic!("expected a typed handshake failure for {url}, got {other:?} ({other})"),
     };
     assert_eq!(e.code(), failure.code());
+    // What an application prints for it (`Error`'s Display), for the closing notes and users.
+    println!("{url}: {} -> {e}", e.code());
     assert!(
         took < Duration::from_millis(CONNECT_TIMEOUT_MS / 2),
         "{} came back after {took:?}, not well within the connect timeout of {CONNECT_TIMEOUT_MS} ms",
