@@ -91,9 +91,7 @@ impl Session {
     /// After `handle_timeout(now)`: the hold `before` it stays if its deadline has not passed
     /// and the timeout wrote nothing (`tx_len` is the write buffer's length before it).
     pub(super) fn keep_hold(&mut self, before: Hold, tx_len: usize, now: u64) {
-        if before.after_bytes
-            && before.deadline.is_none_or(|d| now < d)
-            && self.tx.len() == tx_len
+        if before.after_bytes && before.deadline.is_none_or(|d| now < d) && self.tx.len() == tx_len
         {
             self.hold = before;
         }
