@@ -29,7 +29,17 @@
 use super::{Options, Session, State};
 
 /// [`Options::write_coalescing`]: when the session may hold back a transmit that follows
-/// bytes from the broker (see the [module docs](self)).
+/// bytes from the broker, Nagle-like (the **write coalescing** rule of [the session](super)).
+///
+/// The transmit of a `poll_output` drain after [`Session::handle_bytes`] is held while fewer
+/// than `window / window_divisor` packets arrived since the last transmit, less than
+/// [`Options::max_transmit_bytes`] waits, and more QoS 1/2 messages are in flight than packets
+/// arrived (at least one awaits only the broker, whose answer is another input: no deadlock).
+/// Any other input releases it (an application call, `handle_connected`, `handle_writable`,
+/// `handle_stored`, ...), and so does `handle_timeout` once [`WriteCoalescing::max_hold_ms`]
+/// passed (the deadline is part of [`Session::poll_timeout`]) or when it writes something
+/// itself; an earlier `handle_timeout` that writes nothing keeps the hold. CONNECT,
+/// DISCONNECT and PINGREQ are never held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteCoalescing {
     /// The hold ends once `window / window_divisor` packets (at least one) arrived since the
