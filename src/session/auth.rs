@@ -14,6 +14,7 @@ impl Session {
         data: Option<Vec<u8>>,
         now: u64,
     ) -> Result<(), EncodeError> {
+        self.release_hold();
         if !self.opts.version.is_v5() {
             return Err(EncodeError::NotInVersion {
                 packet: PacketType::Auth,

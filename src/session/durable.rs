@@ -335,6 +335,7 @@ impl Session {
 
     /// Takes the first `n` bytes of the write buffer.
     pub(super) fn split_tx(&mut self, n: usize) -> Vec<u8> {
+        self.hold_sent();
         let rest = self.tx.split_off(n.min(self.tx.len()));
         if let Some(d) = self.durable.as_deref_mut() {
             d.tx_holds.shift(n as u64);
@@ -345,6 +346,7 @@ impl Session {
     /// Empties the write buffer (the connection it was for is gone).
     pub(super) fn clear_tx(&mut self) {
         self.tx.clear();
+        self.hold_reset();
         if let Some(d) = self.durable.as_deref_mut() {
             d.tx_holds.reset();
         }

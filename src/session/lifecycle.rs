@@ -22,6 +22,7 @@ impl Session {
     /// new session that has seen none counts it from the first one (see
     /// [`Session::poll_timeout`]).
     pub fn start(&mut self) {
+        self.release_hold();
         if matches!(self.state, State::Idle | State::Closed) {
             self.retrying = false;
             self.restart_failover();
@@ -120,6 +121,7 @@ impl Session {
 
     /// Like [`Session::disconnect`] with a v5 reason code (0x04 asks the broker to publish the will).
     pub fn disconnect_with(&mut self, reason: ReasonCode, now: u64) {
+        self.release_hold();
         match self.state {
             State::Connected => {
                 let d = Disconnect {

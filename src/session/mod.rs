@@ -80,6 +80,13 @@
 //!   MQTT-4.6.0-2, MQTT-4.6.0-3), bounded in v5 by the Receive Maximum announced; a message
 //!   not acknowledged when its connection ends is delivered again when the broker resends it.
 //!   See [`AckId`].
+//! - **Write coalescing** ([`Options::write_coalescing`], off by default): the transmit of a
+//!   drain after [`Session::handle_bytes`] is held, Nagle-like, while fewer than a quarter of
+//!   the inflight window's packets arrived since the last transmit, less than
+//!   [`Options::max_transmit_bytes`] waits, and more messages are in flight than arrived (one
+//!   awaits only the broker); any other input, or the hold's deadline in
+//!   [`Session::poll_timeout`] (1 ms by default), releases it. CONNECT, DISCONNECT and
+//!   PINGREQ are never held. See [`WriteCoalescing`].
 //! - **Message expiry** (v5): a message that waited in the queue sends what is left of its
 //!   Message Expiry Interval; one whose interval ran out fails with
 //!   [`PublishError::Expired`] instead of being sent.
@@ -169,6 +176,7 @@
 mod alias;
 mod auth;
 mod backoff;
+mod coalesce;
 mod completions;
 mod connect;
 mod connection;
@@ -191,6 +199,7 @@ mod transmit;
 mod validate;
 
 pub use backoff::ReconnectPolicy;
+pub use coalesce::WriteCoalescing;
 pub use completions::{CompletionKey, Completions, Outcome};
 pub use connect::BROKER_LACKS_V5;
 pub use durable::{StoreBatch, StoreOp, StoreTicket, SyncPolicy};
@@ -358,6 +367,8 @@ pub struct Session {
     next_ack_id: u64,
     /// Durable state ([`Options::durable`]); `None`: memory only.
     durable: Option<alloc::boxed::Box<durable::Durable>>,
+    /// Write coalescing across acknowledgements ([`Options::write_coalescing`]).
+    hold: coalesce::Hold,
 }
 
 impl Session {
@@ -398,6 +409,7 @@ impl Session {
             requests_waiting: VecDeque::new(),
             events: VecDeque::new(),
             next_ack_id: 1,
+            hold: coalesce::Hold::default(),
             durable: opts
                 .durable
                 .map(|p| alloc::boxed::Box::new(durable::Durable::new(p))),
@@ -460,6 +472,7 @@ impl Session {
 
     /// Time passed: fire whatever deadline is due.
     pub fn handle_timeout(&mut self, now: u64) {
+        let (hold, tx_len) = (self.hold_state(), self.tx.len());
         self.observe(now);
         self.store_timeout(now);
         match self.state {
@@ -477,11 +490,13 @@ impl Session {
             State::Connected => self.keep_alive_timeout(now),
             _ => {}
         }
+        self.keep_hold(hold, tx_len, now);
     }
 
     /// The next deadline, if any.
     ///
-    /// With durable state and [`SyncPolicy::Batched`], the sync deadline counts too.
+    /// With durable state and [`SyncPolicy::Batched`], the sync deadline counts too, and so
+    /// does the end of a write hold ([`Options::write_coalescing`]).
     ///
     /// While connecting (from the request to open the transport until CONNACK) this is the
     /// connect deadline, [`Options::connect_timeout_ms`] after the request. A session started
@@ -495,15 +510,20 @@ impl Session {
             State::Connected => self.keep_alive_deadline(),
             _ => None,
         };
-        match (session, self.store_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.store_deadline(), self.hold_deadline()]
+            .into_iter()
+            .fold(session, |a, b| match (a, b) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            })
     }
 
     /// An input carried the time `now`: the session's clock moves on (never back), and an
     /// attempt started before any time was known gets its deadline.
+    ///
+    /// Every input but bytes from the broker releases a write hold ([`Options::write_coalescing`]).
     pub(super) fn observe(&mut self, now: u64) {
+        self.release_hold();
         let now = self.clock.map_or(now, |c| c.max(now));
         self.clock = Some(now);
         if core::mem::take(&mut self.connect_deadline_unarmed) {

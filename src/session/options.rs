@@ -170,6 +170,11 @@ pub struct Options {
     /// [`super::ReceivedMessage::ack`] id, in the order the messages arrived. Off by default
     /// (acknowledged on arrival).
     pub manual_acks: bool,
+    /// Write coalescing across acknowledgements: `Some` holds back, Nagle-like, what the
+    /// session writes in answer to bytes from the broker while acknowledgements keep arriving
+    /// and some message in flight awaits only the broker (see [`super::WriteCoalescing`]).
+    /// `None` (the default): every drain writes at its end.
+    pub write_coalescing: Option<super::WriteCoalescing>,
 }
 
 impl Default for Options {
@@ -206,6 +211,7 @@ impl Default for Options {
             brokers: Vec::new(),
             durable: None,
             manual_acks: false,
+            write_coalescing: None,
         }
     }
 }

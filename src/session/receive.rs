@@ -15,6 +15,7 @@ fn is_v311_refusal(head: [u8; 4]) -> bool {
 impl Session {
     /// Bytes arrived from the broker.
     pub fn handle_bytes(&mut self, bytes: &[u8], now: u64) {
+        let hold = self.hold_state().deadline();
         self.observe(now);
         if !matches!(self.state, State::AwaitingConnAck | State::Connected) {
             return;
@@ -41,10 +42,12 @@ impl Session {
             &rx
         };
         let mut failure = None;
+        let mut packets = 0u32;
         loop {
             match self.decoder.decode(&data[start..]) {
                 Ok(Some((packet, used))) => {
                     start += used;
+                    packets = packets.saturating_add(1);
                     self.conn.ping_sent = None;
                     self.conn.last_received = now;
                     if let Err(v) = self.handle_packet(packet, now) {
@@ -86,6 +89,7 @@ impl Session {
         if matches!(self.state, State::AwaitingConnAck | State::Connected) {
             self.conn.rx = kept;
         }
+        self.hold_after_bytes(hold, packets);
     }
 
     /// One packet from the broker, to the concern it belongs to.

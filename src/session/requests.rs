@@ -45,6 +45,7 @@ impl Session {
         subscription_id: Option<u32>,
         now: u64,
     ) -> Result<RequestId, RequestError> {
+        self.release_hold();
         if filters.is_empty() {
             return Err(RequestError::Empty);
         }
@@ -87,6 +88,7 @@ impl Session {
         filters: Vec<String>,
         now: u64,
     ) -> Result<RequestId, RequestError> {
+        self.release_hold();
         if filters.is_empty() {
             return Err(RequestError::Empty);
         }

@@ -16,6 +16,9 @@
 //!   transmit. A driver that wants to coalesce across application calls (many publishes in
 //!   one JavaScript task) defers its drain unless [`Session::transmit_ready`] says a full
 //!   batch is waiting.
+//! - **Write coalescing** ([`Options::write_coalescing`](super::Options::write_coalescing), off
+//!   by default): the end-of-drain transmit after bytes from the broker may be held while
+//!   acknowledgements keep arriving (see `coalesce.rs` and [`WriteCoalescing`](super::WriteCoalescing)).
 
 use super::{Output, Session};
 use alloc::vec::Vec;
@@ -56,7 +59,7 @@ impl Session {
                 return Output::Event(e);
             }
         }
-        if writable && ready > 0 {
+        if writable && ready > 0 && !self.holds_transmit(ready) {
             return Output::Transmit(self.take_tx(ready));
         }
         Output::Wait(self.poll_timeout())

@@ -15,6 +15,7 @@ mod common;
 
 mod auth;
 mod backpressure;
+mod coalesce;
 mod completions;
 mod connect;
 mod connect_timeout;

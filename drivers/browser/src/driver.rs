@@ -11,10 +11,13 @@
 //! resubscription, retransmission and the connection state all come from the session.
 //!
 //! **After WebSocket messages** the drain runs in a task of its own (a `MessageChannel` post),
-//! queued behind the messages already waiting, and what it writes may be held back briefly
-//! while acknowledgements keep coming ([`Inner::transmit`]): with the inflight window full, each
-//! PUBACK releases one publish, and a WebSocket frame per publish costs the browser and the
-//! broker far more than the bytes.
+//! queued behind the messages already waiting, so that a burst of acknowledgements is handled
+//! before anything is written. What that drain writes may be held back briefly while
+//! acknowledgements keep coming: that is the session's write coalescing
+//! ([`Options::write_coalescing`](wasmqtt::session::Options), on by default here, the
+//! `coalesceWrites` option), released by any other wake-up or by the session's own deadline
+//! through the ordinary timer. With the inflight window full each PUBACK releases one publish,
+//! and a WebSocket frame per publish costs the browser and the broker far more than the bytes.
 //!
 //! **Write backpressure.** `WebSocket.send` never blocks: it appends to the socket's
 //! `bufferedAmount`. The driver maps that onto the session's backpressure inputs with the
@@ -49,10 +52,6 @@ pub(crate) type Shared = Rc<RefCell<Inner>>;
 /// While writing is blocked, how often the driver looks at `bufferedAmount` again when nothing
 /// else wakes it.
 pub(crate) const WRITE_POLL_MS: u64 = 5;
-
-/// The longest the driver holds back what the session wrote after WebSocket messages, when
-/// nothing else wakes it first (see [`Inner::transmit`]).
-pub(crate) const HOLD_MS: f64 = 1.0;
 
 /// The two halves of a pending Promise.
 pub(crate) struct Settle {
@@ -134,16 +133,6 @@ pub(crate) struct Inner {
     /// Posts the drain task that follows WebSocket messages (see [`drain_soon`]).
     task_port: Option<js::TaskPort>,
     task_scheduled: bool,
-    /// True while the drain that follows WebSocket messages runs: its writes may be held.
-    holding: bool,
-    /// Bytes written by the session but held back (see [`Inner::transmit`]).
-    held: Vec<u8>,
-    /// WebSocket messages since the last write.
-    arrivals: u32,
-    /// The fallback that writes what is held, when set.
-    hold_timer: Option<JsValue>,
-    hold_cb: Option<Closure<dyn FnMut()>>,
-    drain_cb: Option<Closure<dyn FnMut()>>,
     rx_buf: Vec<u8>,
     pending: Completions<Waiter>,
     connect_waiter: Option<Settle>,
@@ -175,12 +164,6 @@ impl Inner {
             flush_scheduled: false,
             task_port: None,
             task_scheduled: false,
-            holding: false,
-            held: Vec::new(),
-            arrivals: 0,
-            hold_timer: None,
-            hold_cb: None,
-            drain_cb: None,
             rx_buf: Vec::new(),
             pending: Completions::new(),
             connect_waiter: None,
@@ -209,61 +192,8 @@ impl Inner {
         self.session.options().max_transmit_bytes.max(1) as u32
     }
 
-    /// Takes a transmit of the session. In the drain that follows WebSocket messages it may be
-    /// held back, Nagle-like, while acknowledgements keep arriving: with the inflight window
-    /// full, every PUBACK releases one publish, and writing each alone costs a WebSocket frame
-    /// per message (the broker then reads and acknowledges them one by one too). Held while
-    ///
-    /// - fewer than a quarter of the window's acknowledgements (WebSocket messages) came since
-    ///   the last write, and less than [`Options::max_transmit_bytes`](wasmqtt::session::Options)
-    ///   is held, and
-    /// - more messages are in flight than arrived since the last write: at least one of them
-    ///   awaits only the broker, whose answer wakes the driver again (each arrival makes at most
-    ///   one in-flight message wait on held bytes: the publish it released, or its PUBREL).
-    ///
-    /// Any other wake-up (an application call, the timer, the socket opening or closing) writes
-    /// what is held first, and so does a fallback timer ([`HOLD_MS`]).
-    fn transmit(&mut self, bytes: Vec<u8>) {
-        let window = u32::from(self.session.options().max_inflight / 4).max(1);
-        let hold = self.holding
-            && self.arrivals < window
-            && self.session.inflight_len() > self.arrivals as usize
-            && self.held.len() + bytes.len() < self.write_bound() as usize;
-        if hold {
-            if self.held.is_empty() {
-                self.held = bytes;
-            } else {
-                self.held.extend_from_slice(&bytes);
-            }
-            if self.hold_timer.is_none() {
-                if let Some(cb) = &self.hold_cb {
-                    self.hold_timer = Some(js::set_timeout(cb.as_ref().unchecked_ref(), HOLD_MS));
-                }
-            }
-            return;
-        }
-        if self.held.is_empty() {
-            self.send(&bytes);
-        } else {
-            let mut all = core::mem::take(&mut self.held);
-            all.extend_from_slice(&bytes);
-            self.send(&all);
-            all.clear();
-            self.held = all;
-        }
-    }
-
-    /// Writes what is held, if anything.
-    fn write_held(&mut self) {
-        if !self.held.is_empty() {
-            let all = core::mem::take(&mut self.held);
-            self.send(&all);
-        }
-    }
-
     /// Writes a transmit; tells the session when the socket's buffer reached the bound.
     fn send(&mut self, bytes: &[u8]) {
-        self.arrivals = 0;
         let Some(s) = &self.socket else { return };
         if s.ws.ready_state() != WebSocket::OPEN {
             return;
@@ -293,9 +223,6 @@ impl Inner {
             s.ws.set_onmessage(None);
             s.ws.set_onclose(None);
             let _ = s.ws.close_with_code(1000);
-            // Held bytes belong to this connection (the session sends again what needs it).
-            self.held.clear();
-            self.arrivals = 0;
             self.ended = Some(s.broker);
         }
         self.socket_gen += 1;
@@ -348,9 +275,6 @@ impl Inner {
                 let _ = t.remove_event_listener_with_callback("resume", f);
             }
         }
-        if let Some(h) = self.hold_timer.take() {
-            js::clear_timeout(&h);
-        }
         if let Some(p) = self.task_port.take() {
             p.close();
         }
@@ -385,32 +309,7 @@ pub(crate) fn start(rc: &Shared, waiter: Settle) {
             if let Some(rc) = weak.upgrade() {
                 if let Ok(mut inner) = rc.try_borrow_mut() {
                     inner.flush_scheduled = false;
-                }
-                pump(&rc);
-            }
-        }
-    });
-    let drain_cb = Closure::<dyn FnMut()>::new({
-        let weak = weak.clone();
-        move || {
-            if let Some(rc) = weak.upgrade() {
-                if let Ok(mut inner) = rc.try_borrow_mut() {
                     inner.task_scheduled = false;
-                    inner.holding = true;
-                }
-                drain(&rc);
-                if let Ok(mut inner) = rc.try_borrow_mut() {
-                    inner.holding = false;
-                }
-            }
-        }
-    });
-    let hold_cb = Closure::<dyn FnMut()>::new({
-        let weak = weak.clone();
-        move || {
-            if let Some(rc) = weak.upgrade() {
-                if let Ok(mut inner) = rc.try_borrow_mut() {
-                    inner.hold_timer = None;
                 }
                 pump(&rc);
             }
@@ -438,9 +337,9 @@ pub(crate) fn start(rc: &Shared, waiter: Settle) {
     {
         let mut inner = rc.borrow_mut();
         inner.timer_cb = Some(timer_cb);
-        inner.task_port = Some(js::task_poster(drain_cb.as_ref().unchecked_ref()));
-        inner.drain_cb = Some(drain_cb);
-        inner.hold_cb = Some(hold_cb);
+        // The same drain serves both: either finding the other's flag cleared costs one extra
+        // drain that finds nothing to do.
+        inner.task_port = Some(js::task_poster(flush_cb.as_ref().unchecked_ref()));
         inner.flush_cb = Some(flush_cb);
         inner.visibility_cb = visibility;
         inner.self_ref = Some(rc.clone());
@@ -571,7 +470,6 @@ fn open_socket(rc: &Shared, inner: &mut Inner) {
                 inner.session.handle_timeout(now);
                 rx.clear();
                 inner.rx_buf = rx;
-                inner.arrivals = inner.arrivals.saturating_add(1);
                 drain_soon(&mut inner);
             };
         }
@@ -604,18 +502,8 @@ fn open_socket(rc: &Shared, inner: &mut Inner) {
     });
 }
 
-/// Does everything the session asks for until it says "wait", then delivers its events; writes
-/// what was held first.
+/// Does everything the session asks for until it says "wait", then delivers its events.
 pub(crate) fn pump(rc: &Shared) {
-    if let Ok(mut inner) = rc.try_borrow_mut() {
-        inner.holding = false;
-        inner.write_held();
-    }
-    drain(rc);
-}
-
-/// [`pump`] without writing what is held first: the drain after WebSocket messages.
-fn drain(rc: &Shared) {
     loop {
         let mut events = Vec::new();
         {
@@ -627,7 +515,7 @@ fn drain(rc: &Shared) {
             inner.check_writable(js::now_ms());
             loop {
                 match inner.session.poll_output() {
-                    Output::Transmit(bytes) => inner.transmit(bytes),
+                    Output::Transmit(bytes) => inner.send(&bytes),
                     Output::OpenTransport => open_socket(rc, &mut inner),
                     Output::CloseTransport => inner.close_socket(),
                     Output::Event(e) => {

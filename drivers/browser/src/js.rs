@@ -13,7 +13,7 @@ use wasmqtt::codec::{ProtocolVersion, QoS, ReasonCode, RetainHandling, Subscript
 use wasmqtt::session::{
     random_client_id, seed_from_entropy, DisconnectReason, FirstConnect, LastWill, Message,
     MessageProperties, Options, OptionsError, PublishError, ReceivedMessage, ReconnectPolicy,
-    RequestError,
+    RequestError, WriteCoalescing,
 };
 
 #[wasm_bindgen(inline_js = r#"
@@ -506,6 +506,11 @@ pub(crate) fn connect_options_of(
     }
     if let Some(n) = opt_uint(o, "maxPendingWriteBytes", 0.0, U32)? {
         opts.max_pending_write_bytes = n as usize;
+    }
+    // Hold what is written after WebSocket messages while acknowledgements keep coming (the
+    // session's write coalescing): on unless `coalesceWrites: false`.
+    if opt_bool(o, "coalesceWrites")?.unwrap_or(true) {
+        opts.write_coalescing = Some(WriteCoalescing::default());
     }
     if let Some(n) = opt_uint(o, "maxPacketSize", 0.0, U32)? {
         opts.max_packet_size = n as u32;

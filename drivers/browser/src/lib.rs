@@ -129,6 +129,8 @@ export interface ConnectOptions {
   maxQueuedBytes?: number;
   /** Most bytes of QoS 0 messages held while the WebSocket's buffer is full; past it `publish` rejects with `WOULD_BLOCK` (default 4 MiB; at least 1). */
   maxPendingWriteBytes?: number;
+  /** Hold what is written after WebSocket messages for up to 1 ms while acknowledgements keep coming, so that the publishes they release go out in one frame (the core's write coalescing; default true). */
+  coalesceWrites?: boolean;
   /** Largest packet accepted from the broker (default 1 MiB; 16 to 268435455). */
   maxPacketSize?: number;
   /** Listeners registered before the first attempt, as with `Client.on` (so a `connect` that keeps retrying can be watched). */
