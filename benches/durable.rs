@@ -84,7 +84,9 @@ async fn throughput(port: u16, config: Config, n: usize, tag: &str) -> f64 {
     let (client, dir) = client(port, config, n, tag).await;
     let payload = vec![0x5a; 100];
     let start = Instant::now();
-    let mut admitting = tokio::task::JoinSet::new();
+    let mut admitting: tokio::task::JoinSet<
+        Result<wasmqtt_tokio::PublishHandle, wasmqtt_tokio::PublishError>,
+    > = tokio::task::JoinSet::new();
     let mut handles = Vec::with_capacity(n);
     for _ in 0..n {
         if admitting.len() >= PENDING {
