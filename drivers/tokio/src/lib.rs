@@ -1,4 +1,4 @@
-//! The native driver: the [`Session`](wasmqtt::session::Session) on tokio TCP, TLS and
+//! The native driver: the [`Session`] on tokio TCP, TLS and
 //! WebSocket.
 //!
 //! [`Client::connect`] spawns one driver task on the current tokio runtime and waits for the
