@@ -231,7 +231,7 @@ fmt_check() {
 }
 
 # The crates that build and run on the host (wasmqtt-host is linted in its own step, in release).
-HOST_CRATES=(-p wasmqtt -p wasmqtt-tokio -p wasmqtt-transport -p wasmqtt-testkit -p wasmqtt-cli)
+HOST_CRATES=(-p wasmqtt -p wasmqtt-tokio -p wasmqtt-store -p wasmqtt-transport -p wasmqtt-testkit -p wasmqtt-cli)
 # The crates for wasm32-wasip2 (wasmqtt-cli again: its binary is the command component). The
 # core comes first in both lists (`${LIST[@]:2}` drops it).
 WASI_CRATES=(-p wasmqtt -p wasmqtt-wasi -p wasmqtt-provider -p wasmqtt-cli -p power-meter)

@@ -2,8 +2,26 @@
 //! connect.
 
 use super::{parse_broker, Client, Error, Events};
-use wasmqtt::session::Options;
+use std::path::PathBuf;
+use wasmqtt::session::{Options, SyncPolicy};
+use wasmqtt_store::{FileStore, MemoryStore, Store, StoreError};
 use wasmqtt_transport::{TlsOptions, TransportOptions};
+
+/// Where [`ClientBuilder::durable`] keeps the session.
+#[derive(Debug, Clone)]
+pub(super) enum StoreChoice {
+    File(PathBuf, SyncPolicy),
+    Memory(SyncPolicy),
+}
+
+impl StoreChoice {
+    pub(super) fn open(&self) -> Result<(Box<dyn Store>, SyncPolicy), StoreError> {
+        Ok(match self {
+            StoreChoice::File(dir, policy) => (Box::new(FileStore::open(dir)?), *policy),
+            StoreChoice::Memory(policy) => (Box::new(MemoryStore::new()), *policy),
+        })
+    }
+}
 
 /// Builds a [`Client`]: the brokers (in failover order, into [`Options::brokers`]), the
 /// transport settings ([`TransportOptions`]: TLS for `mqtts://` and `wss://`, WebSocket
@@ -62,6 +80,7 @@ use wasmqtt_transport::{TlsOptions, TransportOptions};
 pub struct ClientBuilder {
     options: Options,
     transport: TransportOptions,
+    store: Option<StoreChoice>,
 }
 
 impl ClientBuilder {
@@ -69,7 +88,43 @@ impl ClientBuilder {
         ClientBuilder {
             options,
             transport: TransportOptions::default(),
+            store: None,
         }
+    }
+
+    /// Keeps the session's durable state in a [`FileStore`] in `dir` (created if needed; one
+    /// client per directory) with `policy` (unless [`Options::durable`] sets one). At start the
+    /// session resumes from what the store holds (its client identifier, subscriptions,
+    /// inbound QoS 2 identifiers, and every accepted message not completed, sent again) and
+    /// connects with Clean Start 0; [`Client::publish`] resolves only once a QoS 1/2 message
+    /// is in the store. What each policy can lose on power loss: [`SyncPolicy`] (a process
+    /// crash loses nothing admitted with either). Give the session an expiry
+    /// ([`Options::session_expiry_interval`], v5) so the broker keeps its side too.
+    ///
+    /// Opening fails `connect` / `start` with [`Error::Store`], a store this version cannot
+    /// read with [`Error::Resume`], before any connection.
+    pub fn durable(mut self, dir: impl Into<PathBuf>, policy: SyncPolicy) -> ClientBuilder {
+        self.store = Some(StoreChoice::File(dir.into(), policy));
+        self
+    }
+
+    /// [`ClientBuilder::durable`] with [`SyncPolicy::EveryMessage`].
+    pub fn store(self, dir: impl Into<PathBuf>) -> ClientBuilder {
+        self.durable(dir, SyncPolicy::EveryMessage)
+    }
+
+    /// Durable state in a [`MemoryStore`]: the admission rule and the store path without a
+    /// file system (nothing survives the process; for tests and benchmarks).
+    pub fn memory_store(mut self, policy: SyncPolicy) -> ClientBuilder {
+        self.store = Some(StoreChoice::Memory(policy));
+        self
+    }
+
+    /// Manual acknowledgement ([`Options::manual_acks`]): each received QoS 1/2 message's
+    /// PUBACK or PUBREC waits for [`Client::ack`].
+    pub fn manual_acks(mut self, on: bool) -> ClientBuilder {
+        self.options.manual_acks = on;
+        self
     }
 
     /// Sets the TLS settings (for `mqtts://` and `wss://` brokers). By default nothing is
@@ -132,12 +187,18 @@ impl ClientBuilder {
     /// answers. Fails at once with [`Error::NoBroker`] when there is no broker and with
     /// [`Error::Transport`] when the transport settings cannot work for one of them.
     pub async fn connect(self) -> Result<(Client, Events), Error> {
-        Client::first_connection(Client::spawn(self.options, &self.transport)?).await
+        Client::first_connection(Client::spawn(
+            self.options,
+            &self.transport,
+            self.store.as_ref(),
+        )?)
+        .await
     }
 
     /// Spawns the driver without waiting: see [`Client::start`].
     pub fn start(self) -> Result<(Client, Events), Error> {
-        let (client, events, _) = Client::spawn(self.options, &self.transport)?;
+        let (client, events, _) =
+            Client::spawn(self.options, &self.transport, self.store.as_ref())?;
         Ok((client, events))
     }
 }

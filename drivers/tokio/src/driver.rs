@@ -19,10 +19,24 @@
 //! socket. The session is told it is connected as soon as TCP is (the stream holds the MQTT
 //! bytes until its handshakes are done), so the handshakes count in the session's connect
 //! deadline. A handshake failure goes to [`Session::handle_handshake_failed`], typed.
+//!
+//! **Durable state.** With a store ([`ClientBuilder::durable`](super::ClientBuilder::durable))
+//! the session was resumed from its records, and after every drain the driver takes the next
+//! batch ([`Session::take_store_ops`]), applies it with the lock released (publishers keep
+//! adding to the next batch meanwhile: group commit), reports it
+//! ([`Session::handle_stored`]) and answers the publishes [`Session::take_admitted`] names,
+//! which is when `Client::publish` resolves. A batch that needs no sync is a `write` into the
+//! page cache (microseconds) and is applied inline; a batch that must be synced goes to
+//! `spawn_blocking`, so an `fsync` (milliseconds on a disk) never stalls a runtime worker. The
+//! driver waits for the batch either way: nothing the session would do meanwhile could leave
+//! (output after a change is held until its batch is stored) except reading, which waits one
+//! sync. A store that fails ends the driver (like [`super::Client::abort`]): nothing more is
+//! admitted, the waiting publishes fail with `SessionClosed`, and the store, opened again,
+//! holds everything that was admitted.
 
 use super::{Command, Error, Reply};
 use std::collections::hash_map::RandomState;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
@@ -35,11 +49,13 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::time::Instant;
 use wasmqtt::broker::Broker;
+use wasmqtt::codec::QoS;
 use wasmqtt::codec::ReasonCode;
 use wasmqtt::session::{
-    seed_from_entropy, Completions, ConnectionState, Event, Message, Options, Outcome, Output,
-    PublishError, PublishId, RequestError, Session, State,
+    seed_from_entropy, Completions, ConnectionState, Event, Message, Outcome, Output, PublishError,
+    PublishId, RequestError, Session, State, StoreOp, StoreTicket,
 };
+use wasmqtt_store::{Store, StoreError};
 use wasmqtt_transport::{Connector, Stream, TransportError};
 
 /// Bytes read from the socket at a time.
@@ -86,20 +102,20 @@ pub(super) struct Shared {
 pub(super) struct Core {
     pub(super) session: Session,
     pending: Completions<Waiter>,
+    /// Publishes waiting for their record to be stored (durable state only).
+    admitting: BTreeMap<PublishId, Reply<Result<(), PublishError>>>,
     /// The driver has ended: nothing drives the session any more.
     ended: bool,
 }
 
 impl Shared {
-    /// A session for `options` (already validated); a `random_seed` of 0 gets a random one.
-    pub(super) fn new(mut options: Options) -> Arc<Self> {
-        if options.random_seed == 0 {
-            options.random_seed = random_seed();
-        }
+    /// Shares `session` (made from validated options with a random seed).
+    pub(super) fn new(session: Session) -> Arc<Self> {
         Arc::new(Shared {
             core: Mutex::new(Core {
-                session: Session::new(options),
+                session,
                 pending: Completions::new(),
+                admitting: BTreeMap::new(),
                 ended: false,
             }),
             wake: Notify::new(),
@@ -121,21 +137,47 @@ impl Shared {
         self.lock().session.connection_state()
     }
 
-    /// Hands a message to the session; `done` is answered when it completes.
+    /// Hands a message to the session; `done` is answered when it completes. With durable
+    /// state, a QoS 1/2 message also gets the receiver answered once its record is stored.
+    #[allow(clippy::type_complexity)]
     pub(super) fn publish(
         &self,
         message: Message,
         done: Reply<Result<ReasonCode, PublishError>>,
-    ) -> Result<PublishId, PublishError> {
+    ) -> Result<
+        (
+            PublishId,
+            Option<oneshot::Receiver<Result<(), PublishError>>>,
+        ),
+        PublishError,
+    > {
         let mut core = self.lock();
         if core.ended {
             return Err(PublishError::SessionClosed);
         }
+        let stored = core.session.is_durable() && message.qos != QoS::AtMostOnce;
         let id = core.session.publish(message, self.now())?;
         core.pending.insert_publish(id, Waiter::Publish(done));
+        let admitted = stored.then(|| {
+            let (tx, rx) = oneshot::channel();
+            core.admitting.insert(id, tx);
+            rx
+        });
         drop(core);
         self.wake.notify_one();
-        Ok(id)
+        Ok((id, admitted))
+    }
+
+    /// Acknowledges a received message (manual acknowledgement).
+    pub(super) fn ack(&self, id: wasmqtt::session::AckId) -> Result<(), Error> {
+        let mut core = self.lock();
+        if core.ended {
+            return Err(Error::Closed);
+        }
+        core.session.ack(id, self.now())?;
+        drop(core);
+        self.wake.notify_one();
+        Ok(())
     }
 }
 
@@ -162,6 +204,10 @@ enum Wake {
     Lingered,
     Command(Option<Command>),
     Published,
+    /// The session has a batch for the store: its turn.
+    StoreDue,
+    /// A batch was applied to the store (and synced if it asked).
+    Stored(StoreTicket, Result<(), StoreError>),
 }
 
 pub(super) struct Driver {
@@ -188,6 +234,15 @@ pub(super) struct Driver {
     disconnecting: Vec<Reply<()>>,
     connecting: Option<Connecting>,
     conn: Option<Conn>,
+    /// Where durable state goes (`None`: memory only); `None` too while a batch is applied
+    /// by `spawn_blocking`.
+    store: Option<Box<dyn Store>>,
+    /// The operations of the batch being applied.
+    store_ops: Vec<StoreOp>,
+    admitted: Vec<PublishId>,
+    store_failed: bool,
+    /// Whether the next batch may be applied now (see `run`).
+    store_turn: bool,
 }
 
 impl Drop for Driver {
@@ -196,6 +251,7 @@ impl Drop for Driver {
     fn drop(&mut self) {
         let mut core = self.shared.lock();
         core.ended = true;
+        core.admitting.clear();
         for (waiter, outcome) in core.pending.fail_all() {
             waiter.answer(outcome);
         }
@@ -210,6 +266,7 @@ impl Driver {
         commands: mpsc::Receiver<Command>,
         events: mpsc::Sender<Event>,
         first: oneshot::Sender<Result<(), Error>>,
+        store: Option<Box<dyn Store>>,
     ) -> Self {
         Driver {
             shared,
@@ -226,6 +283,11 @@ impl Driver {
             disconnecting: Vec::new(),
             connecting: None,
             conn: None,
+            store,
+            store_ops: Vec::new(),
+            admitted: Vec::new(),
+            store_failed: false,
+            store_turn: true,
         }
     }
 
@@ -258,11 +320,27 @@ impl Driver {
                     }
                     deadline = self.drain(core);
                 }
-                if self.finished(core) {
+                // One batch, then one turn of the select below, and so on: a steady stream
+                // of publishes must not keep the socket from being read.
+                let batch = match self.store {
+                    Some(_) if self.store_turn => core.session.take_store_ops(&mut self.store_ops),
+                    _ => None,
+                };
+                let store_due = batch.is_none() && core.session.has_store_ops();
+                if batch.is_none() && !store_due && self.finished(core) {
                     break;
                 }
-                deadline
+                (deadline, batch, store_due)
             };
+            let (deadline, batch, store_due) = deadline;
+            if let Some(batch) = batch {
+                // The lock is released: publishes keep coming into the next batch.
+                let stored = self.apply(batch.sync).await;
+                self.store_turn = false;
+                wake = Some(Wake::Stored(batch.ticket, stored));
+                continue;
+            }
+            self.store_turn = true;
             wake = Some({
                 let (reader, writer, out, closing) = match self.conn.as_mut() {
                     Some(c) => (
@@ -285,6 +363,7 @@ impl Driver {
                     _ = or_pending(closing.map(tokio::time::sleep_until)) => Wake::Lingered,
                     c = self.commands.recv(), if self.commands_open => Wake::Command(c),
                     _ = shared.wake.notified() => Wake::Published,
+                    _ = std::future::ready(()), if store_due => Wake::StoreDue,
                 }
             });
         }
@@ -400,16 +479,61 @@ impl Driver {
                 core.session.disconnect(now);
             }
             // The session has it already: `drain` takes what it produced.
-            Wake::Published => {}
+            Wake::Published | Wake::StoreDue => {}
+            Wake::Stored(ticket, Ok(())) => {
+                core.session.handle_stored(ticket, now);
+                core.session.take_admitted(&mut self.admitted);
+                for id in self.admitted.drain(..) {
+                    if let Some(tx) = core.admitting.remove(&id) {
+                        let _ = tx.send(Ok(()));
+                    }
+                }
+            }
+            Wake::Stored(_, Err(e)) => {
+                log::error!("the session store failed, ending the client: {e}");
+                self.store_failed = true;
+            }
         }
     }
 
-    /// Whether the session is closed and everything it said was done.
+    /// Applies the operations taken to the store (see the module docs for inline or
+    /// `spawn_blocking`).
+    async fn apply(&mut self, sync: bool) -> Result<(), StoreError> {
+        let Some(mut store) = self.store.take() else {
+            return Err(StoreError::Poisoned);
+        };
+        let mut ops = std::mem::take(&mut self.store_ops);
+        let result = if sync {
+            let joined = tokio::task::spawn_blocking(move || {
+                let r = store.apply(&ops, true);
+                (store, ops, r)
+            })
+            .await;
+            match joined {
+                Ok((s, o, r)) => {
+                    store = s;
+                    ops = o;
+                    r
+                }
+                // The blocking task panicked (a store bug): the store is gone.
+                Err(_) => return Err(StoreError::Poisoned),
+            }
+        } else {
+            store.apply(&ops, false)
+        };
+        ops.clear();
+        self.store_ops = ops;
+        self.store = Some(store);
+        result
+    }
+
+    /// Whether the session is closed and everything it said was done (or the store failed).
     fn finished(&self, core: &Core) -> bool {
-        core.session.state() == State::Closed
-            && self.conn.is_none()
-            && self.connecting.is_none()
-            && (self.undelivered.is_empty() || self.events.is_closed())
+        self.store_failed
+            || core.session.state() == State::Closed
+                && self.conn.is_none()
+                && self.connecting.is_none()
+                && (self.undelivered.is_empty() || self.events.is_closed())
     }
 
     fn transport_failed(&mut self, core: &mut Core, e: io::Error, now: u64) {
@@ -539,6 +663,14 @@ impl Driver {
     /// Completions answer their waiters; everything else goes to the application.
     fn route(&mut self, core: &mut Core, event: Event) {
         if let Some((waiter, outcome)) = core.pending.settle(&event) {
+            // Completed before it was ever stored (expired, refused, the session closed): the
+            // publish call answers with the failure.
+            if let Event::PublishComplete { id, .. } = &event {
+                if let Some(tx) = core.admitting.remove(id) {
+                    let r = outcome.clone().into_publish_result();
+                    let _ = tx.send(r.unwrap_or(Err(PublishError::SessionClosed)).map(|_| ()));
+                }
+            }
             waiter.answer(outcome);
             return;
         }

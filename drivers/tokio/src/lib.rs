@@ -1,4 +1,4 @@
-//! The native driver: the [`Session`](wasmqtt::session::Session) on tokio TCP, TLS and
+//! The native driver: the [`Session`] on tokio TCP, TLS and
 //! WebSocket.
 //!
 //! [`Client::connect`] spawns one driver task on the current tokio runtime and waits for the
@@ -56,6 +56,42 @@
 //! is [`Error::Connection`] with the typed
 //! [`DisconnectReason::Handshake`].
 //!
+//! Durable session state (nothing accepted is lost across a crash) and manual
+//! acknowledgement: [`ClientBuilder::durable`] keeps the session in a [`FileStore`] (a
+//! checksummed log in a directory of its own) and resumes from it at start; `publish` then
+//! resolves only once the message is in the store. [`ClientBuilder::manual_acks`] holds each
+//! received QoS 1/2 message's PUBACK / PUBREC until [`Client::ack`]:
+//!
+//! ```no_run
+//! use wasmqtt::codec::{QoS, SubscriptionOptions};
+//! use wasmqtt::session::{Event, Message, Options};
+//! use wasmqtt_tokio::{Client, SyncPolicy};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let options = Options::new("meter-1").session_expiry_interval(3600);
+//! let (client, mut events) = Client::builder(options)
+//!     .broker("127.0.0.1:1883")?
+//!     .durable("/var/lib/meter/mqtt", SyncPolicy::EveryMessage)
+//!     .manual_acks(true)
+//!     .connect()
+//!     .await?;
+//! // Resolves once the message is in the store: a crash from now on does not lose it.
+//! let _handle = client
+//!     .publish(Message::new("meter/1/watts", "1234").qos(QoS::AtLeastOnce))
+//!     .await?;
+//! client
+//!     .subscribe(["meter/+/cmd"], SubscriptionOptions::qos(QoS::ExactlyOnce))
+//!     .await?;
+//! while let Some(event) = events.recv().await {
+//!     if let Event::Message(m) = event {
+//!         // ... process it, then let the broker forget it:
+//!         client.ack(&m)?;
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Cargo features: `tls` (default: `mqtts://`, `wss://`), `websocket` (default: `ws://`,
 //! `wss://`), `webpki-roots` (Mozilla's root certificates built in,
 //! `TlsOptions::webpki_roots`). A scheme whose feature is off is refused by
@@ -74,10 +110,15 @@ use std::task::{Context, Poll};
 use tokio::sync::{mpsc, oneshot};
 use wasmqtt::broker::{Broker, UrlError};
 use wasmqtt::codec::{EncodeError, ReasonCode, SubscriptionOptions};
-use wasmqtt::session::{ConnectionState, DisconnectReason, Event, Message, Options, PublishId};
+use wasmqtt::session::{
+    ConnectionState, DisconnectReason, Event, Message, Options, PublishId, ReceivedMessage, Session,
+};
 
 pub use builder::ClientBuilder;
-pub use wasmqtt::session::{OptionsError, PublishError, RequestError};
+pub use wasmqtt::session::{
+    AckError, OptionsError, PublishError, RequestError, ResumeError, SyncPolicy,
+};
+pub use wasmqtt_store::{FileStore, MemoryStore, Store, StoreError};
 use wasmqtt_transport::Connector;
 pub use wasmqtt_transport::{
     ConfigError, TlsOptions, TlsVersion, TransportOptions, WebSocketOptions,
@@ -119,6 +160,21 @@ pub enum Error {
     /// is off, ...); nothing was sent.
     #[error("invalid transport settings: {0}")]
     Transport(#[from] ConfigError),
+    /// The session store could not be opened or read ([`ClientBuilder::durable`]); nothing
+    /// was sent.
+    #[error("session store: {0}")]
+    Store(#[from] StoreError),
+    /// The session store holds records this version cannot resume from; nothing was sent.
+    #[error("cannot resume the stored session: {0}")]
+    Resume(#[from] ResumeError),
+    /// [`Client::ack`] of a message that takes no acknowledgement: QoS 0, or received without
+    /// [`ClientBuilder::manual_acks`].
+    #[error("this message takes no acknowledgement (QoS 0, or manual acks are off)")]
+    NotAcknowledgeable,
+    /// [`Client::ack`] refused by the session (unknown, already acknowledged, or its
+    /// connection ended: it will be delivered again).
+    #[error("acknowledgement refused: {0}")]
+    Ack(#[from] AckError),
 }
 
 impl Error {
@@ -126,7 +182,8 @@ impl Error {
     /// `CONNECTION_LOST`; a TLS or WebSocket handshake failure its
     /// [`HandshakeFailure::code`](wasmqtt::session::HandshakeFailure::code)),
     /// [`OptionsError::code`], [`UrlError::code`] (`INVALID_URL`), `NO_BROKER`,
-    /// `INVALID_TRANSPORT`, `INVALID_REQUEST` or `SESSION_CLOSED`.
+    /// `INVALID_TRANSPORT`, `INVALID_REQUEST`, `SESSION_CLOSED`, a [`StoreError::code`], a
+    /// [`ResumeError::code`], `ACK_NOT_ACKNOWLEDGEABLE` or an [`AckError::code`].
     pub fn code(&self) -> &'static str {
         match self {
             Error::Io(_) => DisconnectReason::Transport(String::new()).code(),
@@ -137,6 +194,10 @@ impl Error {
             Error::Url(e) => e.code(),
             Error::NoBroker => "NO_BROKER",
             Error::Transport(_) => "INVALID_TRANSPORT",
+            Error::Store(e) => e.code(),
+            Error::Resume(e) => e.code(),
+            Error::NotAcknowledgeable => "ACK_NOT_ACKNOWLEDGEABLE",
+            Error::Ack(e) => e.code(),
         }
     }
 }
@@ -311,6 +372,7 @@ impl Client {
     fn spawn(
         mut options: Options,
         transport: &TransportOptions,
+        store: Option<&builder::StoreChoice>,
     ) -> Result<(Client, Events, oneshot::Receiver<Result<(), Error>>), Error> {
         options.validate()?;
         if options.random_seed == 0 {
@@ -326,7 +388,16 @@ impl Client {
         let (commands, commands_rx) = mpsc::channel(COMMAND_CAPACITY);
         let (events_tx, rx) = mpsc::channel(EVENT_CAPACITY);
         let (first_tx, first_rx) = oneshot::channel();
-        let shared = driver::Shared::new(options);
+        let (session, store) = match store {
+            None => (Session::new(options), None),
+            Some(choice) => {
+                let (store, policy) = choice.open()?;
+                options.durable = Some(options.durable.unwrap_or(policy));
+                let session = Session::resume(options, store.load())?;
+                (session, Some(store))
+            }
+        };
+        let shared = driver::Shared::new(session);
         let driver = driver::Driver::new(
             Arc::clone(&shared),
             fallback,
@@ -334,6 +405,7 @@ impl Client {
             commands_rx,
             events_tx,
             first_tx,
+            store,
         );
         let task = tokio::spawn(driver.run()).abort_handle();
         let client = Client {
@@ -352,7 +424,9 @@ impl Client {
 
     /// Publishes a message. Resolves when the session has admitted it (sent, or queued while
     /// offline or while the inflight window is full) with a [`PublishHandle`] that resolves when
-    /// the message completes.
+    /// the message completes. With durable state ([`ClientBuilder::durable`]) a QoS 1/2
+    /// message is admitted once its record is in the store (synced as the
+    /// [`SyncPolicy`] says): from then on a crash does not lose it.
     ///
     /// Refusals come from the session: [`PublishError::QueueFull`], [`PublishError::WouldBlock`]
     /// (QoS 0 while the socket is not keeping up), an invalid topic, a message too large, or
@@ -363,8 +437,22 @@ impl Client {
         // even on a single-threaded runtime.
         tokio::task::coop::consume_budget().await;
         let (done, rx) = oneshot::channel();
-        let id = self.shared.publish(message, done)?;
+        let (id, admitted) = self.shared.publish(message, done)?;
+        if let Some(admitted) = admitted {
+            admitted.await.unwrap_or(Err(PublishError::SessionClosed))?;
+        }
         Ok(PublishHandle { id, rx })
+    }
+
+    /// Acknowledges a received QoS 1/2 message (with [`ClientBuilder::manual_acks`]): its
+    /// PUBACK or PUBREC goes out once every message received before it on this connection is
+    /// acknowledged too. Until then the broker holds it, and sends it again after a crash or a
+    /// lost connection. Fails with [`Error::NotAcknowledgeable`] (QoS 0, or manual acks off),
+    /// [`Error::Ack`] (already acknowledged; its connection ended, so it will come again) or
+    /// [`Error::Closed`].
+    pub fn ack(&self, message: &ReceivedMessage) -> Result<(), Error> {
+        let id = message.ack.ok_or(Error::NotAcknowledgeable)?;
+        self.shared.ack(id)
     }
 
     /// Subscribes to `filters`, all with `options`, and waits for SUBACK: one reason code per

