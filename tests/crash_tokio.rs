@@ -56,19 +56,17 @@ const BROKER_INFLIGHT: usize = 20;
 // The tests (the parent side).
 
 #[test]
-#[ignore = "unfinished: a restarted publisher drains its resumed backlog too slowly for the time budget (see the report)"]
 fn a_killed_qos1_publisher_loses_nothing_it_accepted() {
     publisher_run(QoS::AtLeastOnce, "every");
 }
 
 #[test]
-#[ignore = "unfinished: a restarted publisher drains its resumed backlog too slowly for the time budget (see the report)"]
 fn a_killed_qos2_publisher_loses_nothing_and_duplicates_nothing() {
     publisher_run(QoS::ExactlyOnce, "batched");
 }
 
 #[test]
-#[ignore = "unfinished: a restarted publisher drains its resumed backlog too slowly for the time budget (see the report)"]
+#[ignore = "unfinished: a restarted manual-ack subscriber processes again messages it acknowledged long before the kill"]
 fn a_killed_manual_ack_subscriber_loses_nothing() {
     subscriber_run();
 }
@@ -310,7 +308,7 @@ fn publisher_run(qos: QoS, policy: &str) {
     // Every accepted message reaches the subscriber.
     let mut missing = counter.missing.clone();
     let left = RUN_DEADLINE.saturating_sub(started.elapsed());
-    let _ = rt.block_on(tokio::time::timeout(left, missing.wait_for(|&m| m == 0)));
+    let _ = rt.block_on(async { tokio::time::timeout(left, missing.wait_for(|&m| m == 0)).await });
     drop(child.stdin.take());
     let _ = child.wait();
     let counts = counter.counts.lock().unwrap().clone();
@@ -573,13 +571,17 @@ async fn child_publisher(
         .open(&book_path)
         .unwrap();
     let opts = options("crash-publisher");
-    let (client, _events) = Client::builder(opts)
+    let (client, mut events) = Client::builder(opts)
         .broker(&format!("127.0.0.1:{port}"))
         .unwrap()
         .durable(dir.join("store"), policy)
         .connect()
         .await
         .expect("the publisher connects");
+    // The resumed messages (published by an earlier, killed run) have no waiter: their
+    // completions are events. An unread event channel holds the driver's reading back
+    // (backpressure), so it is drained.
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
     let mut todo = (0..total).filter(|n| !accepted.contains(n));
     let mut running = tokio::task::JoinSet::new();
     let mut handles = Vec::new();
