@@ -56,19 +56,17 @@ const BROKER_INFLIGHT: usize = 20;
 // The tests (the parent side).
 
 #[test]
-#[ignore = "unfinished: a restarted publisher drains its resumed backlog too slowly for the time budget (see the report)"]
 fn a_killed_qos1_publisher_loses_nothing_it_accepted() {
     publisher_run(QoS::AtLeastOnce, "every");
 }
 
 #[test]
-#[ignore = "unfinished: a restarted publisher drains its resumed backlog too slowly for the time budget (see the report)"]
 fn a_killed_qos2_publisher_loses_nothing_and_duplicates_nothing() {
     publisher_run(QoS::ExactlyOnce, "batched");
 }
 
 #[test]
-#[ignore = "unfinished: a restarted publisher drains its resumed backlog too slowly for the time budget (see the report)"]
+#[ignore = "unfinished: a restarted manual-ack subscriber processes again messages it acknowledged long before the kill"]
 fn a_killed_manual_ack_subscriber_loses_nothing() {
     subscriber_run();
 }
@@ -109,7 +107,7 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 /// A child: this binary running `child_process` with `env`.
-fn spawn_child(env: &[(&str, String)]) -> (Child, BufReader<ChildStdout>) {
+fn spawn_child(env: &[(&str, String)]) -> (Child, ChildOut) {
     let exe = std::env::current_exe().unwrap();
     let mut cmd = Command::new(exe);
     cmd.args([
@@ -126,8 +124,28 @@ fn spawn_child(env: &[(&str, String)]) -> (Child, BufReader<ChildStdout>) {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("spawn the child");
-    let out = BufReader::new(child.stdout.take().unwrap());
+    let out = ChildOut::new(child.stdout.take().unwrap());
     (child, out)
+}
+
+/// A child's stdout, read line by line by a thread: the parent waits for a line with a time
+/// limit, so a silent child cannot hang the test.
+struct ChildOut(std::sync::mpsc::Receiver<String>);
+
+impl ChildOut {
+    fn new(stdout: ChildStdout) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut out = BufReader::new(stdout);
+            let mut line = String::new();
+            while out.read_line(&mut line).unwrap_or(0) > 0 {
+                if tx.send(std::mem::take(&mut line)).is_err() {
+                    break;
+                }
+            }
+        });
+        ChildOut(rx)
+    }
 }
 
 /// One report line of a child: (kind, number).
@@ -203,17 +221,17 @@ fn options(id: &str) -> Options {
 /// Reads a child's reports, handing each to `step`, until `step` says stop (`true`) or the
 /// child ends (`false`).
 fn read_until(
-    out: &mut BufReader<ChildStdout>,
+    out: &mut ChildOut,
     mut step: impl FnMut(&str, u32) -> bool,
     started: Instant,
 ) -> bool {
-    let mut line = String::new();
     loop {
-        assert!(started.elapsed() < RUN_DEADLINE, "the run took too long");
-        line.clear();
-        if out.read_line(&mut line).unwrap_or(0) == 0 {
-            return false;
-        }
+        let left = RUN_DEADLINE.saturating_sub(started.elapsed());
+        let line = match out.0.recv_timeout(left) {
+            Ok(line) => line,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("the run took too long"),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return false,
+        };
         let r = match report(&line) {
             Some((kind, n)) => Some((kind, n)),
             None if matches!(line.trim(), "DONE" | "READY") => Some((line.trim(), 0)),
@@ -227,16 +245,14 @@ fn read_until(
     }
 }
 
-fn kill(child: &mut Child, out: &mut BufReader<ChildStdout>, mut seen: impl FnMut(&str, u32)) {
+fn kill(child: &mut Child, out: &mut ChildOut, mut seen: impl FnMut(&str, u32)) {
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
-    // What the child wrote before it died is still in the pipe.
-    let mut line = String::new();
-    while out.read_line(&mut line).unwrap_or(0) > 0 {
+    // What the child wrote before it died is still in the pipe (the reader ends at its end).
+    for line in out.0.iter() {
         if let Some((kind, n)) = report(&line) {
             seen(kind, n);
         }
-        line.clear();
     }
 }
 
@@ -310,7 +326,7 @@ fn publisher_run(qos: QoS, policy: &str) {
     // Every accepted message reaches the subscriber.
     let mut missing = counter.missing.clone();
     let left = RUN_DEADLINE.saturating_sub(started.elapsed());
-    let _ = rt.block_on(tokio::time::timeout(left, missing.wait_for(|&m| m == 0)));
+    let _ = rt.block_on(async { tokio::time::timeout(left, missing.wait_for(|&m| m == 0)).await });
     drop(child.stdin.take());
     let _ = child.wait();
     let counts = counter.counts.lock().unwrap().clone();
@@ -573,13 +589,17 @@ async fn child_publisher(
         .open(&book_path)
         .unwrap();
     let opts = options("crash-publisher");
-    let (client, _events) = Client::builder(opts)
+    let (client, mut events) = Client::builder(opts)
         .broker(&format!("127.0.0.1:{port}"))
         .unwrap()
         .durable(dir.join("store"), policy)
         .connect()
         .await
         .expect("the publisher connects");
+    // The resumed messages (published by an earlier, killed run) have no waiter: their
+    // completions are events. An unread event channel holds the driver's reading back
+    // (backpressure), so it is drained.
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
     let mut todo = (0..total).filter(|n| !accepted.contains(n));
     let mut running = tokio::task::JoinSet::new();
     let mut handles = Vec::new();
