@@ -30,6 +30,8 @@
 //! 5, default 3), `E2E_ONLY` (`qos0`, `qos1` or `latency`: run one scenario), `E2E_LIB`
 //! (`wasmqtt` or `rumqttc`: run one library, for profiling; no ratios then).
 
+mod support;
+use support::{env_usize, Lib};
 use wasmqtt_testkit::mosquitto;
 
 use std::future::Future;
@@ -50,22 +52,6 @@ const QUIET: Duration = Duration::from_secs(3);
 const SCENARIO_TIMEOUT: Duration = Duration::from_secs(300);
 /// Keep-alive for both libraries.
 const KEEP_ALIVE_S: u16 = 60;
-
-/// The libraries compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lib {
-    Wasmqtt,
-    Rumqttc,
-}
-
-impl Lib {
-    fn name(self) -> &'static str {
-        match self {
-            Lib::Wasmqtt => "wasmqtt",
-            Lib::Rumqttc => "rumqttc",
-        }
-    }
-}
 
 /// What one throughput run measured.
 #[derive(Debug, Clone, Copy)]
@@ -124,28 +110,12 @@ impl Setup {
     }
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v} is not a number")),
-        Err(_) => default,
-    }
-}
-
-/// A name unique in this process, for client ids and topics.
 fn unique(what: &str) -> String {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "e2e-{what}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    support::unique("e2e", what)
 }
 
 fn payload() -> Vec<u8> {
-    (0..PAYLOAD).map(|i| i as u8).collect()
+    support::payload(PAYLOAD)
 }
 
 /// `fut`'s output, or a panic naming `what` after [`SCENARIO_TIMEOUT`].

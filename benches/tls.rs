@@ -25,8 +25,10 @@
 //! Run: `cargo bench --bench tls`. Environment: `TLS_ROUNDS` (default 5), `TLS_MESSAGES`
 //! (default 50000), `TLS_VERSION` (3 or 5, default 3), `TLS_ONLY` (`qos0` or `qos1`).
 
+mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::{env_usize, Lib};
 use wasmqtt::codec::{ProtocolVersion, QoS, SubscriptionOptions};
 use wasmqtt::session::{Event, Message, Options, ReconnectPolicy};
 use wasmqtt_testkit::certs::TestCerts;
@@ -45,21 +47,6 @@ const QUIET: Duration = Duration::from_secs(3);
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 /// Keep-alive for both libraries.
 const KEEP_ALIVE_S: u16 = 60;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lib {
-    Wasmqtt,
-    Rumqttc,
-}
-
-impl Lib {
-    fn name(self) -> &'static str {
-        match self {
-            Lib::Wasmqtt => "wasmqtt",
-            Lib::Rumqttc => "rumqttc",
-        }
-    }
-}
 
 /// What one throughput run measured.
 #[derive(Debug, Clone, Copy)]
@@ -84,26 +71,11 @@ struct Setup {
 }
 
 fn unique(what: &str) -> String {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "tls-{what}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    support::unique("tls", what)
 }
 
 fn payload() -> Vec<u8> {
-    (0..PAYLOAD).map(|i| i as u8).collect()
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v} is not a number")),
-        Err(_) => default,
-    }
+    support::payload(PAYLOAD)
 }
 
 /// Counts what `$next` (an expression awaiting the next event: `true` for a message) yields
