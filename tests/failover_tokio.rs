@@ -11,6 +11,7 @@
 //!
 //! Every wait is bounded (`native_support::WAIT`); nothing sleeps.
 
+#[macro_use]
 mod native_support;
 
 use native_support::*;
@@ -22,26 +23,6 @@ use wasmqtt::session::{Event, Message};
 use wasmqtt_testkit::mosquitto::{free_port, Mosquitto};
 use wasmqtt_testkit::proxy::Proxy;
 use wasmqtt_tokio::{Client, PublishHandle};
-
-macro_rules! both_versions {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                use wasmqtt::codec::ProtocolVersion;
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn v311() {
-                    super::$scenario(ProtocolVersion::V311).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn v5() {
-                    super::$scenario(ProtocolVersion::V5).await;
-                }
-            }
-        )*
-    };
-}
 
 both_versions!(
     a_dead_first_broker_fails_over_to_the_second,

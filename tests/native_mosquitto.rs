@@ -6,6 +6,7 @@
 //! Each scenario is an `async fn(ProtocolVersion)`; `both_versions!` turns it into the tests
 //! `<scenario>::v311` and `<scenario>::v5`. Every wait is bounded (`native_support::WAIT`).
 
+#[macro_use]
 mod native_support;
 use wasmqtt_testkit as support;
 
@@ -17,26 +18,6 @@ use tokio::sync::watch;
 use wasmqtt::codec::{ProtocolVersion, QoS, ReasonCode};
 use wasmqtt::session::{Event, LastWill, Message};
 use wasmqtt_tokio::{Client, Error, PublishError};
-
-macro_rules! both_versions {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                use wasmqtt::codec::ProtocolVersion;
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn v311() {
-                    super::$scenario(ProtocolVersion::V311).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn v5() {
-                    super::$scenario(ProtocolVersion::V5).await;
-                }
-            }
-        )*
-    };
-}
 
 both_versions!(
     round_trip_at_every_qos,

@@ -157,3 +157,25 @@ pub async fn round_trip(publisher: &Client, subscriber_events: &mut Events, topi
     );
     assert!(!m.message.retain);
 }
+
+/// Makes `<scenario>::v311` and `<scenario>::v5` tests of each `async fn scenario(ProtocolVersion)`.
+#[allow(unused_macros)]
+macro_rules! both_versions {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                use wasmqtt::codec::ProtocolVersion;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn v311() {
+                    super::$scenario(ProtocolVersion::V311).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn v5() {
+                    super::$scenario(ProtocolVersion::V5).await;
+                }
+            }
+        )*
+    };
+}
