@@ -2,26 +2,29 @@
 # Runs the tests of the README test command (./scripts/test.sh) N times in a row without
 # rebuilding, to find flaky tests:
 #
-#   ./scripts/repeat-tests.sh N              the root workspace's test binaries (native-tests:
-#                                            wasmqtt, wasmqtt-tokio, wasmqtt-testkit, wasmqtt-cli;
-#                                            the conformance index among them)
+#   ./scripts/repeat-tests.sh N              the host crates' test binaries (HOST_CRATES of
+#                                            scripts/lib/common.sh: the conformance index among them)
 #   HOST=1 ./scripts/repeat-tests.sh N       also wasmqtt-host's release tests (host-runner step;
 #                                            the components must have been built by
 #                                            ./scripts/build-components.sh); HOST=only: those alone
-#   E2E=1 ./scripts/repeat-tests.sh N        also the dashboard's end-to-end test (browser step,
-#                                            node; web-demo/pkg must have been built)
+#   E2E=1 ./scripts/repeat-tests.sh N        also every node:test file of web-demo/test/ (browser
+#                                            step; web-demo/pkg must have been built)
+#   BROWSER=1 ./scripts/repeat-tests.sh N    also the wasm-bindgen tests of tests/browser in headless
+#                                            Chromium (built once; each run starts its own
+#                                            mosquitto WebSocket listener)
+#   DOC=1 ./scripts/repeat-tests.sh N        also the doc tests (rustdoc compiles them on every run)
+#   ALL=1 ./scripts/repeat-tests.sh N        all of the above: every test the test command runs
 #
 # The test binaries are built once first (`cargo test --no-run`, a no-op when they are fresh),
-# then run directly, each from its package's directory as cargo would. Not repeated: the doc
-# tests (rustdoc compiles each doctest on every run: there is no binary to run again) and the
-# wasm-bindgen tests of tests/browser (`cargo test --target wasm32-unknown-unknown` links and
-# runs them through wasm-bindgen-test-runner each time; run that step by hand).
+# then run directly, each from its package's directory as cargo would.
 #
 # Prints each run's result and, at the end, `repeat: N runs, K failed` (K = runs with at least
 # one failing test) and every failing test with how many runs it failed in.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
+. "$ROOT/scripts/lib/common.sh"
+if [ "${ALL:-}" = 1 ]; then HOST=1 E2E=1 BROWSER=1 DOC=1; fi
 
 N=${1:-20}
 case $N in '' | *[!0-9]*) echo "usage: $0 N" >&2; exit 2 ;; esac
@@ -47,14 +50,24 @@ echo "--- building the test binaries (once)"
 : >"$WORK/binaries"
 if [ "${HOST:-}" != only ]; then
     cargo test --no-run --message-format=json \
-        -p wasmqtt -p wasmqtt-tokio -p wasmqtt-testkit -p wasmqtt-cli --lib --bins --tests --examples \
+        "${HOST_CRATES[@]}" --lib --bins --tests --examples \
         2>"$WORK/build.log" | list_binaries >"$WORK/binaries" || { cat "$WORK/build.log" >&2; exit 1; }
 fi
 if [ "${HOST:-}" = 1 ] || [ "${HOST:-}" = only ]; then
     CARGO_INCREMENTAL=0 cargo test --release --no-run --message-format=json -p wasmqtt-host \
         2>>"$WORK/build.log" | list_binaries >>"$WORK/binaries" || { cat "$WORK/build.log" >&2; exit 1; }
 fi
-echo "$(wc -l <"$WORK/binaries") test binaries$([ "${E2E:-}" = 1 ] && echo ' + the end-to-end test')"
+: >"$WORK/wasm-tests"
+if [ "${BROWSER:-}" = 1 ]; then
+    # The wasm-bindgen tests read the broker's URL at build time: one listener for every run.
+    start_ws_broker "$WORK/ws-broker" >/dev/null
+    trap 'kill "$BROKER_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+    (cd tests/browser && WASMQTT_TEST_WS_URL="$BROKER_WS_URL" CARGO_INCREMENTAL=0 CARGO_TARGET_DIR="$ROOT/target" \
+        cargo test --target wasm32-unknown-unknown --tests --no-run --message-format=json \
+        2>>"$WORK/build.log" | list_binaries | cut -f1 >"$WORK/wasm-tests") || { cat "$WORK/build.log" >&2; exit 1; }
+fi
+mapfile -t NODE_TESTS < <([ "${E2E:-}" = 1 ] && node_test_files)
+echo "$(wc -l <"$WORK/binaries") test binaries, $(wc -l <"$WORK/wasm-tests") wasm-bindgen test binaries, ${#NODE_TESTS[@]} node test files$([ "${DOC:-}" = 1 ] && echo ', the doc tests')"
 
 : >"$WORK/failures"
 failed_runs=0
@@ -78,12 +91,39 @@ for run in $(seq "$N"); do
             cp "$log" "$WORK/failed-run$run-$name.log"
         fi
     done <"$WORK/binaries"
-    if [ "${E2E:-}" = 1 ]; then
+    if [ -s "$WORK/wasm-tests" ]; then
+        while read -r wasm; do
+            rc=0
+            (cd tests/browser && CHROMEDRIVER=/usr/bin/chromedriver \
+                wasm-bindgen-test-runner "$wasm") >"$WORK/out" 2>&1 </dev/null || rc=$?
+            passed=$((passed + $(awk '/^test result: /{ for (i = 1; i <= NF; i++) if ($(i) ~ /^passed;?$/) s += $(i - 1) } END { print s + 0 }' "$WORK/out")))
+            if [ $rc -ne 0 ]; then
+                name="browser::$(basename "$wasm" .wasm | sed 's/-[0-9a-f]*$//')"
+                run_failed+=("$name")
+                echo "$name" >>"$WORK/failures"
+                cp "$WORK/out" "$WORK/failed-run$run-${name//:/_}.log"
+            fi
+        done <"$WORK/wasm-tests"
+    fi
+    for file in "${NODE_TESTS[@]}"; do
         rc=0
-        (cd web-demo && node --test test/e2e.test.mjs) >"$WORK/out" 2>&1 </dev/null || rc=$?
+        (cd web-demo && node --test --test-reporter=tap "$file") >"$WORK/out" 2>&1 </dev/null || rc=$?
+        passed=$((passed + $(awk '/^# pass /{ p = $3 } END { print p + 0 }' "$WORK/out")))
         if [ $rc -ne 0 ]; then
-            run_failed+=("e2e.test.mjs")
-            echo "e2e.test.mjs" >>"$WORK/failures"
+            name="web-demo::$(basename "$file")"
+            run_failed+=("$name")
+            echo "$name" >>"$WORK/failures"
+            cp "$WORK/out" "$WORK/failed-run$run-$(basename "$file").log"
+        fi
+    done
+    if [ "${DOC:-}" = 1 ]; then
+        rc=0
+        cargo test --doc "${HOST_CRATES[@]}" >"$WORK/out" 2>&1 </dev/null || rc=$?
+        passed=$((passed + $(awk '/^test result: /{ for (i = 1; i <= NF; i++) if ($(i) ~ /^passed;?$/) s += $(i - 1) } END { print s + 0 }' "$WORK/out")))
+        if [ $rc -ne 0 ]; then
+            run_failed+=("doc-tests")
+            echo "doc-tests" >>"$WORK/failures"
+            cp "$WORK/out" "$WORK/failed-run$run-doc-tests.log"
         fi
     fi
     if [ ${#run_failed[@]} -eq 0 ]; then

@@ -23,6 +23,8 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
+# HOST_CRATES, node_test_files, start_ws_broker
+. "$ROOT/scripts/lib/common.sh"
 
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
     export PATH="$HOME/.cargo/bin:$PATH"
@@ -230,8 +232,6 @@ fmt_check() {
     cargo fmt --all -- --check
 }
 
-# The crates that build and run on the host (wasmqtt-host is linted in its own step, in release).
-HOST_CRATES=(-p wasmqtt -p wasmqtt-tokio -p wasmqtt-store -p wasmqtt-transport -p wasmqtt-testkit -p wasmqtt-cli)
 # The crates for wasm32-wasip2 (wasmqtt-cli again: its binary is the command component). The
 # core comes first in both lists (`${LIST[@]:2}` drops it).
 WASI_CRATES=(-p wasmqtt -p wasmqtt-wasi -p wasmqtt-provider -p wasmqtt-cli -p power-meter)
@@ -349,39 +349,12 @@ install_browser_tools() {
     fi
 }
 
-# Starts mosquitto with a WebSocket listener on a free loopback port; sets BROKER_WS_URL and
-# BROKER_PID. The caller kills it.
-start_ws_broker() {
-    local program port mqtt_port
-    program=$(command -v mosquitto || ls /usr/sbin/mosquitto /usr/local/sbin/mosquitto 2>/dev/null | head -n1)
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-    mqtt_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-    mkdir -p "$WORK/ws-broker"
-    # mosquitto 2.0 will not start with only a WebSocket listener: a plain one goes beside it.
-    # `user root`: as root it would otherwise drop to `mosquitto`, who cannot write in $WORK.
-    printf 'user root\nlistener %s 127.0.0.1\nprotocol websockets\nsocket_domain ipv4\nlistener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest file %s\n' \
-        "$port" "$mqtt_port" "$WORK/ws-broker/mosquitto.log" >"$WORK/ws-broker/mosquitto.conf"
-    "$program" -c "$WORK/ws-broker/mosquitto.conf" &
-    BROKER_PID=$!
-    local i
-    for i in $(seq 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            BROKER_WS_URL="ws://127.0.0.1:$port/"
-            return 0
-        fi
-        sleep 0.1
-    done
-    log "mosquitto did not open its WebSocket listener on $port:" >&2
-    cat "$WORK/ws-broker/mosquitto.log" >&2 || true
-    return 1
-}
-
 browser_tests() {
     export CARGO_INCREMENTAL=0
     install_browser_tools
     log "--- scripts/web-demo.sh build"
     ./scripts/web-demo.sh build
-    start_ws_broker
+    start_ws_broker "$WORK/ws-broker"
     trap 'kill "$BROKER_PID" 2>/dev/null || true' EXIT
     log "--- wasm-bindgen-test (tests/browser) in headless Chromium against $BROKER_WS_URL"
     (
@@ -392,12 +365,14 @@ browser_tests() {
             cargo test --target wasm32-unknown-unknown --tests
     ) | tee -a "$TEST_LOG"
     kill "$BROKER_PID" 2>/dev/null || true
-    log "--- node --test web-demo/test/{e2e,scenarios,brokers}.test.mjs (playwright-core, /usr/bin/chromium)"
+    local files
+    mapfile -t files < <(node_test_files)
+    log "--- node --test ${files[*]} in web-demo/ (playwright-core, /usr/bin/chromium)"
     (
         cd web-demo
         node --test --test-reporter=spec --test-reporter-destination=stdout \
             --test-reporter=tap --test-reporter-destination="$WORK/e2e.tap" \
-            test/e2e.test.mjs test/scenarios.test.mjs test/brokers.test.mjs
+            "${files[@]}"
     )
     # Count the end-to-end tests in the summary with the cargo tests.
     awk '/^# pass / { p = $3 } /^# fail / { f = $3 } /^# skipped / { s = $3 }
