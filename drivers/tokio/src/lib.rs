@@ -290,6 +290,19 @@ impl PublishHandle {
     }
 }
 
+/// A message resumed from the store at start ([`ClientBuilder::durable`]): accepted by an
+/// earlier run (its `publish` resolved, or was about to when that run ended) and not completed
+/// then. The session sends it again as the specification requires; `handle` resolves when it
+/// completes. See [`Client::resumed`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Resumed {
+    /// The message as it was published.
+    pub message: Message,
+    /// Resolves when it completes, like the handle [`Client::publish`] returns.
+    pub handle: PublishHandle,
+}
+
 impl Future for PublishHandle {
     type Output = Result<ReasonCode, PublishError>;
 
@@ -442,6 +455,27 @@ impl Client {
             admitted.await.unwrap_or(Err(PublishError::SessionClosed))?;
         }
         Ok(PublishHandle { id, rx })
+    }
+
+    /// The messages this client resumed from its store ([`ClientBuilder::durable`]) when it
+    /// started, in the order they were published, each with a handle of its completion. Taken
+    /// once: the first call returns them all, later calls nothing. Always empty without a
+    /// store, or with an empty one.
+    ///
+    /// These are what an earlier run had accepted and not seen completed: an application that
+    /// keeps its own record of what it published publishes again only what is neither in its
+    /// record nor here (a message here is already on its way; publishing it again would send
+    /// it twice). Their completions are never [`Event::PublishComplete`] events: they resolve
+    /// these handles (dropping one ignores its outcome), so an application that reads no
+    /// events does not hold the client back however many messages were resumed.
+    pub fn resumed(&self) -> Vec<Resumed> {
+        std::mem::take(&mut self.shared.lock().resumed)
+            .into_iter()
+            .map(|(id, message, rx)| Resumed {
+                message,
+                handle: PublishHandle { id, rx },
+            })
+            .collect()
     }
 
     /// Acknowledges a received QoS 1/2 message (with [`ClientBuilder::manual_acks`]): its
