@@ -5,26 +5,36 @@
 //! - a publisher with a [`FileStore`](wasmqtt_tokio::FileStore) sends 10 000 QoS 1 messages
 //!   (and, separately, 10 000 QoS 2 messages), is killed at several seeded random points and
 //!   restarted on the same store each time; the subscriber receives every message the
-//!   publisher accepted (its `publish().await` returned `Ok`), and at QoS 2 none twice;
+//!   publisher accepted (its `publish().await` returned `Ok`, or `Client::resumed` handed it
+//!   back after a restart), at QoS 2 none twice, at QoS 1 twice only a message that was in
+//!   flight at a kill (resumed, and sent again as v5 MQTT-4.4.0-1 requires);
 //! - a subscriber with a durable store and manual acknowledgement, killed mid-stream several
-//!   times, processes every message (the ones not acknowledged before a kill come again) and,
-//!   at QoS 2, none twice except the few it processed and had not yet acknowledged when it was
-//!   killed.
+//!   times, processes every message, and the recorded wire (a proxy between it and the
+//!   broker) judges its duplicates: it may deliver each PUBLISH the broker sent for a packet
+//!   id it had not acknowledged (PUBREC), or had released (PUBCOMP), once, and nothing else;
+//! - a client restarted on a store holding more messages than the event channel holds, with
+//!   an application that reads no events, completes them all.
 //!
 //! The child processes are this test binary itself, run again with `CRASH_CHILD` set (the
 //! `child_process` test is then the child; without it, it does nothing). A child reports on
-//! stdout (`P n`: about to publish n; `A n`: n accepted; `G n`: n processed; `READY`; `DONE`)
-//! and keeps its own bookkeeping in its directory (the accepted or processed sequence
-//! numbers), from which it continues after a restart. Kill points count those reports: no
-//! sleep synchronises anything. The seed is printed (`CRASH_SEED=n` replays it).
+//! stdout (`P n`: about to publish n; `A n`: n accepted; `R n`: n resumed from the store;
+//! `G n`: n processed; `READY`; `DONE`) and keeps its own bookkeeping in its directory (the
+//! accepted or processed sequence numbers), from which it continues after a restart. Kill
+//! points count those reports: no sleep synchronises anything. The seed is printed
+//! (`CRASH_SEED=n` replays it).
 //!
-//! **What may come twice, and why it is not the client's fault.** A publish the child had
-//! started but not seen accepted when it was killed is *in doubt*: it may already be in the
-//! store (and is then sent after the restart) while the child, whose bookkeeping does not have
-//! it, publishes it again. Only those may arrive twice at QoS 2; any other duplicate fails the
-//! test. Likewise a subscriber killed after processing a message and before its
-//! acknowledgement was stored gets it again: only the messages it processed last before a kill
-//! may be processed twice.
+//! **What a restarted publisher publishes again.** Only what is neither in its bookkeeping
+//! nor resumed by the client: a message resumed is on its way already. The one window left
+//! is the application's own: a message admitted, sent and completed in the microseconds
+//! before the child wrote it down is published again (counted and printed as "republished";
+//! only those may come twice).
+//!
+//! **Why a killed subscriber processes messages again.** It acknowledges after processing,
+//! and the PUBREC of an acknowledgement leaves only once the inbound record is stored
+//! (synced): what it processed and had not acknowledged on the wire when it was killed is
+//! sent again by the broker, and mosquitto keeps hundreds in flight (the client announces a
+//! Receive Maximum of 65 535, which mosquitto takes as its limit for a v5 client, not its own
+//! `max_inflight_messages`).
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
@@ -34,7 +44,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 use wasmqtt::codec::{Packet, ProtocolVersion, QoS, SubscriptionOptions};
-use wasmqtt::session::{Event, Message, Options, ReconnectPolicy};
+use wasmqtt::session::{Event, FirstConnect, Message, Options, ReconnectPolicy};
 use wasmqtt_testkit::mosquitto::{self, Mosquitto};
 use wasmqtt_testkit::proxy::{Chunk, Direction, Proxy};
 use wasmqtt_tokio::{Client, SyncPolicy};
@@ -66,6 +76,65 @@ fn a_killed_qos2_publisher_loses_nothing_and_duplicates_nothing() {
 #[test]
 fn a_killed_manual_ack_subscriber_loses_nothing() {
     subscriber_run();
+}
+
+/// More messages than the event channel holds are resumed by a client whose application
+/// reads no events: their completions are their handles' (`Client::resumed`), not events, so
+/// nothing fills the bounded channel and every one completes, and so does a new publish.
+#[test]
+fn a_restarted_client_that_reads_no_events_completes_a_resumed_backlog() {
+    const BACKLOG: usize = wasmqtt_tokio::EVENT_CAPACITY * 3;
+    let dir = temp_dir("backlog");
+    let broker = broker();
+    let topic = format!("crash/{}/backlog", std::process::id());
+    let rt = runtime();
+    rt.block_on(async {
+        // First run: no broker to reach, every message stays in the store.
+        let opts = options("backlog-publisher").first_connect(FirstConnect::Retry);
+        let (client, events) = Client::builder(opts)
+            .broker(&format!("127.0.0.1:{}", mosquitto::free_port()))
+            .unwrap()
+            .durable(dir.join("store"), SyncPolicy::EveryMessage)
+            .start()
+            .unwrap();
+        for n in 0..BACKLOG {
+            let msg = Message::new(topic.as_str(), n.to_string()).qos(QoS::AtLeastOnce);
+            drop(client.publish(msg).await.expect("admitted"));
+        }
+        client.abort();
+        drop(events);
+        // Restarted against the broker; `events` is kept and never read.
+        let (client, _events) = Client::builder(options("backlog-publisher"))
+            .broker(&format!("127.0.0.1:{}", broker.port()))
+            .unwrap()
+            .durable(dir.join("store"), SyncPolicy::EveryMessage)
+            .connect()
+            .await
+            .expect("the restarted client connects");
+        let resumed = client.resumed();
+        assert_eq!(resumed.len(), BACKLOG, "every stored message is resumed");
+        assert!(client.resumed().is_empty(), "resumed() hands them out once");
+        let payloads: Vec<String> = resumed
+            .iter()
+            .map(|r| String::from_utf8(r.message.payload.to_vec()).unwrap())
+            .collect();
+        let expected: Vec<String> = (0..BACKLOG).map(|n| n.to_string()).collect();
+        assert_eq!(payloads, expected, "in the order they were published");
+        let all = async {
+            for r in resumed {
+                r.handle.await.expect("a resumed message completes");
+            }
+            let live = Message::new(topic.as_str(), "live").qos(QoS::AtLeastOnce);
+            client.publish(live).await.expect("admitted").await
+        };
+        let done = tokio::time::timeout(RUN_DEADLINE, all).await;
+        assert!(
+            matches!(done, Ok(Ok(_))),
+            "the backlog and a new publish complete although no event is read: {done:?}"
+        );
+        client.disconnect().await;
+    });
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A seed from `CRASH_SEED` or the clock, printed.
@@ -506,11 +575,12 @@ fn subscriber_run() {
         "sub: {SUB_MESSAGES} QoS 2 messages, {kills} kills, {} connections, {twice} processed \
          twice: {} redeliveries of messages the client had not acknowledged (PUBREC) before a \
          kill, {} broker resends of released messages, {} resends the client rightly \
-         dropped (awaiting PUBREL), {:?}",
+         dropped (awaiting PUBREL), at most {} unacknowledged at once, {:?}",
         proxy.connections(),
         wire.unacked_redeliveries,
         wire.released_resends,
         wire.guarded,
+        wire.max_unacked,
         started.elapsed()
     );
     // v5 MQTT-4.3.3-10: once the client sent PUBREC for a packet id it must not deliver a
@@ -543,6 +613,8 @@ struct Wire {
     released_resends: usize,
     /// PUBLISHes for an id awaiting PUBREL: the client must not deliver them.
     guarded: usize,
+    /// The most QoS 2 PUBLISHes the broker had sent on one connection without their PUBREC.
+    max_unacked: usize,
 }
 
 /// Reads the proxy's recording in order (a packet counts once the chunk completing it
@@ -563,6 +635,7 @@ fn judge_wire(chunks: &[Chunk], total: usize) -> Wire {
         unacked_redeliveries: 0,
         released_resends: 0,
         guarded: 0,
+        max_unacked: 0,
     };
     for chunk in chunks {
         let to_client = chunk.dir == Direction::ToClient;
@@ -584,6 +657,7 @@ fn judge_wire(chunks: &[Chunk], total: usize) -> Wire {
                     if awaiting_pubrel.contains(&p.packet_id) {
                         wire.guarded += 1;
                     } else if here.insert(p.packet_id) {
+                        wire.max_unacked = wire.max_unacked.max(here.len());
                         wire.fresh[n] += 1;
                         if acked.contains(&n) {
                             wire.released_resends += 1;
