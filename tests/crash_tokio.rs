@@ -36,7 +36,7 @@
 //! Receive Maximum of 65 535, which mosquitto takes as its limit for a v5 client, not its own
 //! `max_inflight_messages`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -284,19 +284,19 @@ fn options(id: &str) -> Options {
         })
 }
 
-/// Reads a child's reports, handing each to `step`, until `step` says stop (`true`) or the
-/// child ends (`false`).
+/// Reads a child's reports, handing each to `step`, until `step` says stop (`Some(true)`),
+/// the child ends (`Some(false)`) or the run's time is up (`None`).
 fn read_until(
     out: &mut ChildOut,
     mut step: impl FnMut(&str, u32) -> bool,
     started: Instant,
-) -> bool {
+) -> Option<bool> {
     loop {
         let left = RUN_DEADLINE.saturating_sub(started.elapsed());
         let line = match out.0.recv_timeout(left) {
             Ok(line) => line,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("the run took too long"),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return false,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => return None,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Some(false),
         };
         let r = match report(&line) {
             Some((kind, n)) => Some((kind, n)),
@@ -305,7 +305,7 @@ fn read_until(
         };
         if let Some((kind, n)) = r {
             if step(kind, n) {
-                return true;
+                return Some(true);
             }
         }
     }
@@ -376,6 +376,7 @@ fn publisher_run(qos: QoS, policy: &str) {
             },
             started,
         );
+        let reached = reached.expect("the run took too long");
         assert!(reached, "the publisher ended before the kill point {point}");
         kill(&mut child, &mut out, |k, n| {
             on(k, n, &mut started_here, &mut accepted_here)
@@ -395,6 +396,7 @@ fn publisher_run(qos: QoS, policy: &str) {
         started,
     );
     accepted.extend(accepted_here);
+    let finished = finished.expect("the run took too long");
     assert!(finished, "the last publisher run did not finish");
     assert_eq!(
         accepted.len(),
@@ -497,7 +499,7 @@ fn subscriber_run() {
                 _ => false,
             },
             started
-        ),
+        ) == Some(true),
         "the subscriber did not get ready"
     );
     let port = broker.port();
@@ -531,6 +533,13 @@ fn subscriber_run() {
             },
             started,
         );
+        let Some(reached) = reached else {
+            stalled(
+                &proxy,
+                &processed,
+                &format!("before the kill point {point}"),
+            );
+        };
         assert!(
             reached,
             "the subscriber ended before the kill point {point}"
@@ -555,7 +564,8 @@ fn subscriber_run() {
                 all(&processed)
             },
             started,
-        );
+        )
+        .unwrap_or_else(|| stalled(&proxy, &processed, "after the last restart"));
     drop(child.stdin.take());
     let _ = child.wait();
     let feeder = rt.block_on(publisher).expect("the feeder ran");
@@ -601,6 +611,27 @@ fn subscriber_run() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The subscriber run took too long: what the wire says about the messages not processed.
+fn stalled(proxy: &Proxy, processed: &[u32], when: &str) -> ! {
+    let done: BTreeSet<u32> = processed.iter().copied().collect();
+    let wire = judge_wire(&proxy.recording(), SUB_MESSAGES as usize);
+    let missing: Vec<u32> = (0..SUB_MESSAGES).filter(|n| !done.contains(n)).collect();
+    for &n in missing.iter().take(5) {
+        eprintln!("message {n}: {:?}", wire.tape[n as usize]);
+    }
+    for &n in processed.iter().rev().take(5) {
+        eprintln!("processed {n}: {:?}", wire.tape[n as usize]);
+    }
+    eprintln!("PUBRECs per connection: {:?}", wire.pubrecs);
+    eprintln!("the last connection: {}", wire.last);
+    panic!(
+        "the subscriber run took too long ({when}): {} processed, {} messages never, e.g. {:?}",
+        processed.len(),
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+}
+
 /// What the wire between the subscriber and the broker allows it to deliver.
 struct Wire {
     /// Per sequence number: the QoS 2 PUBLISHes the broker sent it in for a packet id the
@@ -615,6 +646,12 @@ struct Wire {
     guarded: usize,
     /// The most QoS 2 PUBLISHes the broker had sent on one connection without their PUBREC.
     max_unacked: usize,
+    /// Per sequence number, what passed for it (diagnostics).
+    tape: Vec<Vec<String>>,
+    /// The state of the last connection at the end of the recording (diagnostics).
+    last: String,
+    /// PUBRECs the client sent, per connection (diagnostics).
+    pubrecs: BTreeMap<usize, usize>,
 }
 
 /// Reads the proxy's recording in order (a packet counts once the chunk completing it
@@ -636,7 +673,11 @@ fn judge_wire(chunks: &[Chunk], total: usize) -> Wire {
         released_resends: 0,
         guarded: 0,
         max_unacked: 0,
+        tape: vec![Vec::new(); total],
+        last: String::new(),
+        pubrecs: BTreeMap::new(),
     };
+    let mut pubrel_open: std::collections::HashMap<usize, BTreeSet<u16>> = Default::default();
     for chunk in chunks {
         let to_client = chunk.dir == Direction::ToClient;
         let buf = buffers.entry((chunk.conn, to_client)).or_default();
@@ -654,6 +695,10 @@ fn judge_wire(chunks: &[Chunk], total: usize) -> Wire {
                         .filter(|&n| n < total)
                         .expect("a sequence number");
                     payload_of.insert(p.packet_id, n);
+                    wire.tape[n].push(format!(
+                        "c{} PUBLISH {} dup {}",
+                        chunk.conn, p.packet_id, p.dup
+                    ));
                     if awaiting_pubrel.contains(&p.packet_id) {
                         wire.guarded += 1;
                     } else if here.insert(p.packet_id) {
@@ -667,6 +712,10 @@ fn judge_wire(chunks: &[Chunk], total: usize) -> Wire {
                     }
                 }
                 Packet::PubRec(r) if !to_client => {
+                    *wire.pubrecs.entry(chunk.conn).or_default() += 1;
+                    if let Some(&n) = payload_of.get(&r.packet_id) {
+                        wire.tape[n].push(format!("c{} PUBREC {}", chunk.conn, r.packet_id));
+                    }
                     here.remove(&r.packet_id);
                     awaiting_pubrel.insert(r.packet_id);
                     if let Some(&n) = payload_of.get(&r.packet_id) {
@@ -674,12 +723,41 @@ fn judge_wire(chunks: &[Chunk], total: usize) -> Wire {
                     }
                 }
                 Packet::PubComp(r) if !to_client => {
+                    if let Some(&n) = payload_of.get(&r.packet_id) {
+                        wire.tape[n].push(format!("c{} PUBCOMP {}", chunk.conn, r.packet_id));
+                    }
+                    pubrel_open
+                        .entry(chunk.conn)
+                        .or_default()
+                        .remove(&r.packet_id);
                     awaiting_pubrel.remove(&r.packet_id);
+                }
+                Packet::PubRel(r) if to_client => {
+                    if let Some(&n) = payload_of.get(&r.packet_id) {
+                        wire.tape[n].push(format!("c{} PUBREL {}", chunk.conn, r.packet_id));
+                    }
+                    pubrel_open
+                        .entry(chunk.conn)
+                        .or_default()
+                        .insert(r.packet_id);
                 }
                 _ => {}
             }
         }
         buf.drain(..at);
+    }
+    if let Some(conn) = chunks.last().map(|c| c.conn) {
+        let unacked = unacked_here.get(&conn).cloned().unwrap_or_default();
+        let open = pubrel_open.get(&conn).cloned().unwrap_or_default();
+        wire.last = format!(
+            "connection {conn}: {} PUBLISH without PUBREC (e.g. {:?}), {} PUBREL without \
+             PUBCOMP (e.g. {:?}), {} awaiting PUBREL",
+            unacked.len(),
+            unacked.iter().take(5).collect::<Vec<_>>(),
+            open.len(),
+            open.iter().take(5).collect::<Vec<_>>(),
+            awaiting_pubrel.len()
+        );
     }
     wire
 }
@@ -861,14 +939,27 @@ async fn child_subscriber(dir: &Path, port: u16, topic: &str) {
         .connect()
         .await
         .expect("the subscriber connects");
-    client
-        .subscribe([topic], SubscriptionOptions::qos(QoS::ExactlyOnce))
-        .await
-        .expect("subscribe");
-    say(format_args!("READY"));
+    // Subscribing while events are read: a restarted run gets the broker's backlog at once
+    // (hundreds of messages), and while the event channel is full the client reads nothing
+    // more, the SUBACK behind them included: awaiting it before reading events would wait
+    // for ever.
+    let mut subscribing = {
+        let client = client.clone();
+        let topic = topic.to_string();
+        Some(tokio::spawn(async move {
+            client
+                .subscribe([topic.as_str()], SubscriptionOptions::qos(QoS::ExactlyOnce))
+                .await
+        }))
+    };
     let mut parent = tokio::spawn(wait_for_parent());
     loop {
         tokio::select! {
+            r = async { subscribing.as_mut().unwrap().await }, if subscribing.is_some() => {
+                r.unwrap().expect("subscribe");
+                subscribing = None;
+                say(format_args!("READY"));
+            }
             e = events.recv() => match e {
                 Some(Event::Message(m)) => {
                     let n: u32 = std::str::from_utf8(&m.message.payload).unwrap().parse().unwrap();

@@ -60,7 +60,11 @@
 //! acknowledgement: [`ClientBuilder::durable`] keeps the session in a [`FileStore`] (a
 //! checksummed log in a directory of its own) and resumes from it at start; `publish` then
 //! resolves only once the message is in the store. [`ClientBuilder::manual_acks`] holds each
-//! received QoS 1/2 message's PUBACK / PUBREC until [`Client::ack`]:
+//! received QoS 1/2 message's PUBACK / PUBREC until [`Client::ack`]. A resumed session gets
+//! the broker's backlog at once: read [`Events`] from the start (in a task of its own), not
+//! only after awaiting a `subscribe`, whose SUBACK would otherwise wait behind a full event
+//! channel. Messages resumed from the store complete through [`Client::resumed`]'s handles,
+//! never as events. For example:
 //!
 //! ```no_run
 //! use wasmqtt::codec::{QoS, SubscriptionOptions};
@@ -79,15 +83,24 @@
 //! let _handle = client
 //!     .publish(Message::new("meter/1/watts", "1234").qos(QoS::AtLeastOnce))
 //!     .await?;
-//! client
-//!     .subscribe(["meter/+/cmd"], SubscriptionOptions::qos(QoS::ExactlyOnce))
-//!     .await?;
+//! // What an earlier run accepted and did not see completed: already on its way again.
+//! for resumed in client.resumed() {
+//!     println!("resumed a message to {}", resumed.message.topic);
+//! }
+//! // Subscribed while events are read (a resumed session's backlog may come first).
+//! let subscriber = client.clone();
+//! let subscribed = tokio::spawn(async move {
+//!     subscriber
+//!         .subscribe(["meter/+/cmd"], SubscriptionOptions::qos(QoS::ExactlyOnce))
+//!         .await
+//! });
 //! while let Some(event) = events.recv().await {
 //!     if let Event::Message(m) = event {
 //!         // ... process it, then let the broker forget it:
 //!         client.ack(&m)?;
 //!     }
 //! }
+//! subscribed.await??;
 //! # Ok(())
 //! # }
 //! ```
