@@ -907,13 +907,13 @@ async fn child_publisher(
                 // not in the book is as short as it can be.
                 append(&mut book.lock().unwrap(), n);
                 say(format_args!("A {n}"));
-                handle
+                (n, handle)
             });
         }
         let Some(joined) = running.join_next().await else {
             break;
         };
-        handles.push(joined.unwrap());
+        handles.push(joined.unwrap().1);
     }
     for h in handles {
         h.await.expect("completed");
