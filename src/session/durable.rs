@@ -289,6 +289,22 @@ impl Session {
         }
     }
 
+    /// The QoS 1/2 messages accepted and not completed yet (in flight, then queued), in the
+    /// order of their ids. Right after [`Session::resume`] these are the messages resumed from
+    /// the store: nobody waits for their completions yet, so a driver registers them (and can
+    /// tell the application which messages it need not publish again).
+    pub fn unfinished(&self) -> Vec<(PublishId, &Message)> {
+        let mut all: Vec<(PublishId, &Message)> = self
+            .inflight
+            .values()
+            .map(|f| (f.id, &f.msg))
+            .chain(self.queue.iter().map(|q| (q.id, &q.msg)))
+            .filter(|(_, m)| m.qos != crate::codec::QoS::AtMostOnce)
+            .collect();
+        all.sort_by_key(|(id, _)| *id);
+        all
+    }
+
     /// Whether durable state is on ([`Options::durable`](super::Options::durable)).
     pub fn is_durable(&self) -> bool {
         self.durable.is_some()

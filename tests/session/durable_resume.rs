@@ -635,3 +635,42 @@ fn a_resumed_session_retries_a_failed_first_attempt_instead_of_failing_its_messa
     assert_eq!(store.count(1), 1, "the message is kept");
     assert!(completions(&sim.all_events()).is_empty());
 }
+
+#[test]
+fn unfinished_names_the_resumed_messages_in_publish_order() {
+    let o = durable(V5).max_inflight(2);
+    let mut store = Store::default();
+    let mut sim = Sim::connected(o.clone());
+    settle(&mut sim, &mut store);
+    let a = sim.publish(msg("t", b"a", Q1)).expect("a");
+    let b = sim.publish(msg("t", b"b", Q2)).expect("b");
+    let c = sim.publish(msg("t", b"c", Q1)).expect("c");
+    let d = sim.publish(msg("t", b"d", Q1)).expect("d");
+    sim.publish(msg("t", b"q0", QoS::AtMostOnce)).expect("q0");
+    settle(&mut sim, &mut store);
+    let sent = publishes(&sim.take());
+    assert_eq!(
+        sent.len(),
+        2,
+        "the window: a and b in flight, c and d queued"
+    );
+    // a completes before the crash: not resumed.
+    sim.send(&puback(sent[0].packet_id));
+    settle(&mut sim, &mut store);
+    let live: Vec<PublishId> = sim.session.unfinished().iter().map(|(id, _)| *id).collect();
+    assert_eq!(live, [b, c, d], "in flight then queued, by id; QoS 0 never");
+    // Crash.
+    let sim = restart(&o, &store);
+    let resumed: Vec<(PublishId, Vec<u8>)> = sim
+        .session
+        .unfinished()
+        .into_iter()
+        .map(|(id, m)| (id, m.payload.clone()))
+        .collect();
+    assert_eq!(
+        resumed,
+        [(b, b"b".to_vec()), (c, b"c".to_vec()), (d, b"d".to_vec())],
+        "what the store held, with the ids the earlier run gave them"
+    );
+    assert!(!resumed.iter().any(|(id, _)| *id == a));
+}

@@ -106,17 +106,38 @@ pub(super) struct Core {
     admitting: BTreeMap<PublishId, Reply<Result<(), PublishError>>>,
     /// The driver has ended: nothing drives the session any more.
     ended: bool,
+    /// The messages resumed from the store, with the receivers of their completions, until
+    /// the application takes them ([`super::Client::resumed`]).
+    pub(super) resumed: Vec<(PublishId, Message, PublishDone)>,
 }
 
+/// The receiving end of a publish's completion.
+pub(super) type PublishDone = oneshot::Receiver<Result<ReasonCode, PublishError>>;
+
 impl Shared {
-    /// Shares `session` (made from validated options with a random seed).
+    /// Shares `session` (made from validated options with a random seed). The messages it
+    /// resumed from a store ([`Session::unfinished`]) get a waiter each, like a live publish:
+    /// their completions are answered through [`super::Client::resumed`]'s handles, never as
+    /// events, so an application that reads no events does not stall on them (the event
+    /// channel is bounded).
     pub(super) fn new(session: Session) -> Arc<Self> {
+        let mut pending = Completions::new();
+        let resumed = session
+            .unfinished()
+            .into_iter()
+            .map(|(id, message)| {
+                let (done, rx) = oneshot::channel();
+                pending.insert_publish(id, Waiter::Publish(done));
+                (id, message.clone(), rx)
+            })
+            .collect();
         Arc::new(Shared {
             core: Mutex::new(Core {
                 session,
-                pending: Completions::new(),
+                pending,
                 admitting: BTreeMap::new(),
                 ended: false,
+                resumed,
             }),
             wake: Notify::new(),
             start: Instant::now(),

@@ -60,7 +60,11 @@
 //! acknowledgement: [`ClientBuilder::durable`] keeps the session in a [`FileStore`] (a
 //! checksummed log in a directory of its own) and resumes from it at start; `publish` then
 //! resolves only once the message is in the store. [`ClientBuilder::manual_acks`] holds each
-//! received QoS 1/2 message's PUBACK / PUBREC until [`Client::ack`]:
+//! received QoS 1/2 message's PUBACK / PUBREC until [`Client::ack`]. A resumed session gets
+//! the broker's backlog at once: read [`Events`] from the start (in a task of its own), not
+//! only after awaiting a `subscribe`, whose SUBACK would otherwise wait behind a full event
+//! channel. Messages resumed from the store complete through [`Client::resumed`]'s handles,
+//! never as events. For example:
 //!
 //! ```no_run
 //! use wasmqtt::codec::{QoS, SubscriptionOptions};
@@ -79,15 +83,24 @@
 //! let _handle = client
 //!     .publish(Message::new("meter/1/watts", "1234").qos(QoS::AtLeastOnce))
 //!     .await?;
-//! client
-//!     .subscribe(["meter/+/cmd"], SubscriptionOptions::qos(QoS::ExactlyOnce))
-//!     .await?;
+//! // What an earlier run accepted and did not see completed: already on its way again.
+//! for resumed in client.resumed() {
+//!     println!("resumed a message to {}", resumed.message.topic);
+//! }
+//! // Subscribed while events are read (a resumed session's backlog may come first).
+//! let subscriber = client.clone();
+//! let subscribed = tokio::spawn(async move {
+//!     subscriber
+//!         .subscribe(["meter/+/cmd"], SubscriptionOptions::qos(QoS::ExactlyOnce))
+//!         .await
+//! });
 //! while let Some(event) = events.recv().await {
 //!     if let Event::Message(m) = event {
 //!         // ... process it, then let the broker forget it:
 //!         client.ack(&m)?;
 //!     }
 //! }
+//! subscribed.await??;
 //! # Ok(())
 //! # }
 //! ```
@@ -290,6 +303,19 @@ impl PublishHandle {
     }
 }
 
+/// A message resumed from the store at start ([`ClientBuilder::durable`]): accepted by an
+/// earlier run (its `publish` resolved, or was about to when that run ended) and not completed
+/// then. The session sends it again as the specification requires; `handle` resolves when it
+/// completes. See [`Client::resumed`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Resumed {
+    /// The message as it was published.
+    pub message: Message,
+    /// Resolves when it completes, like the handle [`Client::publish`] returns.
+    pub handle: PublishHandle,
+}
+
 impl Future for PublishHandle {
     type Output = Result<ReasonCode, PublishError>;
 
@@ -442,6 +468,27 @@ impl Client {
             admitted.await.unwrap_or(Err(PublishError::SessionClosed))?;
         }
         Ok(PublishHandle { id, rx })
+    }
+
+    /// The messages this client resumed from its store ([`ClientBuilder::durable`]) when it
+    /// started, in the order they were published, each with a handle of its completion. Taken
+    /// once: the first call returns them all, later calls nothing. Always empty without a
+    /// store, or with an empty one.
+    ///
+    /// These are what an earlier run had accepted and not seen completed: an application that
+    /// keeps its own record of what it published publishes again only what is neither in its
+    /// record nor here (a message here is already on its way; publishing it again would send
+    /// it twice). Their completions are never [`Event::PublishComplete`] events: they resolve
+    /// these handles (dropping one ignores its outcome), so an application that reads no
+    /// events does not hold the client back however many messages were resumed.
+    pub fn resumed(&self) -> Vec<Resumed> {
+        std::mem::take(&mut self.shared.lock().resumed)
+            .into_iter()
+            .map(|(id, message, rx)| Resumed {
+                message,
+                handle: PublishHandle { id, rx },
+            })
+            .collect()
     }
 
     /// Acknowledges a received QoS 1/2 message (with [`ClientBuilder::manual_acks`]): its
