@@ -4,10 +4,10 @@
 //!
 //! The policy lives here, once, for every driver:
 //! - **One response subscription per session**, made lazily by the first request: the topic is
-//!   `<base>/<client id>/resp`, where the base is the broker's Response Information when it was
-//!   asked for ([`Options::request_response_information`](super::Options)) and given in
-//!   CONNACK, and [`Options::response_topic_prefix`](super::Options::response_topic_prefix)
-//!   otherwise. It is an ordinary subscription of the session: renewed when the broker lost the
+//!   `<base>/<client id>/resp` (a random `anon-…` id before the broker assigned one), where the
+//!   base is the broker's Response Information when it was asked for
+//!   ([`Options::request_response_information`](super::Options)) and given in CONNACK, and
+//!   [`Options::response_topic_prefix`](super::Options::response_topic_prefix) otherwise. It is an ordinary subscription of the session: renewed when the broker lost the
 //!   session, kept in durable state. Requests wait for its SUBACK before they are published (so
 //!   no response can come before the subscription exists); a refusal fails them.
 //! - **Matching** by Correlation Data (16 bytes: a random half, a counter half): a message on
@@ -228,11 +228,13 @@ impl Session {
             .and_then(|i| i.response_information.as_deref())
             .filter(|i| !i.is_empty() && self.opts.request_response_information == Some(true));
         let base = info.unwrap_or(&self.opts.response_topic_prefix);
-        let topic = alloc::format!(
-            "{}/{}/resp",
-            base.trim_end_matches('/'),
-            self.opts.client_id
-        );
+        // No client id yet (the broker assigns one at CONNACK): a random one, so that two such
+        // clients never share a response topic.
+        let client = match self.opts.client_id.as_str() {
+            "" => alloc::format!("anon-{:016x}", self.rng.next_u64()),
+            id => String::from(id),
+        };
+        let topic = alloc::format!("{}/{client}/resp", base.trim_end_matches('/'));
         validate_topic_name(&topic).map_err(|error| ResponseError::InvalidResponseTopic {
             topic: topic.clone(),
             error,

@@ -340,6 +340,19 @@ fn the_broker_response_information_is_the_base_when_asked_for() {
     );
     request(&mut sim, "svc/a", b"A", 5_000);
     assert_eq!(sim.session.response_topic(), Some("apps/x/sim-client/resp"));
+    // No client id yet (the broker will assign one): a random one, never an empty level.
+    let mut sim = Sim::new(Options {
+        client_id: String::new(),
+        ..opts(V5)
+    });
+    sim.session
+        .request(msg("svc/a", b"A", Q0), 5_000, 0)
+        .unwrap();
+    let t = sim.session.response_topic().unwrap().to_string();
+    assert!(
+        t.starts_with("wasmqtt/rr/anon-") && t.ends_with("/resp"),
+        "{t}"
+    );
     // A client id with a wildcard makes no topic name (v5 MQTT-3.3.2-14).
     let mut sim = Sim::connected(Options {
         client_id: "a+b".into(),
