@@ -468,6 +468,17 @@ pub fn event_text(e: &Event) -> String {
         Event::RequestFailed((id, e)) => {
             format!("request {id} failed: {}", describe_error(e))
         }
+        Event::Response((id, outcome)) => match outcome {
+            types::ResponseOutcome::Response(m) => format!(
+                "response #{id} on {}: {}",
+                m.topic,
+                String::from_utf8_lossy(&m.payload)
+            ),
+            types::ResponseOutcome::Timeout => format!("response #{id}: timed out"),
+            types::ResponseOutcome::Failed(e) => {
+                format!("response #{id} failed: {}", describe_error(e))
+            }
+        },
     }
 }
 

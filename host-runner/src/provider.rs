@@ -78,6 +78,7 @@ pub mod types {
             max_inflight: None,
             max_queued_messages: None,
             connect_timeout_ms: None,
+            topic_alias_maximum: None,
         }
     }
 
@@ -478,6 +479,36 @@ impl Client {
                 .client()
                 .call_unsubscribe(&mut self.store, self.handle, filters),
         )
+    }
+
+    /// `client.request`: a response id; a `response` event with that id follows.
+    pub fn request(
+        &mut self,
+        message: &Message,
+        timeout: Duration,
+    ) -> Result<types::ResponseId, ClientError> {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        flatten(self.bindings.wasmqtt_mqtt_client().client().call_request(
+            &mut self.store,
+            self.handle,
+            message,
+            ms,
+        ))
+    }
+
+    /// `client.respond`: answers the request `request` (received in a `message` event); a
+    /// `publish-complete` event with the returned delivery id follows.
+    pub fn respond(
+        &mut self,
+        request: &Message,
+        payload: &[u8],
+    ) -> Result<DeliveryId, ClientError> {
+        flatten(self.bindings.wasmqtt_mqtt_client().client().call_respond(
+            &mut self.store,
+            self.handle,
+            request,
+            payload,
+        ))
     }
 
     /// `client.poll-event`: makes progress and returns the next event, waiting up to `timeout`.

@@ -358,6 +358,14 @@ pub enum Event {
         /// How many filters.
         filters: usize,
     },
+    /// A request of [`super::Session::request`] ended: its response (not delivered as an
+    /// [`Event::Message`]), or why none came.
+    Response {
+        /// The handle `request` returned.
+        id: super::ResponseId,
+        /// The response message, or why there is none.
+        result: Result<ReceivedMessage, super::ResponseError>,
+    },
     /// v5 enhanced authentication: the broker sent AUTH; answer with [`super::Session::auth`].
     AuthChallenge {
         /// Reason code (Continue authentication or Re-authenticate).

@@ -76,7 +76,9 @@ impl Session {
         }
         let mut m = ReceivedMessage::from_publish(&p, &topic);
         m.ack = ack;
-        self.events.push_back(Event::Message(m));
+        if let Some(m) = self.take_response(m, now) {
+            self.events.push_back(Event::Message(m));
+        }
         Ok(())
     }
     /// PUBREL: the broker released an inbound QoS 2 message; PUBCOMP ends its exchange.

@@ -194,6 +194,7 @@ impl Session {
         self.drop_pending_acks();
         self.fail_all_messages();
         self.fail_all_requests();
+        self.fail_all_responses();
         self.events.push_back(Event::Disconnected {
             reason,
             reconnect_at: None,

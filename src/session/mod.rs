@@ -87,6 +87,9 @@
 //!   awaits only the broker); any other input, or the hold's deadline in
 //!   [`Session::poll_timeout`] (1 ms by default), releases it. CONNECT, DISCONNECT and
 //!   PINGREQ are never held. See [`WriteCoalescing`].
+//! - **Request/response** (v5, [`Session::request`], [`Session::respond`]): one response
+//!   subscription per session, made lazily and renewed with the others; responses matched by
+//!   Correlation Data; a deadline per request; typed [`ResponseError`]s.
 //! - **Message expiry** (v5): a message that waited in the queue sends what is left of its
 //!   Message Expiry Interval; one whose interval ran out fails with
 //!   [`PublishError::Expired`] instead of being sent.
@@ -194,6 +197,7 @@ mod options;
 mod outbound;
 mod receive;
 mod record;
+mod request_response;
 mod requests;
 mod transmit;
 mod validate;
@@ -217,6 +221,9 @@ pub use manual_ack::{AckError, AckId};
 pub use message::{Message, MessageProperties, ReceivedMessage};
 pub use options::{FirstConnect, LastWill, Options};
 pub use record::{ResumeError, RECORD_FORMAT};
+pub use request_response::{
+    ResponseError, ResponseId, DEFAULT_RESPONSE_TOPIC_PREFIX, MAX_PENDING_RESPONSES,
+};
 pub use transmit::DEFAULT_MAX_TRANSMIT_BYTES;
 pub use validate::{OptionsError, MIN_PACKET_SIZE};
 
@@ -369,6 +376,8 @@ pub struct Session {
     durable: Option<alloc::boxed::Box<durable::Durable>>,
     /// Write coalescing across acknowledgements ([`Options::write_coalescing`]).
     hold: coalesce::Hold,
+    /// Request/response ([`Session::request`]).
+    rr: request_response::Requests,
 }
 
 impl Session {
@@ -410,6 +419,7 @@ impl Session {
             events: VecDeque::new(),
             next_ack_id: 1,
             hold: coalesce::Hold::default(),
+            rr: request_response::Requests::default(),
             durable: opts
                 .durable
                 .map(|p| alloc::boxed::Box::new(durable::Durable::new(p))),
@@ -475,6 +485,7 @@ impl Session {
         let (hold, tx_len) = (self.hold_state(), self.tx.len());
         self.observe(now);
         self.store_timeout(now);
+        self.response_timeouts(now);
         match self.state {
             State::Reconnecting(at) if now >= at => self.begin_attempt(),
             State::Opening | State::AwaitingConnAck
@@ -496,7 +507,8 @@ impl Session {
     /// The next deadline, if any.
     ///
     /// With durable state and [`SyncPolicy::Batched`], the sync deadline counts too, and so
-    /// does the end of a write hold ([`Options::write_coalescing`]).
+    /// does the end of a write hold ([`Options::write_coalescing`]), and the deadline of a
+    /// request waiting for its response ([`Session::request`]).
     ///
     /// While connecting (from the request to open the transport until CONNACK) this is the
     /// connect deadline, [`Options::connect_timeout_ms`] after the request. A session started
@@ -510,12 +522,16 @@ impl Session {
             State::Connected => self.keep_alive_deadline(),
             _ => None,
         };
-        [self.store_deadline(), self.hold_deadline()]
-            .into_iter()
-            .fold(session, |a, b| match (a, b) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            })
+        [
+            self.store_deadline(),
+            self.hold_deadline(),
+            self.response_deadline(),
+        ]
+        .into_iter()
+        .fold(session, |a, b| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
     }
 
     /// An input carried the time `now`: the session's clock moves on (never back), and an

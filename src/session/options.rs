@@ -96,6 +96,11 @@ pub struct Options {
     pub request_problem_information: Option<bool>,
     /// v5 request response information.
     pub request_response_information: Option<bool>,
+    /// v5 request/response ([`super::Session::request`]): the response topic is
+    /// `<prefix>/<client id>/resp` (unless the broker gave Response Information, asked for with
+    /// [`Options::request_response_information`]). Default
+    /// [`super::DEFAULT_RESPONSE_TOPIC_PREFIX`].
+    pub response_topic_prefix: String,
     /// v5 user properties of CONNECT.
     pub user_properties: Vec<(String, String)>,
     /// v5 enhanced authentication method.
@@ -194,6 +199,7 @@ impl Default for Options {
             outbound_topic_aliases: true,
             request_problem_information: None,
             request_response_information: None,
+            response_topic_prefix: String::from(super::DEFAULT_RESPONSE_TOPIC_PREFIX),
             user_properties: Vec::new(),
             authentication_method: None,
             authentication_data: None,
@@ -263,6 +269,12 @@ impl Options {
     /// Replaces [`Options::brokers`] with `brokers`, in failover order.
     pub fn brokers(mut self, brokers: impl IntoIterator<Item = Broker>) -> Self {
         self.brokers = brokers.into_iter().collect();
+        self
+    }
+
+    /// Sets the prefix of the request/response topic ([`Options::response_topic_prefix`]).
+    pub fn response_topic_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.response_topic_prefix = prefix.into();
         self
     }
 

@@ -3,7 +3,7 @@
 //! requeue rule on a lost one).
 
 use super::requests::MAX_WAITING_REQUESTS;
-use super::{Event, Message, PublishError, PublishId, Session, State};
+use super::{Message, PublishError, PublishId, Session, State};
 use crate::codec::{EncodeError, Packet, PubResp, Publish, QoS, ReasonCode};
 use crate::topic::validate_topic_name;
 use alloc::vec::Vec;
@@ -42,7 +42,7 @@ pub(super) struct Queued {
 }
 
 impl Session {
-    /// Publishes a message. Returns its handle; an [`Event::PublishComplete`] with that handle
+    /// Publishes a message. Returns its handle; an [`Event::PublishComplete`](super::Event::PublishComplete) with that handle
     /// follows when it is acknowledged (QoS 1: PUBACK, QoS 2: PUBCOMP), written (QoS 0), or failed.
     ///
     /// When offline or while the inflight window is full, the message waits in the queue; past
@@ -151,10 +151,7 @@ impl Session {
 
     pub(super) fn send_qos0(&mut self, id: PublishId, msg: &Message, now: u64) {
         let result = self.write_publish(msg, 0, false, true, now);
-        self.events.push_back(Event::PublishComplete {
-            id,
-            result: result.map(|()| ReasonCode::SUCCESS),
-        });
+        self.publish_completed(id, result.map(|()| ReasonCode::SUCCESS));
     }
 
     /// Sends a QoS 1/2 message for the first time (the window has room).
@@ -205,7 +202,7 @@ impl Session {
         if stored {
             self.durable_forget(id);
         }
-        self.events.push_back(Event::PublishComplete { id, result });
+        self.publish_completed(id, result);
     }
 
     pub(super) fn write_publish(

@@ -111,7 +111,7 @@ impl Session {
             Packet::PubRec(r) => self.on_pubrec(r, now),
             Packet::PubComp(r) => self.on_pubcomp(r, now),
             Packet::PubRel(r) => self.on_pubrel(r, now),
-            Packet::SubAck(s) => self.on_suback(s)?,
+            Packet::SubAck(s) => self.on_suback(s, now)?,
             Packet::UnsubAck(u) => self.on_unsuback(u)?,
             Packet::PingResp => {}
             Packet::Disconnect(d) => self.on_server_disconnect(d, now),

@@ -73,7 +73,7 @@ impl Session {
                 value: subscription_id.unwrap_or(0),
             }));
         }
-        self.request(
+        self.queue_request(
             Request::Subscribe {
                 filters,
                 subscription_id,
@@ -95,10 +95,10 @@ impl Session {
         for f in &filters {
             validate_topic_filter(f).map_err(RequestError::InvalidFilter)?;
         }
-        self.request(Request::Unsubscribe { filters }, now)
+        self.queue_request(Request::Unsubscribe { filters }, now)
     }
 
-    pub(super) fn request(
+    pub(super) fn queue_request(
         &mut self,
         request: Request,
         now: u64,
@@ -211,7 +211,7 @@ impl Session {
         }
     }
 
-    pub(super) fn on_suback(&mut self, s: SubAck<'_>) -> Result<(), ProtocolViolation> {
+    pub(super) fn on_suback(&mut self, s: SubAck<'_>, now: u64) -> Result<(), ProtocolViolation> {
         let Some(pending) = self.requests_sent.remove(&s.packet_id) else {
             log::debug!("SUBACK for unknown packet id {}", s.packet_id);
             return Ok(());
@@ -259,11 +259,15 @@ impl Session {
                 }
             }
         }
-        if let Some(id) = pending.id {
-            self.events.push_back(Event::Subscribed {
+        match pending.id {
+            Some(id) if self.is_response_subscription(id) => {
+                self.response_subscription_done(codes.first().copied(), now);
+            }
+            Some(id) => self.events.push_back(Event::Subscribed {
                 id,
                 reason_codes: codes,
-            });
+            }),
+            None => {}
         }
         Ok(())
     }
@@ -316,7 +320,7 @@ impl Session {
         while let Some(r) = self.requests_waiting.pop_front() {
             let id = r.id;
             if let Err(e) = self.send_request(r, now) {
-                if let Some(id) = id {
+                if let Some(id) = id.filter(|i| !self.is_response_subscription(*i)) {
                     self.events.push_back(Event::RequestFailed {
                         id,
                         error: RequestError::Invalid(e),
@@ -345,7 +349,7 @@ impl Session {
             .into_iter()
             .chain(core::mem::take(&mut self.requests_waiting))
         {
-            if let Some(id) = r.id {
+            if let Some(id) = r.id.filter(|i| !self.is_response_subscription(*i)) {
                 self.events.push_back(Event::RequestFailed {
                     id,
                     error: RequestError::SessionClosed,

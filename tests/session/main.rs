@@ -36,6 +36,7 @@ mod outbound;
 mod properties;
 mod queue;
 mod read_paused;
+mod request_response;
 mod requests;
 mod resend;
 mod topic_aliases;

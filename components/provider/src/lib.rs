@@ -24,7 +24,7 @@ use core::cell::RefCell;
 use wasmqtt::codec::{QoS, ReasonCode, RetainHandling, SubscriptionOptions};
 use wasmqtt::session::{
     self, DisconnectReason, Event as CoreEvent, Message as CoreMessage, MessageProperties,
-    OptionsError, PublishError, ReconnectPolicy, RequestError,
+    OptionsError, PublishError, ReconnectPolicy, RequestError, ResponseError,
 };
 
 wit_bindgen::generate!({
@@ -184,6 +184,40 @@ fn request_error(e: RequestError) -> t::Error {
     }
 }
 
+/// A request/response refusal or failure in the WIT `error` terms.
+fn response_error(e: ResponseError) -> t::Error {
+    match e {
+        ResponseError::SessionClosed => t::Error::Closed,
+        ResponseError::Timeout(_) => t::Error::Timeout,
+        ResponseError::NotSupportedInV311 => t::Error::Unsupported(e.to_string()),
+        ResponseError::Publish(e) => publish_error(e),
+        ResponseError::SubscriptionRefused(code) => t::Error::Refused(reason(code)),
+        ResponseError::InvalidResponseTopic { .. } => t::Error::InvalidTopic(e.to_string()),
+        ResponseError::TooMany => t::Error::QueueFull,
+        e => t::Error::InvalidArgument(e.to_string()),
+    }
+}
+
+fn message_out(m: CoreMessage) -> t::Message {
+    t::Message {
+        topic: m.topic,
+        payload: m.payload,
+        qos: wit_qos(m.qos),
+        retain: m.retain,
+        properties: props_out(m.properties),
+    }
+}
+
+fn message_in(m: t::Message) -> CoreMessage {
+    CoreMessage {
+        topic: m.topic,
+        payload: m.payload,
+        qos: qos(m.qos),
+        retain: m.retain,
+        properties: props_in(m.properties),
+    }
+}
+
 fn disconnect_info(reason: &DisconnectReason, will_reconnect: bool) -> t::DisconnectInfo {
     let reason_code = match reason {
         DisconnectReason::Refused { code, .. } | DisconnectReason::ByServer { code, .. } => {
@@ -230,6 +264,14 @@ fn event_out(e: CoreEvent) -> Option<t::Event> {
         CoreEvent::RequestFailed { id, error } => {
             t::Event::RequestFailed((id.0, request_error(error)))
         }
+        CoreEvent::Response { id, result } => t::Event::Response((
+            id.0,
+            match result {
+                Ok(m) => t::ResponseOutcome::Response(message_out(m.message)),
+                Err(ResponseError::Timeout(_)) => t::ResponseOutcome::Timeout,
+                Err(e) => t::ResponseOutcome::Failed(response_error(e)),
+            },
+        )),
         // Internal or v5-auth events have no WIT form yet.
         _ => return None,
     })
@@ -273,6 +315,9 @@ fn options(o: &t::ConnectOptions) -> Result<session::Options, t::Error> {
     }
     if let Some(ms) = o.connect_timeout_ms {
         opts.connect_timeout_ms = ms;
+    }
+    if let Some(n) = o.topic_alias_maximum {
+        opts.topic_alias_maximum = n;
     }
     Ok(opts)
 }
@@ -360,6 +405,33 @@ impl GuestClient for ClientResource {
             .session()
             .unsubscribe(filters, now)
             .map_err(request_error)?;
+        conn.flush();
+        Ok(id.0)
+    }
+
+    fn request(&self, message: t::Message, timeout_ms: u64) -> Result<t::ResponseId, t::Error> {
+        let mut conn = self.conn.borrow_mut();
+        let now = conn.now_ms();
+        let id = conn
+            .session()
+            .request(message_in(message), timeout_ms, now)
+            .map_err(response_error)?;
+        conn.flush();
+        Ok(id.0)
+    }
+
+    fn respond(&self, request: t::Message, payload: Vec<u8>) -> Result<t::DeliveryId, t::Error> {
+        let mut conn = self.conn.borrow_mut();
+        let now = conn.now_ms();
+        let request = session::ReceivedMessage {
+            message: message_in(request),
+            dup: false,
+            ack: None,
+        };
+        let id = conn
+            .session()
+            .respond(&request, payload, now)
+            .map_err(response_error)?;
         conn.flush();
         Ok(id.0)
     }

@@ -135,6 +135,8 @@ pub(crate) struct Inner {
     task_scheduled: bool,
     rx_buf: Vec<u8>,
     pending: Completions<Waiter>,
+    /// `request` Promises waiting for their response.
+    responses: alloc::collections::BTreeMap<wasmqtt::session::ResponseId, Settle>,
     connect_waiter: Option<Settle>,
     /// The connection state last announced with a `state` event.
     announced: ConnectionState,
@@ -166,6 +168,7 @@ impl Inner {
             task_scheduled: false,
             rx_buf: Vec::new(),
             pending: Completions::new(),
+            responses: alloc::collections::BTreeMap::new(),
             connect_waiter: None,
             handlers: Vec::new(),
             next_handler_id: 1,
@@ -180,6 +183,10 @@ impl Inner {
 
     pub fn add_request(&mut self, id: RequestId, w: Waiter) {
         self.pending.insert_request(id, w);
+    }
+
+    pub fn add_response(&mut self, id: wasmqtt::session::ResponseId, s: Settle) {
+        self.responses.insert(id, s);
     }
 
     /// The socket's `bufferedAmount` (0 without a socket, or from a `WebSocket` stand-in that
@@ -654,6 +661,16 @@ fn settle(rc: &Shared, waiter: Waiter, outcome: Outcome) {
 
 /// Delivers one event; `ended` is the broker of the connection a `Disconnected` ended.
 fn dispatch(rc: &Shared, event: Event, ended: Option<Broker>) {
+    if let Event::Response { id, result } = &event {
+        let waiter = rc.borrow_mut().responses.remove(id);
+        if let Some(s) = waiter {
+            match result {
+                Ok(m) => s.resolve(&js::message_to_js(m)),
+                Err(e) => s.reject(js::response_error(e)),
+            }
+        }
+        return;
+    }
     let settled = rc.borrow_mut().pending.settle(&event);
     if let Some((waiter, outcome)) = settled {
         settle(rc, waiter, outcome);

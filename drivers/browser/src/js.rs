@@ -146,6 +146,47 @@ pub(crate) fn request_error(e: &RequestError) -> MqttError {
     MqttError::new(e.code(), e.to_string())
 }
 
+/// Why a request got no response, or a response could not be sent: the core's code (a
+/// publish failure is the publish's own error).
+pub(crate) fn response_error(e: &wasmqtt::session::ResponseError) -> MqttError {
+    use wasmqtt::session::ResponseError as R;
+    match e {
+        R::Publish(p) => publish_error(p),
+        R::SubscriptionRefused(rc) => MqttError::new(e.code(), e.to_string()).reason(*rc),
+        _ => MqttError::new(e.code(), e.to_string()),
+    }
+}
+
+/// `request(topic, payload, options)`: the message and the timeout (ms, default 30 s).
+pub(crate) fn request_of(
+    topic: &JsValue,
+    payload: &JsValue,
+    options: &JsValue,
+) -> JsResult<(Message, u64)> {
+    let msg = message_of(topic, payload, options)?;
+    let obj = options_object(options, "request options")?;
+    let timeout = opt_uint(obj.as_ref(), "timeout", 0.0, MAX_SAFE)?.map_or(30_000, |n| n as u64);
+    Ok((msg, timeout))
+}
+
+/// `respond(request, payload)`: the received request (an `MqttMessage`: its topic, QoS and
+/// properties, the response topic and correlation data among them) for the session.
+pub(crate) fn received_of(request: &JsValue) -> JsResult<ReceivedMessage> {
+    let obj = options_object(request, "the request")?;
+    let o = obj.as_ref();
+    let topic = field(o, "topic")?.unwrap_or(JsValue::UNDEFINED);
+    let message = message_of(
+        &topic,
+        &JsValue::from(js_sys::Uint8Array::new_with_length(0)),
+        request,
+    )?;
+    Ok(ReceivedMessage {
+        message,
+        dup: false,
+        ack: None,
+    })
+}
+
 /// Options the core refused ([`Options::validate`]).
 pub(crate) fn options_error(e: &OptionsError) -> MqttError {
     MqttError::new(e.code(), alloc::format!("invalid options: {e}"))
@@ -514,6 +555,9 @@ pub(crate) fn connect_options_of(
     }
     if let Some(n) = opt_uint(o, "maxPacketSize", 0.0, U32)? {
         opts.max_packet_size = n as u32;
+    }
+    if let Some(n) = opt_uint(o, "topicAliasMaximum", 0.0, U16)? {
+        opts.topic_alias_maximum = n as u16;
     }
     // The failover list: the session picks the broker of every attempt (`Session::broker`).
     opts.brokers = brokers;

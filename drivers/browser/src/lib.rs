@@ -133,6 +133,8 @@ export interface ConnectOptions {
   coalesceWrites?: boolean;
   /** Largest packet accepted from the broker (default 1 MiB; 16 to 268435455). */
   maxPacketSize?: number;
+  /** v5 Topic Alias Maximum announced to the broker (default 64; 0 announces none: CONNECT carries no Topic Alias Maximum, for brokers that mishandle aliases). */
+  topicAliasMaximum?: number;
   /** Listeners registered before the first attempt, as with `Client.on` (so a `connect` that keeps retrying can be watched). */
   on?: { [E in ClientEvent]?: ClientEvents[E] };
 }
@@ -155,6 +157,12 @@ export interface PublishOptions {
   qos?: QoS;
   retain?: boolean;
   properties?: MessageProperties;
+}
+
+/** Options of `Client.request` (MQTT 5.0): a publish's, and how long to wait for the response. */
+export interface RequestOptions extends PublishOptions {
+  /** Milliseconds to wait for the response (default 30000); past it the Promise rejects with `RESPONSE_TIMEOUT`. */
+  timeout?: number;
 }
 
 export interface SubscribeOptions {
@@ -230,7 +238,9 @@ export type MqttErrorCode =
   | 'QOS_NOT_SUPPORTED' | 'RETAIN_NOT_SUPPORTED' | 'REJECTED' | 'SESSION_CLOSED'
   | 'SUBSCRIBE_FAILED' | 'UNSUBSCRIBE_FAILED' | 'CONNECTION_LOST' | 'CONNECTION_REFUSED'
   | 'DISCONNECTED_BY_BROKER' | 'CONNECT_TIMEOUT' | 'KEEPALIVE_TIMEOUT' | 'PROTOCOL_ERROR'
-  | 'CLOSED' | 'AUTH_NOT_SUPPORTED' | 'PUBLISH_FAILED' | 'REQUEST_FAILED' | 'DISCONNECTED';
+  | 'CLOSED' | 'AUTH_NOT_SUPPORTED' | 'PUBLISH_FAILED' | 'REQUEST_FAILED' | 'DISCONNECTED'
+  | 'RESPONSE_TIMEOUT' | 'NOT_SUPPORTED_IN_V311' | 'SUBSCRIPTION_REFUSED' | 'INVALID_RESPONSE_TOPIC'
+  | 'NO_RESPONSE_TOPIC' | 'TOO_MANY_REQUESTS';
 
 /** Every rejected Promise and `error` event carries one: an `Error` with a `code`. */
 export interface MqttError extends Error {
@@ -330,6 +340,75 @@ impl Client {
         };
         match inner.session.publish(msg, js::now_ms()) {
             Err(e) => rejected(js::publish_error(&e)),
+            Ok(id) => {
+                let (p, settle) = promise();
+                inner.add_publish(id, settle);
+                drop(inner);
+                driver::flush_soon(&self.inner);
+                p
+            }
+        }
+    }
+
+    /// MQTT 5.0 request/response: publishes `payload` to `topic` as a request and resolves
+    /// with the response message, or rejects with `RESPONSE_TIMEOUT` when none came within
+    /// `options.timeout` ms (default 30000), `SESSION_CLOSED` when the client ends first,
+    /// `NOT_SUPPORTED_IN_V311` in MQTT 3.1.1, or as `publish` would. The client sets the
+    /// response topic (one shared response subscription, made at the first request and renewed
+    /// when the broker loses the session) and the correlation data.
+    #[wasm_bindgen(unchecked_return_type = "Promise<MqttMessage>")]
+    pub fn request(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] topic: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | ArrayBuffer")]
+        payload: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "RequestOptions")] options: Option<
+            js_sys::Object,
+        >,
+    ) -> Promise {
+        let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
+        let (msg, timeout) = match js::request_of(&topic, &payload, &options) {
+            Ok(r) => r,
+            Err(e) => return rejected(e),
+        };
+        let Ok(mut inner) = self.inner.try_borrow_mut() else {
+            return rejected(MqttError::new("INVALID_ARGUMENT", "re-entrant call"));
+        };
+        match inner.session.request(msg, timeout, js::now_ms()) {
+            Err(e) => rejected(js::response_error(&e)),
+            Ok(id) => {
+                let (p, settle) = promise();
+                inner.add_response(id, settle);
+                drop(inner);
+                driver::flush_soon(&self.inner);
+                p
+            }
+        }
+    }
+
+    /// Answers a request received as `request` (an `MqttMessage` with a response topic):
+    /// publishes `payload` to its response topic with its correlation data, at its QoS.
+    /// Settles as `publish` does; rejects with `NO_RESPONSE_TOPIC` when the message is no
+    /// request.
+    #[wasm_bindgen(unchecked_return_type = "Promise<PublishResult>")]
+    pub fn respond(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "MqttMessage")] request: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | ArrayBuffer")]
+        payload: JsValue,
+    ) -> Promise {
+        let (request, payload) = match (
+            js::received_of(&request),
+            js::bytes_of(&payload, "the payload"),
+        ) {
+            (Ok(r), Ok(p)) => (r, p),
+            (Err(e), _) | (_, Err(e)) => return rejected(e),
+        };
+        let Ok(mut inner) = self.inner.try_borrow_mut() else {
+            return rejected(MqttError::new("INVALID_ARGUMENT", "re-entrant call"));
+        };
+        match inner.session.respond(&request, payload, js::now_ms()) {
+            Err(e) => rejected(js::response_error(&e)),
             Ok(id) => {
                 let (p, settle) = promise();
                 inner.add_publish(id, settle);

@@ -127,6 +127,15 @@ impl ClientBuilder {
         self
     }
 
+    /// The v5 Topic Alias Maximum announced to the broker ([`Options::topic_alias_maximum`],
+    /// default 64): how many topic aliases the broker may use in what it sends. 0 announces
+    /// none (CONNECT carries no Topic Alias Maximum), for brokers that mishandle aliases; a
+    /// broker that sends one anyway is dropped as breaking the protocol.
+    pub fn topic_alias_maximum(mut self, max: u16) -> ClientBuilder {
+        self.options.topic_alias_maximum = max;
+        self
+    }
+
     /// Sets the TLS settings (for `mqtts://` and `wss://` brokers). By default nothing is
     /// trusted: give [`TlsOptions::ca_pem`] (or, with the `webpki-roots` feature,
     /// `TlsOptions::webpki_roots`).

@@ -53,7 +53,8 @@ use wasmqtt::codec::QoS;
 use wasmqtt::codec::ReasonCode;
 use wasmqtt::session::{
     seed_from_entropy, Completions, ConnectionState, Event, Message, Outcome, Output, PublishError,
-    PublishId, RequestError, Session, State, StoreOp, StoreTicket,
+    PublishId, ReceivedMessage, RequestError, ResponseError, ResponseId, Session, State, StoreOp,
+    StoreTicket,
 };
 use wasmqtt_store::{Store, StoreError};
 use wasmqtt_transport::{Connector, Stream, TransportError};
@@ -104,6 +105,8 @@ pub(super) struct Core {
     pending: Completions<Waiter>,
     /// Publishes waiting for their record to be stored (durable state only).
     admitting: BTreeMap<PublishId, Reply<Result<(), PublishError>>>,
+    /// Requests waiting for their response ([`super::Client::request`]).
+    responses: BTreeMap<ResponseId, Reply<Result<ReceivedMessage, ResponseError>>>,
     /// The driver has ended: nothing drives the session any more.
     ended: bool,
     /// The messages resumed from the store, with the receivers of their completions, until
@@ -136,6 +139,7 @@ impl Shared {
                 session,
                 pending,
                 admitting: BTreeMap::new(),
+                responses: BTreeMap::new(),
                 ended: false,
                 resumed,
             }),
@@ -187,6 +191,42 @@ impl Shared {
         drop(core);
         self.wake.notify_one();
         Ok((id, admitted))
+    }
+
+    /// Hands a request to the session; `reply` is answered with its response or why none came.
+    pub(super) fn request(
+        &self,
+        message: Message,
+        timeout_ms: u64,
+        reply: Reply<Result<ReceivedMessage, ResponseError>>,
+    ) -> Result<(), ResponseError> {
+        let mut core = self.lock();
+        if core.ended {
+            return Err(ResponseError::SessionClosed);
+        }
+        let id = core.session.request(message, timeout_ms, self.now())?;
+        core.responses.insert(id, reply);
+        drop(core);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Publishes the response to `request`; `done` is answered when it completes.
+    pub(super) fn respond(
+        &self,
+        request: &ReceivedMessage,
+        payload: Vec<u8>,
+        done: Reply<Result<ReasonCode, PublishError>>,
+    ) -> Result<PublishId, ResponseError> {
+        let mut core = self.lock();
+        if core.ended {
+            return Err(ResponseError::SessionClosed);
+        }
+        let id = core.session.respond(request, payload, self.now())?;
+        core.pending.insert_publish(id, Waiter::Publish(done));
+        drop(core);
+        self.wake.notify_one();
+        Ok(id)
     }
 
     /// Acknowledges a received message (manual acknowledgement).
@@ -275,6 +315,9 @@ impl Drop for Driver {
         core.admitting.clear();
         for (waiter, outcome) in core.pending.fail_all() {
             waiter.answer(outcome);
+        }
+        for (_, reply) in std::mem::take(&mut core.responses) {
+            let _ = reply.send(Err(ResponseError::SessionClosed));
         }
     }
 }
@@ -683,6 +726,12 @@ impl Driver {
 
     /// Completions answer their waiters; everything else goes to the application.
     fn route(&mut self, core: &mut Core, event: Event) {
+        if let Event::Response { id, result } = &event {
+            if let Some(reply) = core.responses.remove(id) {
+                let _ = reply.send(result.clone());
+                return;
+            }
+        }
         if let Some((waiter, outcome)) = core.pending.settle(&event) {
             // Completed before it was ever stored (expired, refused, the session closed): the
             // publish call answers with the failure.

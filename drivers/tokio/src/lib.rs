@@ -120,6 +120,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use wasmqtt::broker::{Broker, UrlError};
 use wasmqtt::codec::{EncodeError, ReasonCode, SubscriptionOptions};
@@ -129,7 +130,7 @@ use wasmqtt::session::{
 
 pub use builder::ClientBuilder;
 pub use wasmqtt::session::{
-    AckError, OptionsError, PublishError, RequestError, ResumeError, SyncPolicy,
+    AckError, OptionsError, PublishError, RequestError, ResponseError, ResumeError, SyncPolicy,
 };
 pub use wasmqtt_store::{FileStore, MemoryStore, Store, StoreError};
 use wasmqtt_transport::Connector;
@@ -491,6 +492,62 @@ impl Client {
             .collect()
     }
 
+    /// MQTT 5.0 request/response: publishes `payload` to `topic` (QoS 0) as a request and
+    /// resolves with the response, or fails with [`ResponseError::Timeout`] when none came
+    /// within `timeout`. The session handles the Response Topic (one shared response
+    /// subscription per client, made at the first request) and the Correlation Data; see
+    /// [`Session::request`](wasmqtt::session::Session::request).
+    ///
+    /// Fails with [`ResponseError::NotSupportedInV311`] in a 3.1.1 session and
+    /// [`ResponseError::SessionClosed`] when the client is (or becomes) closed.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: wasmqtt_tokio::Client) -> Result<(), wasmqtt_tokio::ResponseError> {
+    /// let reply = client.request("svc/clock", "now?", std::time::Duration::from_secs(5)).await?;
+    /// println!("{}", String::from_utf8_lossy(&reply.payload));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn request(
+        &self,
+        topic: impl Into<String>,
+        payload: impl Into<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<Message, ResponseError> {
+        self.request_message(Message::new(topic, payload), timeout)
+            .await
+    }
+
+    /// Like [`Client::request`] with a whole message (QoS, retain, user properties, ...); its
+    /// Response Topic and Correlation Data are the session's.
+    pub async fn request_message(
+        &self,
+        message: Message,
+        timeout: Duration,
+    ) -> Result<Message, ResponseError> {
+        tokio::task::coop::consume_budget().await;
+        let (reply, rx) = oneshot::channel();
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        self.shared.request(message, ms, reply)?;
+        match rx.await {
+            Ok(r) => r.map(|m| m.message),
+            Err(_) => Err(ResponseError::SessionClosed),
+        }
+    }
+
+    /// Answers a request received as `request`: publishes `payload` to its Response Topic with
+    /// its Correlation Data, at its QoS. The handle resolves when the response completes.
+    /// Fails with [`ResponseError::NoResponseTopic`] for a message that is no request.
+    pub fn respond(
+        &self,
+        request: &ReceivedMessage,
+        payload: impl Into<Vec<u8>>,
+    ) -> Result<PublishHandle, ResponseError> {
+        let (done, rx) = oneshot::channel();
+        let id = self.shared.respond(request, payload.into(), done)?;
+        Ok(PublishHandle { id, rx })
+    }
+
     /// Acknowledges a received QoS 1/2 message (with [`ClientBuilder::manual_acks`]): its
     /// PUBACK or PUBREC goes out once every message received before it on this connection is
     /// acknowledged too. Until then the broker holds it, and sends it again after a crash or a
@@ -526,7 +583,7 @@ impl Client {
         subscription_id: Option<u32>,
     ) -> Result<Vec<ReasonCode>, RequestError> {
         let (reply, rx) = oneshot::channel();
-        self.request(
+        self.requested(
             Command::Subscribe {
                 filters,
                 subscription_id,
@@ -545,11 +602,11 @@ impl Client {
     {
         let (reply, rx) = oneshot::channel();
         let filters = filters.into_iter().map(Into::into).collect();
-        self.request(Command::Unsubscribe { filters, reply }, rx)
+        self.requested(Command::Unsubscribe { filters, reply }, rx)
             .await
     }
 
-    async fn request(
+    async fn requested(
         &self,
         cmd: Command,
         rx: oneshot::Receiver<Result<Vec<ReasonCode>, RequestError>>,

@@ -58,6 +58,7 @@ mod app {
             max_inflight: None,
             max_queued_messages: None,
             connect_timeout_ms: Some(5_000),
+            topic_alias_maximum: None,
         })
         .map_err(|e| format!("connect: {e:?}"))?;
         let topic = format!("meter/{}/watts", a.id);
