@@ -42,6 +42,21 @@ pub(super) struct Queued {
 }
 
 impl Session {
+    /// The outbound messages accepted and not yet completed (in flight, then queued), with
+    /// their handles, in sending order. After [`Session::resume`] these are the messages an
+    /// earlier run admitted: an application that restarts learns from them which of its
+    /// publishes in doubt (started, never seen admitted) the store holds, so it does not
+    /// publish them again.
+    pub fn unfinished(&self) -> Vec<(PublishId, &Message)> {
+        let mut inflight: Vec<&Inflight> = self.inflight.values().collect();
+        inflight.sort_by_key(|m| m.seq);
+        inflight
+            .into_iter()
+            .map(|m| (m.id, &m.msg))
+            .chain(self.queue.iter().map(|q| (q.id, &q.msg)))
+            .collect()
+    }
+
     /// Publishes a message. Returns its handle; an [`Event::PublishComplete`] with that handle
     /// follows when it is acknowledged (QoS 1: PUBACK, QoS 2: PUBCOMP), written (QoS 0), or failed.
     ///
