@@ -583,12 +583,11 @@ impl Client {
     /// `client.ack`: acknowledges a received QoS 1/2 message by its `ack-id`
     /// (`connect-options.manual-acks`).
     pub fn ack(&mut self, id: types::AckId) -> Result<(), ClientError> {
-        flatten(
-            self.bindings
-                .wasmqtt_mqtt_client()
-                .client()
-                .call_ack(&mut self.store, self.handle, id),
-        )
+        flatten(self.bindings.wasmqtt_mqtt_client().client().call_ack(
+            &mut self.store,
+            self.handle,
+            id,
+        ))
     }
 
     /// `client.resumed`: the messages `connect` resumed from the store, with their delivery

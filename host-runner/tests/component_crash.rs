@@ -299,27 +299,19 @@ fn publisher_run(qos: QoS, policy: &str) {
         let before = admitted.len();
         let mut new_here = 0usize;
         let mut on = |kind: &str, n: u32| {
-            match kind {
-                "P" => {
-                    started_here.insert(n);
-                }
-                "A" => {
-                    if admitted_here.insert(n) && !admitted.contains(&n) {
-                        new_here += 1;
-                    }
-                }
-                "R" => {
-                    resumed_total += 1;
-                    // Resumed: the store holds it, so it is admitted (by an earlier run).
-                    assert!(
-                        admitted.contains(&n) || in_doubt.contains(&n),
-                        "seed {seed}: {n} resumed but never published"
-                    );
-                    if admitted_here.insert(n) && !admitted.contains(&n) {
-                        new_here += 1;
-                    }
-                }
-                _ => {}
+            if kind == "P" {
+                started_here.insert(n);
+            }
+            if kind == "R" {
+                resumed_total += 1;
+                // Resumed: the store holds it, so it is admitted (by an earlier run).
+                assert!(
+                    admitted.contains(&n) || in_doubt.contains(&n),
+                    "seed {seed}: {n} resumed but never published"
+                );
+            }
+            if matches!(kind, "A" | "R") && admitted_here.insert(n) && !admitted.contains(&n) {
+                new_here += 1;
             }
             before + new_here >= point as usize
         };
@@ -346,11 +338,7 @@ fn publisher_run(qos: QoS, policy: &str) {
         started,
     );
     assert!(finished, "the last publisher run did not finish");
-    assert_eq!(
-        admitted.len(),
-        MESSAGES as usize,
-        "every message admitted"
-    );
+    assert_eq!(admitted.len(), MESSAGES as usize, "every message admitted");
     // Every admitted message reaches the subscriber.
     let mut missing = counter.missing.clone();
     let left = RUN_DEADLINE.saturating_sub(started.elapsed());
@@ -428,8 +416,7 @@ fn subscriber_run() {
         .expect("the feeder connects");
         let mut handles = Vec::new();
         for i in 0..SUB_MESSAGES {
-            let msg =
-                CoreMessage::new(publish_topic.as_str(), i.to_string()).qos(QoS::ExactlyOnce);
+            let msg = CoreMessage::new(publish_topic.as_str(), i.to_string()).qos(QoS::ExactlyOnce);
             handles.push(client.publish(msg).await.expect("publish"));
         }
         for h in handles {
@@ -740,7 +727,9 @@ fn process(client: &mut Client, book: &mut std::fs::File, m: &types::Message) {
     let n = seq_of(m);
     append(book, n);
     say(format_args!("G {n}"));
-    let id = m.ack_id.expect("a QoS 2 message with manual acks has an ack id");
+    let id = m
+        .ack_id
+        .expect("a QoS 2 message with manual acks has an ack id");
     if let Err(e) = client.ack(id) {
         // The connection ended first: the broker sends it again.
         assert_eq!(e.code(), "ACK_CONNECTION_LOST", "{e}");

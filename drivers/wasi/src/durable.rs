@@ -70,7 +70,11 @@ impl Client {
     /// [`ClientError::Resume`] (records this version cannot resume from).
     ///
     /// [`Options::durable`]: wasmqtt::session::Options::durable
-    pub fn durable(mut self, dir: impl AsRef<Path>, policy: SyncPolicy) -> Result<Self, ClientError> {
+    pub fn durable(
+        mut self,
+        dir: impl AsRef<Path>,
+        policy: SyncPolicy,
+    ) -> Result<Self, ClientError> {
         let store = FileStore::open(dir)?;
         let mut options = self.options.clone();
         options.durable = Some(options.durable.unwrap_or(policy));
