@@ -9,7 +9,11 @@
 //!   every message the publisher saw admitted (`publish` returned `Ok`), and at QoS 2 none
 //!   twice;
 //! - a subscriber component with a store and manual acknowledgement, killed mid-stream several
-//!   times, processes every message (the ones not acknowledged before a kill come again).
+//!   times, processes every message (the ones not acknowledged before a kill come again), and
+//!   none twice except the few it processed last before a kill (within the broker's inflight
+//!   window: processed, their acknowledgement not yet stored and written);
+//! - the typed errors: a store directory that cannot be made, a corrupt store, a store outside
+//!   the grant, an unknown acknowledgement id.
 //!
 //! The child processes are this test binary run again with `CRASH_CHILD` set (the
 //! `child_process` test is then the child; without it, it does nothing): the host library
@@ -492,6 +496,10 @@ fn subscriber_run() {
         started.elapsed()
     );
     let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        ours.is_empty(),
+        "seed {seed}: messages processed twice that were acknowledged long before a kill: {ours:?}"
+    );
 }
 
 /// A mosquitto whose small writes are not held back by Nagle's algorithm.
@@ -734,4 +742,88 @@ fn process(client: &mut Client, book: &mut std::fs::File, m: &types::Message) {
         // The connection ended first: the broker sends it again.
         assert_eq!(e.code(), "ACK_CONNECTION_LOST", "{e}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed errors of the store and of manual acknowledgement.
+
+#[test]
+fn a_store_directory_that_cannot_be_made_is_a_typed_error() {
+    let dir = temp_dir("baddir");
+    let file = dir.join("a-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let e = NetworkPolicy::deny_all()
+        .with_store_dir(file.join("store"))
+        .unwrap_err();
+    assert_eq!(e.code(), "STORE_IO", "{e}");
+    assert_eq!(e.what, "create", "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_corrupt_or_ungranted_store_fails_connect_with_its_code() {
+    let broker = broker();
+    let runtime = Runtime::with_cache(Runtime::default_cache_dir()).expect("the runtime");
+    let provider = Provider::load(&runtime, Path::new(&provider_path())).expect("load");
+    let dir = temp_dir("corrupt");
+    let store = dir.join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::write(store.join("wasmqtt.log"), b"definitely not a wasmqtt log").unwrap();
+    let policy = NetworkPolicy::broker("127.0.0.1", broker.port()).unwrap();
+    let opts = component_options(
+        broker.port(),
+        "cstore-corrupt",
+        &store,
+        types::SyncPolicy::EveryMessage,
+    );
+    let granted = policy.clone().with_store_dir(&store).unwrap();
+    let e = Client::connect(&provider, &granted, &opts).unwrap_err();
+    assert_eq!(e.code(), "STORE_NOT_A_LOG", "{e}");
+    // Not granted: the component cannot reach the directory at all.
+    let other = dir.join("elsewhere");
+    let opts = component_options(
+        broker.port(),
+        "cstore-ungranted",
+        &other,
+        types::SyncPolicy::EveryMessage,
+    );
+    let e = Client::connect(&provider, &policy, &opts).unwrap_err();
+    assert_eq!(e.code(), "STORE_IO", "{e}");
+    assert!(!other.exists(), "nothing was made outside the grant");
+    // Batched with a bound of 0 messages is refused.
+    let fresh = dir.join("fresh");
+    let zero = types::SyncPolicy::Batched(types::BatchedSync {
+        max_messages: 0,
+        max_delay_ms: 10,
+    });
+    let opts = component_options(broker.port(), "cstore-zero", &fresh, zero);
+    let policy = policy.with_store_dir(&fresh).unwrap();
+    let e = Client::connect(&provider, &policy, &opts).unwrap_err();
+    assert!(
+        matches!(e.mqtt(), Some(types::Error::InvalidArgument(_))),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_unknown_ack_id_is_a_typed_error() {
+    let broker = broker();
+    let runtime = Runtime::with_cache(Runtime::default_cache_dir()).expect("the runtime");
+    let provider = Provider::load(&runtime, Path::new(&provider_path())).expect("load");
+    let policy = NetworkPolicy::broker("127.0.0.1", broker.port()).unwrap();
+    let mut opts = types::connect_options("127.0.0.1", broker.port(), "cack", ProtocolVersion::V5);
+    opts.manual_acks = Some(true);
+    let mut client = Client::connect(&provider, &policy, &opts).expect("connect");
+    let e = client.ack(12345).unwrap_err();
+    assert!(
+        matches!(e.mqtt(), Some(types::Error::Ack(types::AckError::Unknown))),
+        "{e}"
+    );
+    assert_eq!(e.code(), "ACK_UNKNOWN");
+    assert!(
+        client.resumed().unwrap().is_empty(),
+        "no store, nothing resumed"
+    );
+    client.disconnect().unwrap();
 }

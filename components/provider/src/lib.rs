@@ -460,9 +460,10 @@ impl GuestClient for ClientResource {
         conn.session()
             .ack(session::AckId(id), now)
             .map_err(ack_error)?;
-        if conn.session_ref().transmit_ready() {
-            conn.flush();
-        }
+        // Written now (after the store, for a QoS 2 one): an acknowledgement left waiting
+        // behind a burst of queued events would be lost by a crash, and the broker would send
+        // the message again although the application was done with it.
+        conn.flush();
         Ok(())
     }
 
