@@ -35,11 +35,12 @@ commands:
                     (read-only, same path) and nothing else (`pub --help` prints the flags)
   sub [flags]       subscribe, with mosquitto_sub's flags (-h -p -L -t -q -C count -W seconds
                     -v, ...), run by the command component; network and files as for pub
-  run [--broker URL|HOST:PORT]... COMPONENT [args...]
+  run [--broker URL|HOST:PORT]... [--store DIR] COMPONENT [args...]
                     run a command component (wasi:cli/run), e.g. an app composed with the
                     provider, with TCP to each --broker (a URL such as mqtts://host:8883 or
                     HOST:PORT; repeat it for a failover list); without --broker it has no
-                    network
+                    network. --store DIR grants DIR (created if missing) read-write at the
+                    same path, for the provider's durable state (connect-options.store)
   compose APP --plug PLUG [--plug PLUG...] -o OUT
                     plug the exports of PLUG (e.g. the provider) into APP's matching imports
                     and write the composed component to OUT (what `wac plug` does)
@@ -71,6 +72,7 @@ enum Command {
     },
     Run {
         brokers: Vec<String>,
+        store: Option<PathBuf>,
         component: PathBuf,
         args: Vec<String>,
     },
@@ -129,13 +131,16 @@ fn subcommand(name: &str, p: &mut lexopt::Parser) -> anyhow::Result<Command> {
         },
         "run" => {
             let mut brokers = Vec::new();
+            let mut store = None;
             loop {
                 match p.next()? {
                     Some(Long("broker")) => brokers.push(string(p.value()?)?),
+                    Some(Long("store")) => store = Some(PathBuf::from(p.value()?)),
                     Some(Long("help")) => return Ok(Command::Help),
                     Some(Value(component)) => {
                         break Command::Run {
                             brokers,
+                            store,
                             component: component.into(),
                             args: strings(p.raw_args()?)?,
                         }
@@ -248,6 +253,7 @@ fn run(cli_wasm: Option<PathBuf>, command: Command) -> anyhow::Result<ExitCode> 
         }
         Command::Run {
             brokers,
+            store,
             component,
             args,
         } => {
@@ -259,6 +265,10 @@ fn run(cli_wasm: Option<PathBuf>, command: Command) -> anyhow::Result<ExitCode> 
                     .map(|b| broker_arg(b))
                     .collect::<anyhow::Result<Vec<_>>>()?;
                 lenient_policy(&brokers)?
+            };
+            let policy = match store {
+                Some(dir) => policy.with_store_dir(dir)?,
+                None => policy,
             };
             let program = component
                 .file_stem()
@@ -448,16 +458,20 @@ mod tests {
             "mqtt://a:1",
             "--broker",
             "b:2",
+            "--store",
+            "state",
             "app.wasm",
             "x",
         ];
         match parse(args.map(OsString::from)).unwrap().1 {
             Command::Run {
                 brokers,
+                store,
                 component,
                 args,
             } => {
                 assert_eq!(brokers, ["mqtt://a:1", "b:2"]);
+                assert_eq!(store, Some(PathBuf::from("state")));
                 assert_eq!(component, PathBuf::from("app.wasm"));
                 assert_eq!(args, ["x"]);
             }

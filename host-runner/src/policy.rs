@@ -11,14 +11,41 @@
 //! name, the component resolves the same name through `wasi:sockets/ip-name-lookup`, so name
 //! lookup is allowed then (it reveals addresses; it does not reach them). When it is an IP
 //! literal, the provider parses it itself and name lookup stays off.
+//!
+//! The policy may also name one **store directory** ([`NetworkPolicy::with_store_dir`]): the
+//! component gets it read-write, at the same path, for its durable session state
+//! (`connect-options.store`); nothing else of the file system (beyond what a host grants
+//! read-only for TLS files).
 
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context as _};
 use wasmtime_wasi::sockets::SocketAddrUse;
-use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+/// Why [`NetworkPolicy::with_store_dir`] refused a directory. Code `STORE_IO`, like the
+/// component's own store errors.
+#[derive(Debug, thiserror::Error)]
+#[error("store directory {}: cannot {what}: {source}", path.display())]
+pub struct StoreDirError {
+    /// The directory.
+    pub path: PathBuf,
+    /// What failed: `create`, `open`, `write to`, or `use (not UTF-8)`.
+    pub what: &'static str,
+    /// The error.
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl StoreDirError {
+    /// `STORE_IO`.
+    pub fn code(&self) -> &'static str {
+        "STORE_IO"
+    }
+}
 
 /// A socket use the policy refused.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +71,7 @@ pub struct NetworkPolicy {
     allowed: Vec<SocketAddr>,
     name_lookup: bool,
     denied: Arc<Mutex<Vec<Denial>>>,
+    store_dir: Option<PathBuf>,
 }
 
 impl NetworkPolicy {
@@ -78,6 +106,7 @@ impl NetworkPolicy {
             allowed,
             name_lookup: bare.parse::<std::net::IpAddr>().is_err(),
             denied: Arc::default(),
+            store_dir: None,
         })
     }
 
@@ -157,6 +186,7 @@ impl NetworkPolicy {
             allowed,
             name_lookup: false,
             denied: Arc::default(),
+            store_dir: None,
         }
     }
 
@@ -201,9 +231,34 @@ impl NetworkPolicy {
         }
     }
 
+    /// Grants the component read-write access to `dir` (created if missing), at the same path
+    /// (a relative path stays relative): the directory of its `connect-options.store`. One
+    /// directory; a second call replaces the first. Checked now: a directory that cannot be
+    /// created, opened or written to is a [`StoreDirError`] (code `STORE_IO`).
+    pub fn with_store_dir(mut self, dir: impl Into<PathBuf>) -> Result<Self, StoreDirError> {
+        let dir = dir.into();
+        check_store_dir(&dir)?;
+        self.store_dir = Some(dir);
+        Ok(self)
+    }
+
+    /// The store directory granted read-write, if any.
+    pub fn store_dir(&self) -> Option<&Path> {
+        self.store_dir.as_deref()
+    }
+
     /// Applies the policy to a WASI context: TCP on, UDP off, name lookup as configured, and the
-    /// address check. Refusals are recorded (see [`NetworkPolicy::denials`]).
+    /// address check. Refusals are recorded (see [`NetworkPolicy::denials`]). The store
+    /// directory, if any, is pre-opened read-write; one gone since it was checked is left out
+    /// (the component's `connect` then fails with the store error `STORE_IO`).
     pub fn apply(&self, builder: &mut WasiCtxBuilder) {
+        if let Some(dir) = &self.store_dir {
+            if let Some(guest) = dir.to_str() {
+                if let Err(e) = builder.preopened_dir(dir, guest, FsPerms::ReadWrite) {
+                    log_store_dir(dir, &e);
+                }
+            }
+        }
         let tcp = !self.allowed.is_empty();
         builder
             .allow_tcp(tcp)
@@ -241,6 +296,35 @@ impl fmt::Display for NetworkPolicy {
         }
         Ok(())
     }
+}
+
+fn log_store_dir(dir: &Path, e: &dyn fmt::Display) {
+    eprintln!(
+        "wasmqtt-host: warning: the store directory {} is not granted: {e}",
+        dir.display()
+    );
+}
+
+/// Creates `dir` if needed and checks that it is a directory this process can write to (a
+/// probe file made and removed).
+fn check_store_dir(dir: &Path) -> Result<(), StoreDirError> {
+    let fail = |what, source| StoreDirError {
+        path: dir.to_path_buf(),
+        what,
+        source,
+    };
+    if dir.to_str().is_none() {
+        return Err(fail(
+            "use (not UTF-8)",
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not valid UTF-8"),
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| fail("create", e))?;
+    std::fs::read_dir(dir).map_err(|e| fail("open", e))?;
+    let probe = dir.join(format!(".wasmqtt-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| fail("write to", e))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// An IPv4-mapped IPv6 address compares as the IPv4 address it maps.

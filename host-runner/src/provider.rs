@@ -79,6 +79,18 @@ pub mod types {
             max_queued_messages: None,
             connect_timeout_ms: None,
             topic_alias_maximum: None,
+            store: None,
+            manual_acks: None,
+        }
+    }
+
+    /// Store options for the directory `path` (granted read-write with
+    /// [`NetworkPolicy::with_store_dir`](crate::NetworkPolicy::with_store_dir)), syncing as
+    /// `sync` says.
+    pub fn store_options(path: &std::path::Path, sync: SyncPolicy) -> StoreOptions {
+        StoreOptions {
+            path: path.to_string_lossy().into_owned(),
+            sync,
         }
     }
 
@@ -107,6 +119,7 @@ pub mod types {
             qos,
             retain,
             properties: None,
+            ack_id: None,
         }
     }
 
@@ -225,7 +238,30 @@ pub fn error_code(e: &types::Error) -> &'static str {
         E::Handshake(h) => handshake_code(&h.code),
         E::UnreadableFile(_) => "UNREADABLE_FILE",
         E::Unsupported(_) => "UNSUPPORTED",
+        E::Store(e) => store_code(&e.code),
+        E::Ack(a) => match a {
+            types::AckError::Unknown => wasmqtt::session::AckError::Unknown.code(),
+            types::AckError::AlreadyAcked => wasmqtt::session::AckError::AlreadyAcked.code(),
+            types::AckError::ConnectionLost => wasmqtt::session::AckError::ConnectionLost.code(),
+        },
     }
+}
+
+/// The static form of a store error code from the component (`StoreError::code`,
+/// `ResumeError::code`); one this host does not know is `STORE_IO`.
+fn store_code(code: &str) -> &'static str {
+    [
+        "STORE_IO",
+        "STORE_NOT_A_LOG",
+        "STORE_BATCH_TOO_LARGE",
+        "STORE_POISONED",
+        "STORE_UNKNOWN_KEY",
+        "STORE_UNSUPPORTED_FORMAT",
+        "STORE_CORRUPT",
+    ]
+    .into_iter()
+    .find(|c| *c == code)
+    .unwrap_or("STORE_IO")
 }
 
 /// The static form of a `HandshakeFailure::code()` string from the component.
@@ -299,6 +335,8 @@ pub fn describe_error(e: &types::Error) -> String {
         E::Handshake(h) => format!("handshake failed ({}): {}", h.code, h.detail),
         E::UnreadableFile(f) => format!("cannot read {}: {}", f.path, f.reason),
         E::Unsupported(s) => format!("not supported by this provider build: {s}"),
+        E::Store(e) => format!("session store ({}): {}", e.code, e.detail),
+        E::Ack(a) => format!("acknowledgement refused: {a:?}"),
     }
 }
 
@@ -379,7 +417,8 @@ impl Provider {
     }
 
     /// A fresh instance in a fresh store whose network access is `policy` and whose file
-    /// system is the granted directories (read-only), if any.
+    /// system is the granted directories (read-only), if any, and the policy's store directory
+    /// (read-write: [`NetworkPolicy::with_store_dir`]).
     pub fn instantiate(&self, policy: &NetworkPolicy) -> anyhow::Result<Instance> {
         let mut store = self.runtime.store_with_dirs(
             policy,
@@ -570,6 +609,26 @@ impl Client {
             Ok(Err(e)) => Err(e.into()),
             Err(_elapsed) => Ok(false),
         }
+    }
+
+    /// `client.ack`: acknowledges a received QoS 1/2 message by its `ack-id`
+    /// (`connect-options.manual-acks`).
+    pub fn ack(&mut self, id: types::AckId) -> Result<(), ClientError> {
+        flatten(self.bindings.wasmqtt_mqtt_client().client().call_ack(
+            &mut self.store,
+            self.handle,
+            id,
+        ))
+    }
+
+    /// `client.resumed`: the messages `connect` resumed from the store, with their delivery
+    /// ids, in sending order.
+    pub fn resumed(&mut self) -> Result<Vec<(DeliveryId, Message)>, ClientError> {
+        Ok(self
+            .bindings
+            .wasmqtt_mqtt_client()
+            .client()
+            .call_resumed(&mut self.store, self.handle)?)
     }
 
     /// `client.disconnect`: DISCONNECT and close. The resource stays, so later calls answer

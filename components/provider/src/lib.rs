@@ -12,6 +12,12 @@
 //! `wss://`); a broker whose scheme this build lacks fails `connect` with `unsupported`.
 //! `webpki-roots` adds Mozilla's roots for `connect-options` without a CA.
 //!
+//! Durable state (feature `durable`, on by default): `connect-options.store` opens the WASI
+//! driver's `FileStore` in the directory named (it must lie in a directory the host granted
+//! read-write) and resumes the session it holds; `publish` of a QoS 1/2 message then returns
+//! once the message is in the store. `manual-acks` and `client.ack` are the core's manual
+//! acknowledgement (`Options::manual_acks`, `Session::ack`).
+//!
 //! Built with `cargo build --profile wasm --target wasm32-wasip2 -p wasmqtt-provider` (the TLS
 //! and WebSocket build; `--no-default-features` for the plain one) into
 //! `target/wasm32-wasip2/wasm/wasmqtt_provider.wasm`.
@@ -69,7 +75,41 @@ fn client_error(e: wasmqtt_wasi::ClientError) -> t::Error {
     match e {
         wasmqtt_wasi::ClientError::Options(e) => options_error(e),
         e @ wasmqtt_wasi::ClientError::Unsupported { .. } => t::Error::Unsupported(e.to_string()),
+        #[cfg(feature = "durable")]
+        wasmqtt_wasi::ClientError::Store(e) => store_error(&e),
+        #[cfg(feature = "durable")]
+        wasmqtt_wasi::ClientError::Resume(e) => t::Error::Store(t::StoreError {
+            code: e.code().to_string(),
+            detail: e.to_string(),
+        }),
         e => t::Error::InvalidArgument(e.to_string()),
+    }
+}
+
+#[cfg(feature = "durable")]
+fn store_error(e: &wasmqtt_wasi::StoreError) -> t::Error {
+    t::Error::Store(t::StoreError {
+        code: e.code().to_string(),
+        detail: e.to_string(),
+    })
+}
+
+fn ack_error(e: session::AckError) -> t::Error {
+    t::Error::Ack(match e {
+        session::AckError::AlreadyAcked => t::AckError::AlreadyAcked,
+        session::AckError::ConnectionLost => t::AckError::ConnectionLost,
+        _ => t::AckError::Unknown,
+    })
+}
+
+fn message_out(m: CoreMessage, ack_id: Option<u64>) -> t::Message {
+    t::Message {
+        topic: m.topic,
+        payload: m.payload,
+        qos: wit_qos(m.qos),
+        retain: m.retain,
+        properties: props_out(m.properties),
+        ack_id,
     }
 }
 
@@ -241,13 +281,7 @@ fn event_out(e: CoreEvent) -> Option<t::Event> {
             reason,
             reconnect_at,
         } => t::Event::Disconnected(disconnect_info(&reason, reconnect_at.is_some())),
-        CoreEvent::Message(m) => t::Event::Message(t::Message {
-            topic: m.message.topic,
-            payload: m.message.payload,
-            qos: wit_qos(m.message.qos),
-            retain: m.message.retain,
-            properties: props_out(m.message.properties),
-        }),
+        CoreEvent::Message(m) => t::Event::Message(message_out(m.message, m.ack.map(|a| a.0))),
         CoreEvent::PublishComplete { id, result } => t::Event::PublishComplete((
             id.0,
             match result {
@@ -319,6 +353,7 @@ fn options(o: &t::ConnectOptions) -> Result<session::Options, t::Error> {
     if let Some(n) = o.topic_alias_maximum {
         opts.topic_alias_maximum = n;
     }
+    opts.manual_acks = o.manual_acks.unwrap_or(false);
     Ok(opts)
 }
 
@@ -340,6 +375,9 @@ impl GuestClient for ClientResource {
         #[cfg(not(any(feature = "tls", feature = "websocket")))]
         let conn = wasmqtt_wasi::Client::new(&first.host, first.port, opts);
         let mut conn = conn.map_err(client_error)?;
+        if let Some(store) = &o.store {
+            conn = durable(conn, store)?;
+        }
         let info = conn.connect().map_err(connect_error)?;
         Ok(Client::new(ClientResource {
             conn: RefCell::new(conn),
@@ -357,7 +395,12 @@ impl GuestClient for ClientResource {
             retain: m.retain,
             properties: props_in(m.properties),
         };
+        let stored = msg.qos != QoS::AtMostOnce && conn.session_ref().is_durable();
         let id = conn.session().publish(msg, now).map_err(publish_error)?;
+        // With a store, admitted once its record is stored (synced as the policy says).
+        if stored {
+            store_now(&mut conn)?;
+        }
         // Coalesce a burst: write once the session holds a full batch (or at `poll-event`).
         if conn.session_ref().transmit_ready() {
             conn.flush();
@@ -438,6 +481,11 @@ impl GuestClient for ClientResource {
 
     fn poll_event(&self, timeout_ms: u64) -> Result<Option<t::Event>, t::Error> {
         let mut conn = self.conn.borrow_mut();
+        // A failed store admits nothing more: the application hears why.
+        #[cfg(feature = "durable")]
+        if let Some(e) = conn.store_error() {
+            return Err(store_error(e));
+        }
         let until = conn.now_ms().saturating_add(timeout_ms);
         loop {
             if conn.session_ref().state() == session::State::Closed {
@@ -478,6 +526,23 @@ impl GuestClient for ClientResource {
         self.info.borrow().clone()
     }
 
+    fn ack(&self, id: t::AckId) -> Result<(), t::Error> {
+        let mut conn = self.conn.borrow_mut();
+        let now = conn.now_ms();
+        conn.session()
+            .ack(session::AckId(id), now)
+            .map_err(ack_error)?;
+        // Written now (after the store, for a QoS 2 one): an acknowledgement left waiting
+        // behind a burst of queued events would be lost by a crash, and the broker would send
+        // the message again although the application was done with it.
+        conn.flush();
+        Ok(())
+    }
+
+    fn resumed(&self) -> Vec<(t::DeliveryId, t::Message)> {
+        resumed(&self.conn.borrow())
+    }
+
     fn disconnect(&self) -> Result<(), t::Error> {
         let mut conn = self.conn.borrow_mut();
         if conn.session_ref().state() == session::State::Closed {
@@ -488,6 +553,63 @@ impl GuestClient for ClientResource {
         conn.flush();
         Ok(())
     }
+}
+
+/// Opens the store of `connect-options.store` and resumes its session.
+#[cfg(feature = "durable")]
+fn durable(
+    conn: wasmqtt_wasi::Client,
+    store: &t::StoreOptions,
+) -> Result<wasmqtt_wasi::Client, t::Error> {
+    let policy = match store.sync {
+        t::SyncPolicy::EveryMessage => session::SyncPolicy::EveryMessage,
+        t::SyncPolicy::Batched(b) => {
+            if b.max_messages == 0 {
+                return Err(t::Error::InvalidArgument(
+                    "store.sync: batched max-messages must be at least 1".to_string(),
+                ));
+            }
+            session::SyncPolicy::Batched {
+                max_messages: b.max_messages as usize,
+                max_delay_ms: b.max_delay_ms,
+            }
+        }
+    };
+    conn.durable(&store.path, policy).map_err(client_error)
+}
+
+#[cfg(not(feature = "durable"))]
+fn durable(
+    _conn: wasmqtt_wasi::Client,
+    _store: &t::StoreOptions,
+) -> Result<wasmqtt_wasi::Client, t::Error> {
+    Err(t::Error::Unsupported(
+        "connect-options.store: this build has no durable state (built without the `durable` feature)"
+            .to_string(),
+    ))
+}
+
+#[cfg(feature = "durable")]
+fn store_now(conn: &mut wasmqtt_wasi::Client) -> Result<(), t::Error> {
+    conn.store_now().map_err(store_error)
+}
+
+#[cfg(not(feature = "durable"))]
+fn store_now(_conn: &mut wasmqtt_wasi::Client) -> Result<(), t::Error> {
+    Ok(())
+}
+
+#[cfg(feature = "durable")]
+fn resumed(conn: &wasmqtt_wasi::Client) -> Vec<(t::DeliveryId, t::Message)> {
+    conn.resumed()
+        .iter()
+        .map(|(id, m)| (id.0, message_out(m.clone(), None)))
+        .collect()
+}
+
+#[cfg(not(feature = "durable"))]
+fn resumed(_conn: &wasmqtt_wasi::Client) -> Vec<(t::DeliveryId, t::Message)> {
+    Vec::new()
 }
 
 impl ClientResource {

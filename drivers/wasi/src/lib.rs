@@ -23,11 +23,17 @@
 //! [`Client::connect`] waits for the first CONNACK, [`Client::session`] takes application
 //! requests (publish, subscribe, …), [`Client::flush`] writes what they produced, and
 //! [`Client::poll_event`] runs the loop until the next event.
+//!
+//! Durable state (feature `durable`): `Client::durable` keeps the session in a
+//! `wasmqtt-store` `FileStore` in a granted directory and resumes from it; every drain then
+//! applies the session's store batches inline (see the `durable` module).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 extern crate alloc;
 
+#[cfg(feature = "durable")]
+mod durable;
 mod layer;
 mod net;
 
@@ -42,6 +48,10 @@ use wasmqtt::broker::Broker;
 use wasmqtt::session::{
     ConnectionInfo, DisconnectReason, Event, Options, OptionsError, Output, Session, State,
 };
+
+/// `wasmqtt-store`'s errors (feature `durable`).
+#[cfg(feature = "durable")]
+pub use wasmqtt_store::StoreError;
 
 /// `wasmqtt-transport`'s options and errors (features `tls`, `websocket`).
 #[cfg(any(feature = "tls", feature = "websocket"))]
@@ -74,6 +84,14 @@ pub enum ClientError {
         /// What `wasmqtt-transport` said.
         error: wasmqtt_transport::ConfigError,
     },
+    /// The session store could not be opened or read (feature `durable`).
+    #[cfg(feature = "durable")]
+    #[error("session store: {0}")]
+    Store(#[from] wasmqtt_store::StoreError),
+    /// The session store holds records this version cannot resume from (feature `durable`).
+    #[cfg(feature = "durable")]
+    #[error("cannot resume the stored session: {0}")]
+    Resume(#[from] wasmqtt::session::ResumeError),
 }
 
 /// One open connection: the TCP socket and the TLS / WebSocket layer on it.
@@ -103,6 +121,12 @@ pub struct Client {
     unwritten: Vec<u8>,
     /// The application used the session since the last drain.
     undrained: bool,
+    /// The options the session was made with (a durable session is made again from them).
+    #[cfg_attr(not(feature = "durable"), allow(dead_code))]
+    options: Options,
+    /// The store, with durable state.
+    #[cfg(feature = "durable")]
+    durable: Option<durable::Durable>,
 }
 
 impl Client {
@@ -169,7 +193,8 @@ impl Client {
                 .map_err(|e| e.into_client_error(Some(b.to_string())))?;
         }
         Ok(Client {
-            session: Session::new(options),
+            session: Session::new(options.clone()),
+            options,
             host: host.to_string(),
             port,
             layers,
@@ -178,6 +203,8 @@ impl Client {
             events: VecDeque::new(),
             unwritten: Vec::new(),
             undrained: false,
+            #[cfg(feature = "durable")]
+            durable: None,
         })
     }
 
@@ -250,7 +277,17 @@ impl Client {
                 Output::Transmit(bytes) => self.transmit(&bytes),
                 Output::CloseTransport => self.close(),
                 Output::Event(e) => self.events.push_back(e),
-                Output::Wait(_) => return,
+                Output::Wait(_) => {
+                    // A batch stored releases what waited behind it: drain again.
+                    #[cfg(feature = "durable")]
+                    if let Some(d) = self.durable.as_mut() {
+                        let now = monotonic_clock::now().saturating_sub(self.epoch_ns) / 1_000_000;
+                        if d.apply(&mut self.session, now) {
+                            continue;
+                        }
+                    }
+                    return;
+                }
             }
         }
     }
@@ -261,7 +298,7 @@ impl Client {
             .session
             .poll_timeout()
             .is_some_and(|d| d <= self.now_ms());
-        if !self.events.is_empty() || due || self.undrained {
+        if !self.events.is_empty() || due || self.undrained || self.session.has_store_ops() {
             return monotonic_clock::subscribe_duration(0);
         }
         match &self.conn {

@@ -59,6 +59,8 @@ mod app {
             max_queued_messages: None,
             connect_timeout_ms: Some(5_000),
             topic_alias_maximum: None,
+            store: None,
+            manual_acks: None,
         })
         .map_err(|e| format!("connect: {e:?}"))?;
         let topic = format!("meter/{}/watts", a.id);
@@ -72,6 +74,7 @@ mod app {
                     qos: Qos::AtLeastOnce,
                     retain: false,
                     properties: None,
+                    ack_id: None,
                 })
                 .map_err(|e| format!("publish: {e:?}"))?;
             pending.push(id);
