@@ -238,16 +238,6 @@ fn response_error(e: ResponseError) -> t::Error {
     }
 }
 
-fn message_out(m: CoreMessage) -> t::Message {
-    t::Message {
-        topic: m.topic,
-        payload: m.payload,
-        qos: wit_qos(m.qos),
-        retain: m.retain,
-        properties: props_out(m.properties),
-    }
-}
-
 fn message_in(m: t::Message) -> CoreMessage {
     CoreMessage {
         topic: m.topic,
@@ -301,7 +291,7 @@ fn event_out(e: CoreEvent) -> Option<t::Event> {
         CoreEvent::Response { id, result } => t::Event::Response((
             id.0,
             match result {
-                Ok(m) => t::ResponseOutcome::Response(message_out(m.message)),
+                Ok(m) => t::ResponseOutcome::Response(message_out(m.message, None)),
                 Err(ResponseError::Timeout(_)) => t::ResponseOutcome::Timeout,
                 Err(e) => t::ResponseOutcome::Failed(response_error(e)),
             },
