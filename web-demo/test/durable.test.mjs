@@ -21,7 +21,11 @@ import { Broker, serve, launchChromium, start, waitFor } from './support.mjs';
 
 const MESSAGES = Number(process.env.DURABLE_MESSAGES ?? 10_000);
 const SUB_MESSAGES = 2_000;
-const RELOADS = 4;
+const RELOADS = Number(process.env.DURABLE_RELOADS ?? 4);
+// The subscriber's QoS and, if set, the Receive Maximum it announces (default 65535; see the
+// README: with 20, mosquitto 2.0.11 and QoS 2 the client sees "receive maximum exceeded").
+const SUB_QOS = process.env.DURABLE_SUB_QOS ?? '2';
+const RECEIVE_MAXIMUM = process.env.DURABLE_RECEIVE_MAXIMUM ? { rm: process.env.DURABLE_RECEIVE_MAXIMUM } : {};
 const TEST_MS = 60_000;
 const STEP = 45_000;
 
@@ -144,7 +148,7 @@ test('a QoS 1 publisher page reloaded mid-stream loses nothing it saw admitted (
 test('a QoS 2 publisher page reloaded mid-stream loses nothing and duplicates nothing (IndexedDB, batched)', { timeout: TEST_MS }, () =>
   publisherRun(2, 'batched'));
 
-test('a manual-ack subscriber page reloaded mid-stream loses nothing (IndexedDB, QoS 2)', { timeout: TEST_MS }, async () => {
+test(`a manual-ack subscriber page reloaded mid-stream loses nothing (IndexedDB, QoS ${SUB_QOS})`, { timeout: TEST_MS }, async () => {
   const s = seed('manual-ack subscriber');
   const reloadAt = points(s, SUB_MESSAGES);
   console.log(`# reloads after ${reloadAt.join(', ')} processed`);
@@ -152,7 +156,7 @@ test('a manual-ack subscriber page reloaded mid-stream loses nothing (IndexedDB,
   const topic = `durable/${tag}`;
   const processed = [];
   let subscribed = 0, due = false;
-  const { page, errors } = await durablePage({ role: 'subscriber', db: `sub-${tag}`, topic, qos: '2', n: '0' },
+  const { page, errors } = await durablePage({ role: 'subscriber', db: `sub-${tag}`, topic, qos: SUB_QOS, n: '0', ...RECEIVE_MAXIMUM },
     (kind, a) => {
       if (kind === 'processed') {
         for (const i of a) processed.push(Number(i));
@@ -163,7 +167,7 @@ test('a manual-ack subscriber page reloaded mid-stream loses nothing (IndexedDB,
   try {
     await waitFor('the page to subscribe', () => subscribed > 0 || errors.length, STEP, 10);
     assert.deepEqual(errors, []);
-    pub = start('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(broker.port), '-q', '2', '-t', topic, '-l'], { stdin: true });
+    pub = start('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(broker.port), '-q', SUB_QOS, '-t', topic, '-l'], { stdin: true });
     pub.proc.stdin.end(Array.from({ length: SUB_MESSAGES }, (_, i) => `${i}\n`).join(''));
     let reloads = 0;
     const all = () => new Set(processed).size === SUB_MESSAGES;
@@ -185,6 +189,74 @@ test('a manual-ack subscriber page reloaded mid-stream loses nothing (IndexedDB,
     assert.deepEqual(errors, []);
   } finally {
     pub?.kill();
+    await page.close();
+  }
+});
+
+test('store and acknowledgement failures are typed; publish resolves once admitted', { timeout: TEST_MS }, async () => {
+  const page = await browser.context.newPage();
+  page.setDefaultTimeout(STEP);
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(`${server.url}/test/scenario.html`);
+  await page.waitForSelector('body[data-ready="1"]', { state: 'attached' });
+  try {
+    const r = await page.evaluate(async (url) => {
+      const { connect } = window.wasmqtt;
+      const code = (p) => p.then(() => 'resolved', (e) => e.code);
+      const out = {};
+      out.noName = await code(connect(url, { store: {} }));
+      out.badSync = await code(connect(url, { store: { indexedDb: 'x', sync: 'sometimes' } }));
+      out.badBatch = await code(connect(url, { store: { indexedDb: 'x', sync: { batched: { maxMessages: 0 } } } }));
+      // Records connect cannot resume from: nothing is sent, connect rejects.
+      const db = await new Promise((res, rej) => {
+        const q = indexedDB.open('corrupt', 1);
+        q.onupgradeneeded = () => q.result.createObjectStore('records');
+        q.onsuccess = () => res(q.result);
+        q.onerror = () => rej(q.error);
+      });
+      const put = (k, v) => new Promise((res) => {
+        const tx = db.transaction('records', 'readwrite');
+        tx.objectStore('records').put(v, k);
+        tx.oncomplete = res;
+      });
+      await put(new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0, 1]), new Uint8Array([1, 0x30, 0x01]));
+      out.corrupt = await code(connect(url, { store: { indexedDb: 'corrupt' } }));
+      await put(new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0, 1]), 'not bytes');
+      out.notBytes = await code(connect(url, { store: { indexedDb: 'corrupt' } }));
+      await put(new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0, 1]), new Uint8Array([9, 0x30, 0x01]));
+      out.format = await code(connect(url, { store: { indexedDb: 'corrupt' } }));
+      db.close();
+      // With a store: QoS 1 resolves admitted (its record stored), `done` on PUBACK; QoS 0 as before.
+      const c = await connect(url, { store: { indexedDb: 'typed' }, manualAcks: true });
+      out.resumed = c.resumed.length;
+      const got = [];
+      let both;
+      const arrived = new Promise((res) => (both = res));
+      await c.subscribe('durable/typed', { qos: 1 }, (m) => { got.push(m); if (got.length === 2) both(); });
+      const p1 = await c.publish('durable/typed', 'one', { qos: 1 });
+      out.admitted = p1.admitted;
+      out.done = (await p1.done).reasonCode;
+      out.qos0 = JSON.stringify(await c.publish('durable/typed', 'zero', { qos: 0 }));
+      await window.within(10_000, 'both messages', arrived);
+      const m = got.find((x) => x.text === 'one');
+      out.qos0HasAck = typeof got.find((x) => x.text === 'zero').ack;
+      m.ack();
+      try { m.ack(); out.double = 'accepted'; } catch (e) { out.double = e.code; }
+      await c.end();
+      // IndexedDB missing (private modes, some workers).
+      Object.defineProperty(globalThis, 'indexedDB', { value: undefined, configurable: true });
+      out.unavailable = await code(connect(url, { store: { indexedDb: 'typed' } }));
+      return out;
+    }, broker.wsUrl);
+    assert.deepEqual(r, {
+      noName: 'INVALID_ARGUMENT', badSync: 'INVALID_ARGUMENT', badBatch: 'INVALID_ARGUMENT',
+      corrupt: 'STORE_CORRUPT', notBytes: 'STORE_CORRUPT', format: 'STORE_UNSUPPORTED_FORMAT',
+      resumed: 0, admitted: true, done: 0, qos0: '{"reasonCode":0}', qos0HasAck: 'undefined',
+      double: 'ACK_ALREADY_ACKED', unavailable: 'STORE_UNAVAILABLE',
+    });
+    assert.deepEqual(pageErrors, []);
+  } finally {
     await page.close();
   }
 });
