@@ -292,6 +292,7 @@ impl Inner {
         if let Some(p) = self.task_port.take() {
             p.close();
         }
+        super::store::close(self.store.as_ref());
         // The timer and flush callbacks stay until the client itself goes: a microtask already
         // queued may still call the flush callback, which then finds nothing to do.
         self.self_ref = None;

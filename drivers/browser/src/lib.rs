@@ -265,6 +265,12 @@ export type ClientEvent = keyof ClientEvents;
 /// more, as URL strings or `{ host, port, protocol, path }` objects, tried after the URL (which
 /// may then be left out: `connect({ servers })`). The session picks the broker of every
 /// attempt (failover); the driver opens the one it names.
+///
+/// Durable state: `options.store = { indexedDb: 'name', sync }` keeps the session in that
+/// IndexedDB database and resumes it when it holds one (see `store.rs`); `connect` then also
+/// rejects with `STORE_UNAVAILABLE` (no IndexedDB, or it refused to open) or `STORE_CORRUPT` /
+/// `STORE_UNKNOWN_KEY` / `STORE_UNSUPPORTED_FORMAT` (records it cannot resume from).
+/// `options.manualAcks` gives received QoS 1/2 messages `ack()`.
 #[wasm_bindgen(js_name = connect, unchecked_return_type = "Promise<Client>")]
 pub fn connect(
     #[wasm_bindgen(unchecked_param_type = "string | ConnectOptions | null | undefined")]

@@ -95,6 +95,7 @@ export function idbApply(db, keys, values, strict, ticket, done) {
     tx.oncomplete = () => done(ticket, undefined);
     tx.onabort = () => done(ticket, idbError(tx.error, 'write'));
 }
+export function idbClose(db) { try { db.close(); } catch {} }
 export function afterPromise(p, ok, err) { p.then(ok, err); }
 export function attachAck(msg, ack, id) {
     msg.ack = () => { const e = ack(id); if (e !== undefined) throw e; };
@@ -114,6 +115,8 @@ extern "C" {
         ticket: f64,
         done: &js_sys::Function,
     );
+    #[wasm_bindgen(js_name = idbClose)]
+    fn idb_close(db: &JsValue);
     #[wasm_bindgen(js_name = afterPromise)]
     fn after_promise(p: &js_sys::Promise, ok: &JsValue, err: &JsValue);
     #[wasm_bindgen(js_name = attachAck)]
@@ -374,6 +377,14 @@ impl IdbStore {
     /// A publish completed (or failed) before it was admitted.
     pub(crate) fn take_admitting(&mut self, id: PublishId) -> Option<Settle> {
         self.admitting.remove(&id).map(|(s, _)| s)
+    }
+}
+
+/// The client is closed for good: the database connection closes once its last transaction
+/// completed (so that the page can delete or reopen the database).
+pub(crate) fn close(store: Option<&IdbStore>) {
+    if let Some(st) = store {
+        idb_close(&st.db);
     }
 }
 
