@@ -223,6 +223,10 @@ export interface PendingInfo {
   bufferedAmount: number;
   /** Whether the client holds its writes back until `bufferedAmount` drains (see the README). */
   writeBlocked: boolean;
+  /** With a `store`: whether an IndexedDB transaction is being written. */
+  storing: boolean;
+  /** With a `store`: whether changes wait for the next transaction. */
+  storeOpsWaiting: boolean;
 }
 
 export type MqttErrorCode =
@@ -605,6 +609,11 @@ impl Client {
             ("queuedBytes", (bytes as f64).into()),
             ("bufferedAmount", inner.buffered_amount().into()),
             ("writeBlocked", inner.session.is_write_blocked().into()),
+            (
+                "storing",
+                inner.store.as_ref().is_some_and(|s| s.storing()).into(),
+            ),
+            ("storeOpsWaiting", inner.session.has_store_ops().into()),
         ])
     }
 }

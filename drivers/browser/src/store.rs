@@ -58,25 +58,34 @@ export function idbOpen(name) {
             rej(storeError('STORE_UNAVAILABLE', 'IndexedDB is not available here'));
             return;
         }
-        let req;
-        try { req = idb.open(name, 1); } catch (e) {
-            rej(storeError('STORE_UNAVAILABLE', 'IndexedDB refused to open the database', e));
-            return;
-        }
-        req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-        req.onerror = () => rej(storeError('STORE_UNAVAILABLE', 'IndexedDB could not open the database', req.error));
-        req.onsuccess = () => {
-            const db = req.result;
-            // Another page deleting or upgrading the database: let it, this client's writes fail.
-            db.onversionchange = () => db.close();
-            let tx;
-            try { tx = db.transaction(STORE, 'readonly'); } catch (e) { rej(idbError(e, 'reading')); return; }
-            const s = tx.objectStore(STORE);
-            const k = s.getAllKeys();
-            const v = s.getAll();
-            tx.oncomplete = () => res([db, k.result, v.result]);
-            tx.onabort = () => rej(idbError(tx.error, 'reading'));
+        const failed = (e) => rej(storeError('STORE_UNAVAILABLE', 'IndexedDB could not open the database', e));
+        const open = (version, then) => {
+            let req;
+            try { req = version === undefined ? idb.open(name) : idb.open(name, version); } catch (e) { failed(e); return; }
+            req.onupgradeneeded = () => {
+                if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE);
+            };
+            req.onerror = () => failed(req.error);
+            req.onsuccess = () => then(req.result);
         };
+        // Opened again one version up: the upgrade waits until every other connection to the
+        // database is closed, so whatever a previous page (or tab) was still writing has
+        // committed or aborted before the records are read, and that page writes nothing more.
+        open(undefined, (probe) => {
+            const version = probe.version + 1;
+            probe.close();
+            open(version, (db) => {
+                // A newer client opening this store: this one lets it, and its writes then fail.
+                db.onversionchange = () => db.close();
+                let tx;
+                try { tx = db.transaction(STORE, 'readonly'); } catch (e) { rej(idbError(e, 'reading')); return; }
+                const s = tx.objectStore(STORE);
+                const k = s.getAllKeys();
+                const v = s.getAll();
+                tx.oncomplete = () => res([db, k.result, v.result]);
+                tx.onabort = () => rej(idbError(tx.error, 'reading'));
+            });
+        });
     });
 }
 export function idbApply(db, keys, values, strict, ticket, done) {
@@ -363,6 +372,11 @@ fn resumed_messages(records: &[(Vec<u8>, Vec<u8>)]) -> Array {
 }
 
 impl IdbStore {
+    /// A transaction is being written (`client.pending.storing`).
+    pub(crate) fn storing(&self) -> bool {
+        self.busy
+    }
+
     /// `client.resumed`.
     pub(crate) fn resumed(&self) -> JsValue {
         self.resumed.clone().into()
