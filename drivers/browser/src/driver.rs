@@ -60,11 +60,19 @@ pub(crate) struct Settle {
 }
 
 impl Settle {
-    fn resolve(self, v: &JsValue) {
+    pub(crate) fn resolve(self, v: &JsValue) {
         let _ = self.resolve.call1(&JsValue::UNDEFINED, v);
     }
-    fn reject(self, e: MqttError) {
+    pub(crate) fn reject(self, e: MqttError) {
         let _ = self.reject.call1(&JsValue::UNDEFINED, &e.into_js());
+    }
+    /// Rejects with a value made elsewhere (an `MqttError` from JavaScript).
+    pub(crate) fn reject_js(self, e: &JsValue) {
+        let _ = self.reject.call1(&JsValue::UNDEFINED, e);
+    }
+    /// Resolves with another Promise: settles as it does.
+    pub(crate) fn forward(self, p: &Promise) {
+        let _ = self.resolve.call1(&JsValue::UNDEFINED, p);
     }
 }
 
@@ -147,6 +155,10 @@ pub(crate) struct Inner {
     /// JavaScript: the callbacks hold it weakly, this holds it strongly until it is closed for
     /// good ([`Inner::release`]).
     self_ref: Option<Shared>,
+    /// The IndexedDB store (`store` option; `None`: memory only). See [`super::store`].
+    pub store: Option<super::store::IdbStore>,
+    /// What every `message.ack()` calls (`manualAcks`).
+    pub ack_fn: Option<Closure<dyn FnMut(f64) -> JsValue>>,
 }
 
 impl Inner {
@@ -174,6 +186,8 @@ impl Inner {
             next_handler_id: 1,
             listeners: Vec::new(),
             self_ref: None,
+            store: None,
+            ack_fn: None,
         }
     }
 
@@ -285,6 +299,7 @@ impl Inner {
         if let Some(p) = self.task_port.take() {
             p.close();
         }
+        super::store::close(self.store.as_ref());
         // The timer and flush callbacks stay until the client itself goes: a microtask already
         // queued may still call the flush callback, which then finds nothing to do.
         self.self_ref = None;
@@ -536,6 +551,7 @@ pub(crate) fn pump(rc: &Shared) {
                     }
                     Output::Wait(deadline) => {
                         inner.arm_timer(deadline, js::now_ms());
+                        super::store::turn(rc, &mut inner);
                         break;
                     }
                 }
@@ -671,6 +687,20 @@ fn dispatch(rc: &Shared, event: Event, ended: Option<Broker>) {
         }
         return;
     }
+    if let Event::PublishComplete { id, result } = &event {
+        // Completed (failed) before its record was stored: `publish()` fails as `done` does.
+        let admit = rc
+            .borrow_mut()
+            .store
+            .as_mut()
+            .and_then(|s| s.take_admitting(*id));
+        if let Some(s) = admit {
+            match result {
+                Err(e) => s.reject(js::publish_error(e)),
+                Ok(_) => s.resolve(&js::object(&[("admitted", true.into())])),
+            }
+        }
+    }
     let settled = rc.borrow_mut().pending.settle(&event);
     if let Some((waiter, outcome)) = settled {
         settle(rc, waiter, outcome);
@@ -678,7 +708,7 @@ fn dispatch(rc: &Shared, event: Event, ended: Option<Broker>) {
     }
     match event {
         Event::Message(m) => {
-            let msg = js::message_to_js(&m);
+            let msg = super::store::with_ack(js::message_to_js(&m), &rc.borrow(), m.ack);
             let topic = &m.message.topic;
             let handlers: Vec<Function> = rc
                 .borrow()

@@ -56,6 +56,7 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
 mod brokers;
 mod driver;
 mod js;
+mod store;
 
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
@@ -230,6 +231,10 @@ export interface PendingInfo {
   bufferedAmount: number;
   /** Whether the client holds its writes back until `bufferedAmount` drains (see the README). */
   writeBlocked: boolean;
+  /** With a `store`: whether an IndexedDB transaction is being written. */
+  storing: boolean;
+  /** With a `store`: whether changes wait for the next transaction. */
+  storeOpsWaiting: boolean;
 }
 
 export type MqttErrorCode =
@@ -240,7 +245,8 @@ export type MqttErrorCode =
   | 'DISCONNECTED_BY_BROKER' | 'CONNECT_TIMEOUT' | 'KEEPALIVE_TIMEOUT' | 'PROTOCOL_ERROR'
   | 'CLOSED' | 'AUTH_NOT_SUPPORTED' | 'PUBLISH_FAILED' | 'REQUEST_FAILED' | 'DISCONNECTED'
   | 'RESPONSE_TIMEOUT' | 'NOT_SUPPORTED_IN_V311' | 'SUBSCRIPTION_REFUSED' | 'INVALID_RESPONSE_TOPIC'
-  | 'NO_RESPONSE_TOPIC' | 'TOO_MANY_REQUESTS';
+  | 'NO_RESPONSE_TOPIC' | 'TOO_MANY_REQUESTS'
+  | StoreErrorCode;
 
 /** Every rejected Promise and `error` event carries one: an `Error` with a `code`. */
 export interface MqttError extends Error {
@@ -273,6 +279,12 @@ export type ClientEvent = keyof ClientEvents;
 /// more, as URL strings or `{ host, port, protocol, path }` objects, tried after the URL (which
 /// may then be left out: `connect({ servers })`). The session picks the broker of every
 /// attempt (failover); the driver opens the one it names.
+///
+/// Durable state: `options.store = { indexedDb: 'name', sync }` keeps the session in that
+/// IndexedDB database and resumes it when it holds one (see `store.rs`); `connect` then also
+/// rejects with `STORE_UNAVAILABLE` (no IndexedDB, or it refused to open) or `STORE_CORRUPT` /
+/// `STORE_UNKNOWN_KEY` / `STORE_UNSUPPORTED_FORMAT` (records it cannot resume from).
+/// `options.manualAcks` gives received QoS 1/2 messages `ack()`.
 #[wasm_bindgen(js_name = connect, unchecked_return_type = "Promise<Client>")]
 pub fn connect(
     #[wasm_bindgen(unchecked_param_type = "string | ConnectOptions | null | undefined")]
@@ -290,13 +302,41 @@ pub fn connect(
         Ok(l) => l,
         Err(e) => return rejected(e),
     };
-    let (opts, driver_opts) = match js::connect_options_of(&options, list) {
+    let (mut opts, driver_opts) = match js::connect_options_of(&options, list) {
         Ok(o) => o,
         Err(e) => return rejected(e),
     };
-    let mut inner = driver::Inner::new(Session::new(opts));
-    inner.listeners = driver_opts.listeners;
+    let store = match store::durable_options_of(&options, &mut opts) {
+        Ok(s) => s,
+        Err(e) => return rejected(e),
+    };
+    if let Err(e) = opts.validate() {
+        return rejected(js::options_error(&e));
+    }
+    let listeners = driver_opts.listeners;
+    match store {
+        None => start_client(Session::new(opts), None, listeners),
+        Some(config) => store::connect_durable(config, opts, move |session, store| {
+            start_client(session, store, listeners)
+        }),
+    }
+}
+
+/// Starts the driver of a new (or resumed) session; the Promise is `connect`'s.
+fn start_client(
+    session: Session,
+    store: Option<store::IdbStore>,
+    listeners: alloc::vec::Vec<(String, js_sys::Function)>,
+) -> Promise {
+    let manual_acks = session.options().manual_acks;
+    let mut inner = driver::Inner::new(session);
+    inner.listeners = listeners;
+    inner.store = store;
     let rc: Shared = Rc::new(RefCell::new(inner));
+    if manual_acks {
+        let f = store::ack_function(&rc);
+        rc.borrow_mut().ack_fn = Some(f);
+    }
     let (p, settle) = promise();
     driver::start(&rc, settle);
     p
@@ -320,7 +360,11 @@ impl Client {
     /// QoS 2: PUBCOMP) or written (QoS 0), and rejects with an `MqttError` when it is refused
     /// (invalid topic, QoS, payload; queue full) or fails (rejected by the broker, client ended).
     /// While offline, messages wait in a bounded queue and go out after reconnecting.
-    #[wasm_bindgen(unchecked_return_type = "Promise<PublishResult>")]
+    ///
+    /// With a `store`, a QoS 1/2 message's Promise resolves once its record is in IndexedDB (its
+    /// transaction completed), with `{ admitted: true, done }`: `done` settles on PUBACK /
+    /// PUBCOMP as the Promise does without a store.
+    #[wasm_bindgen(unchecked_return_type = "Promise<PublishResult | PublishAdmitted>")]
     pub fn publish(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] topic: JsValue,
@@ -338,11 +382,21 @@ impl Client {
         let Ok(mut inner) = self.inner.try_borrow_mut() else {
             return rejected(MqttError::new("INVALID_ARGUMENT", "re-entrant call"));
         };
+        let admitting = store::is_durable(&inner) && store::stored_qos(msg.qos);
         match inner.session.publish(msg, js::now_ms()) {
             Err(e) => rejected(js::publish_error(&e)),
             Ok(id) => {
                 let (p, settle) = promise();
                 inner.add_publish(id, settle);
+                let p = match inner.store.as_mut() {
+                    // With a store: resolves once admitted, with the completion as `done`.
+                    Some(st) if admitting => {
+                        let (admitted, settle) = promise();
+                        st.admitting(id, settle, store::silence(&p));
+                        admitted
+                    }
+                    _ => p,
+                };
                 drop(inner);
                 driver::flush_soon(&self.inner);
                 p
@@ -610,6 +664,18 @@ impl Client {
         self.inner.borrow().session.options().client_id.clone()
     }
 
+    /// With a `store`: the QoS 1/2 messages the store held at `connect` (accepted by an earlier
+    /// page and not completed), in the order they were published, as `{ topic, payload, qos,
+    /// retain }`. The client sends them (they need no `publish`); an application that keeps its
+    /// own progress learns from this what it must not publish again. Empty without a store.
+    #[wasm_bindgen(getter, unchecked_return_type = "ResumedMessage[]")]
+    pub fn resumed(&self) -> JsValue {
+        match &self.inner.borrow().store {
+            Some(s) => s.resumed(),
+            None => js_sys::Array::new().into(),
+        }
+    }
+
     /// Outbound messages in flight and waiting, and the write backpressure:
     /// `{ inflight, queued, queuedBytes, bufferedAmount, writeBlocked }`.
     #[wasm_bindgen(getter, unchecked_return_type = "PendingInfo")]
@@ -622,6 +688,11 @@ impl Client {
             ("queuedBytes", (bytes as f64).into()),
             ("bufferedAmount", inner.buffered_amount().into()),
             ("writeBlocked", inner.session.is_write_blocked().into()),
+            (
+                "storing",
+                inner.store.as_ref().is_some_and(|s| s.storing()).into(),
+            ),
+            ("storeOpsWaiting", inner.session.has_store_ops().into()),
         ])
     }
 }
