@@ -99,21 +99,43 @@ fn send(a: &Args, conn: &mut Client, msg: Message) -> Result<PublishId, Failure>
         );
     }
     let now = conn.now_ms();
-    let id = conn.session().publish(msg, now).map_err(publish_error)?;
+    let id = match conn.session().publish(msg, now) {
+        Ok(id) => id,
+        Err(e) => {
+            if e == wasmqtt::session::PublishError::SessionClosed {
+                closed(a, conn)?;
+            }
+            return Err(publish_error(e));
+        }
+    };
     conn.flush();
     Ok(id)
+}
+
+/// The session is closed: the reason it gave (queued after what it failed), as the error.
+fn closed(a: &Args, conn: &mut Client) -> Result<(), Failure> {
+    while let Some(e) = conn.poll_event(0) {
+        if let Event::Disconnected { reason, .. } = e {
+            return Err(Failure::disconnected(&reason, a.version));
+        }
+    }
+    Ok(())
 }
 
 /// Handles a publish completion: removes it from `pending`, fails on a refusal.
 fn completed(
     a: &Args,
-    conn: &Client,
+    conn: &mut Client,
     e: &Event,
     pending: &mut Vec<PublishId>,
 ) -> Result<(), Failure> {
     if let Event::PublishComplete { id: done, result } = e {
         if let Some(i) = pending.iter().position(|p| p == done) {
             pending.swap_remove(i);
+            if let Err(wasmqtt::session::PublishError::SessionClosed) = result {
+                // The session failed the message as it closed: the reason comes next.
+                closed(a, conn)?;
+            }
             let code = result.clone().map_err(publish_error)?;
             if a.debug && a.qos != QoS::AtMostOnce {
                 let ack = if a.qos == QoS::AtLeastOnce {
@@ -257,9 +279,15 @@ fn subscribe_to(a: &Args, conn: &mut Client, filters: &[String]) -> Result<(), F
         }
     }
     let now = conn.now_ms();
-    conn.session()
+    if let Err(e) = conn
+        .session()
         .subscribe(list, a.props.subscription_identifier, now)
-        .map_err(|e| failure(e.code(), e))?;
+    {
+        if e == wasmqtt::session::RequestError::SessionClosed {
+            closed(a, conn)?;
+        }
+        return Err(failure(e.code(), e));
+    }
     conn.flush();
     Ok(())
 }
@@ -278,9 +306,12 @@ pub(crate) fn subscribe(a: &Args, conn: &mut Client) -> Result<(), Failure> {
             println!("Client {} sending UNSUBSCRIBE", id(conn));
         }
         let now = conn.now_ms();
-        conn.session()
-            .unsubscribe(a.unsubscribe.clone(), now)
-            .map_err(|e| failure(e.code(), e))?;
+        if let Err(e) = conn.session().unsubscribe(a.unsubscribe.clone(), now) {
+            if e == wasmqtt::session::RequestError::SessionClosed {
+                closed(a, conn)?;
+            }
+            return Err(failure(e.code(), e));
+        }
         conn.flush();
         loop {
             match next(a, conn, &deadline)? {

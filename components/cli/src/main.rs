@@ -11,7 +11,14 @@ mod run;
 
 #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 fn main() {
-    std::process::exit(run::main(std::env::args().skip(1).collect()));
+    let code = run::main(std::env::args().skip(1).collect());
+    if code != 0 {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        // The exit code itself: `exit` (what std uses) says only ok or error;
+        // `exit-with-code` is WASI 0.2.12's (wasmtime 48 links it by default).
+        wasip2::cli::exit::exit_with_code(u8::try_from(code).unwrap_or(1));
+    }
 }
 
 #[cfg(not(all(target_arch = "wasm32", target_os = "wasi")))]
