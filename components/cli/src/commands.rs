@@ -331,6 +331,26 @@ pub(crate) fn subscribe(a: &Args, conn: &mut Client) -> Result<(), Failure> {
     if a.exit_after_sub {
         return Ok(());
     }
+    let mut clears: Vec<PublishId> = Vec::new();
+    let result = print_messages(a, conn, &deadline, early, &mut clears);
+    // The retained messages --remove-retained cleared are acknowledged before the exit.
+    while result.is_ok() && !clears.is_empty() {
+        match next(a, conn, &deadline)? {
+            Some(e) => completed(a, conn, &e, &mut clears)?,
+            None => return Err(Failure::timeout("clearing the retained messages")),
+        }
+    }
+    result
+}
+
+/// The messages `sub` receives, printed until `-C`, `-W` or `--retained-only` says stop.
+fn print_messages(
+    a: &Args,
+    conn: &mut Client,
+    deadline: &Deadline,
+    early: Vec<Event>,
+    clears: &mut Vec<PublishId>,
+) -> Result<(), Failure> {
     let mut printed = 0u64;
     let mut early = early.into_iter();
     loop {
@@ -339,7 +359,7 @@ pub(crate) fn subscribe(a: &Args, conn: &mut Client) -> Result<(), Failure> {
         }
         let e = match early.next() {
             Some(e) => Some(e),
-            None => next(a, conn, &deadline)?,
+            None => next(a, conn, deadline)?,
         };
         let Some(e) = e else {
             return match a.count {
@@ -349,6 +369,7 @@ pub(crate) fn subscribe(a: &Args, conn: &mut Client) -> Result<(), Failure> {
                 None => Ok(()),
             };
         };
+        completed(a, conn, &e, clears)?;
         let Event::Message(m) = e else { continue };
         let msg = &m.message;
         if a.retained_only && !msg.retain {
@@ -358,9 +379,7 @@ pub(crate) fn subscribe(a: &Args, conn: &mut Client) -> Result<(), Failure> {
             let clear = Message::new(msg.topic.clone(), Vec::new())
                 .qos(QoS::AtLeastOnce)
                 .retain(true);
-            let now = conn.now_ms();
-            conn.session().publish(clear, now).map_err(publish_error)?;
-            conn.flush();
+            clears.push(send(a, conn, clear)?);
         }
         if a.no_retained && msg.retain {
             continue;

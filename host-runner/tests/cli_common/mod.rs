@@ -149,10 +149,11 @@ impl Running {
         Running::spawn(c, format!("wasmqtt-host {}", args.join(" ")))
     }
 
-    /// A mosquitto client, running.
+    /// A mosquitto client, running, its stdout line-buffered (`stdbuf -oL`: a pipe would
+    /// hold its `-d` lines back until it ends).
     pub fn theirs(program: &str, args: &[&str]) -> Running {
-        let mut c = Command::new(program);
-        c.args(args);
+        let mut c = Command::new("stdbuf");
+        c.arg("-oL").arg(program).args(args);
         Running::spawn(c, format!("{program} {}", args.join(" ")))
     }
 
@@ -210,7 +211,7 @@ impl Running {
         let (status, rest, _) = self.end();
         let msgs = rest
             .into_iter()
-            .filter(|l| !l.starts_with("Client "))
+            .filter(|l| !l.starts_with("Client ") && !l.starts_with("Subscribed (mid"))
             .collect();
         (status, msgs)
     }
