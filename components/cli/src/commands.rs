@@ -40,6 +40,20 @@ fn next(a: &Args, conn: &mut Client, deadline: &Deadline) -> Result<Option<Event
             return Ok(None);
         }
         match conn.poll_event(left.min(1000)) {
+            // A failed first attempt of a `-L` failover list (the next broker is tried at
+            // once): reported, not the end. Once connected, the session does not reconnect,
+            // so every loss is `reconnect_at: None`.
+            Some(Event::Disconnected {
+                reason,
+                reconnect_at: Some(_),
+            }) if !a.quiet => {
+                let f = Failure::disconnected(&reason, a.version);
+                eprintln!("Warning: {f}; trying the next broker");
+            }
+            Some(Event::Disconnected {
+                reconnect_at: Some(_),
+                ..
+            }) => {}
             Some(Event::Disconnected { reason, .. }) => {
                 return Err(Failure::disconnected(&reason, a.version))
             }
@@ -115,7 +129,11 @@ fn send(a: &Args, conn: &mut Client, msg: Message) -> Result<PublishId, Failure>
 /// The session is closed: the reason it gave (queued after what it failed), as the error.
 fn closed(a: &Args, conn: &mut Client) -> Result<(), Failure> {
     while let Some(e) = conn.poll_event(0) {
-        if let Event::Disconnected { reason, .. } = e {
+        if let Event::Disconnected {
+            reason,
+            reconnect_at: None,
+        } = e
+        {
             return Err(Failure::disconnected(&reason, a.version));
         }
     }
@@ -171,7 +189,11 @@ pub(crate) fn publish(a: &Args, conn: &mut Client) -> Result<(), Failure> {
             pending.push(send(a, conn, message(a, &topic, line))?);
             // What already arrived (acknowledgements, a loss) without waiting.
             while let Some(e) = conn.poll_event(0) {
-                if let Event::Disconnected { reason, .. } = &e {
+                if let Event::Disconnected {
+                    reason,
+                    reconnect_at: None,
+                } = &e
+                {
                     return Err(Failure::disconnected(reason, a.version));
                 }
                 completed(a, conn, &e, &mut pending)?;

@@ -52,7 +52,7 @@ fn expiry(flag: &str, v: OsString) -> Result<u32, ArgsError> {
 fn seconds_ms(flag: &str, v: OsString) -> Result<u64, ArgsError> {
     let s = text(flag, v)?;
     match s.parse::<f64>() {
-        Ok(f) if f.is_finite() && f >= 0.0 && f < 1e9 => Ok((f * 1000.0).round() as u64),
+        Ok(f) if (0.0..1e9).contains(&f) => Ok((f * 1000.0).round() as u64),
         _ => Err(invalid(format!("invalid value '{s}' for {flag}"))),
     }
 }
@@ -283,7 +283,8 @@ where
 
 /// What holds across flags.
 fn check(a: &mut Args) -> Result<(), ArgsError> {
-    if a.topics.is_empty() && !(a.command == Command::Sub && !a.unsubscribe.is_empty()) {
+    let unsubscribe_only = a.command == Command::Sub && !a.unsubscribe.is_empty();
+    if a.topics.is_empty() && !unsubscribe_only {
         return Err(invalid("-t (or a topic in the -L URL) is required"));
     }
     match a.command {
@@ -296,7 +297,7 @@ fn check(a: &mut Args) -> Result<(), ArgsError> {
             }
             if a.payload.is_none() {
                 return Err(invalid(format!(
-                    "{} needs a message: -m MESSAGE, -n, -f FILE, -s{}",
+                    "{} needs -m MESSAGE, -n, -f FILE, -s{}",
                     a.command.name(),
                     if a.command == Command::Pub {
                         " or -l"

@@ -172,10 +172,7 @@ fn client(a: &Args) -> Result<Client, Failure> {
             }
         }
         let transport = transport_options(a)?;
-        Ok(
-            Client::with_transport(&first.host, first.port, opts, &transport)
-                .map_err(client_error)?,
-        )
+        Client::with_transport(&first.host, first.port, opts, &transport).map_err(client_error)
     }
     #[cfg(not(any(feature = "tls", feature = "websocket")))]
     {
