@@ -56,7 +56,10 @@ fn read_packet(s: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
 
 /// A one-connection broker on a free port: plays `script`, sends back (on the channel) the
 /// CONNECT body and the first byte of each later packet the client sent.
-fn scripted(v5: bool, script: Script) -> (u16, Receiver<(Vec<u8>, Vec<u8>)>) {
+/// What the scripted broker saw: the CONNECT body, and the first byte of each later packet.
+type Record = (Vec<u8>, Vec<u8>);
+
+fn scripted(v5: bool, script: Script) -> (u16, Receiver<Record>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = channel();
