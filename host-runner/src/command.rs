@@ -76,7 +76,8 @@ pub fn run_command_file(
 
 /// Runs a compiled command component: instantiates it in a fresh store with the configured
 /// arguments, environment, stdio, network policy and read-only directories, and calls
-/// `wasi:cli/run.run`. Exit codes from `wasi:cli/exit` are returned as such; a trap is an
+/// `wasi:cli/run.run`. Exit codes from `wasi:cli/exit` (`exit`, and `exit-with-code` with
+/// the code itself) are returned as such; a trap is an
 /// error.
 pub fn run_command(
     runtime: &Runtime,

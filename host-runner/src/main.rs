@@ -34,7 +34,11 @@ commands:
                     the directories of --cafile, --cert, --key and --capath are readable
                     (read-only, same path) and nothing else (`pub --help` prints the flags)
   sub [flags]       subscribe, with mosquitto_sub's flags (-h -p -L -t -q -C count -W seconds
-                    -v, ...), run by the command component; network and files as for pub
+                    -v -F format -T -U -R -E, ...), run by the command component; network and
+                    files as for pub
+  rr [flags]        MQTT 5 request/response, with mosquitto_rr's flags (-t topic -e
+                    response-topic -m message -W seconds, ...); network and files as for pub
+                    (the exit codes of all three: docs/CLI.md)
   run [--broker URL|HOST:PORT]... [--store DIR] COMPONENT [args...]
                     run a command component (wasi:cli/run), e.g. an app composed with the
                     provider, with TCP to each --broker (a URL such as mqtts://host:8883 or
@@ -56,7 +60,7 @@ commands:
     --no-build          do not run cargo to build the provider component first
 
 options:
-  --cli-wasm WASM   the command component for pub and sub [default: $WASMQTT_CLI_WASM or
+  --cli-wasm WASM   the command component for pub, sub and rr [default: $WASMQTT_CLI_WASM or
                     target/wasm32-wasip2/wasm/wasmqtt-cli.wasm]
   --help            print this and exit
   --version         print the version and exit";
@@ -65,7 +69,7 @@ options:
 enum Command {
     Help,
     Version,
-    /// `pub` / `sub` with the component's flags, unparsed (the component parses them too).
+    /// `pub` / `sub` / `rr` with the component's flags, unparsed (the component parses them too).
     Cli {
         subcommand: &'static str,
         args: Vec<String>,
@@ -116,7 +120,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<(Option<Pat
             Some(Long("version")) | Some(Short('V')) => break Command::Version,
             Some(Value(v)) => break subcommand(&string(v)?, &mut p)?,
             Some(other) => return Err(other.unexpected().into()),
-            None => bail!("missing command: pub, sub, run, compose or demo (see --help)"),
+            None => bail!("missing command: pub, sub, rr, run, compose or demo (see --help)"),
         }
     };
     Ok((cli_wasm, command))
@@ -125,8 +129,12 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<(Option<Pat
 fn subcommand(name: &str, p: &mut lexopt::Parser) -> anyhow::Result<Command> {
     use lexopt::prelude::*;
     Ok(match name {
-        "pub" | "sub" => Command::Cli {
-            subcommand: if name == "pub" { "pub" } else { "sub" },
+        "pub" | "sub" | "rr" => Command::Cli {
+            subcommand: match name {
+                "pub" => "pub",
+                "sub" => "sub",
+                _ => "rr",
+            },
             args: strings(p.raw_args()?)?,
         },
         "run" => {
@@ -208,7 +216,7 @@ fn subcommand(name: &str, p: &mut lexopt::Parser) -> anyhow::Result<Command> {
             }
         }
         other => {
-            bail!("unknown command '{other}': use pub, sub, run, compose or demo (see --help)")
+            bail!("unknown command '{other}': use pub, sub, rr, run, compose or demo (see --help)")
         }
     })
 }

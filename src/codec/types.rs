@@ -312,6 +312,34 @@ impl ReasonCode {
         })
     }
 
+    /// The name of this code as `version` defines it in a packet of type `packet`: in MQTT
+    /// 3.1.1 the CONNACK return codes 0–5 (v3.1.1 §3.2.2.3: 1 is "unacceptable protocol
+    /// version", 4 "bad user name or password", ...) and the SUBACK return codes (0–2 granted
+    /// QoS, 0x80 failure), which are not the 5.0 names of the same values; in MQTT 5.0
+    /// [`ReasonCode::name`]. `None` for a value the version does not define there.
+    pub const fn name_for(
+        self,
+        version: ProtocolVersion,
+        packet: PacketType,
+    ) -> Option<&'static str> {
+        if version.is_v5() {
+            return self.name();
+        }
+        Some(match (packet, self.0) {
+            (PacketType::ConnAck, 0) => "Connection accepted",
+            (PacketType::ConnAck, 1) => "Connection refused: unacceptable protocol version",
+            (PacketType::ConnAck, 2) => "Connection refused: identifier rejected",
+            (PacketType::ConnAck, 3) => "Connection refused: server unavailable",
+            (PacketType::ConnAck, 4) => "Connection refused: bad user name or password",
+            (PacketType::ConnAck, 5) => "Connection refused: not authorized",
+            (PacketType::SubAck, 0) => "Success - Maximum QoS 0",
+            (PacketType::SubAck, 1) => "Success - Maximum QoS 1",
+            (PacketType::SubAck, 2) => "Success - Maximum QoS 2",
+            (PacketType::SubAck, 0x80) => "Failure",
+            _ => return None,
+        })
+    }
+
     /// Whether MQTT 5.0 allows this code in a packet of the given type (§2.4, table 2-6).
     pub fn allowed_in(self, packet: PacketType) -> bool {
         let allowed: &[u8] = match packet {

@@ -1,58 +1,32 @@
-//! The pub / sub commands on the WASI driver (the flags are parsed by the library).
+//! The pub / sub / rr commands on the WASI driver (the flags are parsed by the library).
 //!
-//! Every failure ends the command with one line on stderr, `Error: CODE: text`, where `CODE`
-//! is the core's stable code (`DisconnectReason::code`, `HandshakeFailure::code`,
-//! `PublishError::code`, ...), and exit code 1.
+//! Every failure ends the command with one line on stderr, `Error: CODE: text` (none with
+//! `--quiet`), where `CODE` is the core's stable code (`DisconnectReason::code`,
+//! `HandshakeFailure::code`, `PublishError::code`, ...), and the exit code of
+//! [`wasmqtt_cli::exit`] (mosquitto's where it has one). The command is one-shot: the
+//! session does not reconnect ([`ReconnectPolicy::enabled`] off; the first connection still
+//! fails over along the `-L` list), so the first connection loss ends it, with its reason.
+//! Whenever the connection is up at the end, success or failure, the command sends
+//! DISCONNECT first (normal disconnection; 0x04 with `--disconnect-with-will`), so that the
+//! broker publishes the will only when it should.
 
-use core::fmt;
-
-use wasmqtt::codec::SubscriptionOptions;
-use wasmqtt::session::{
-    random_client_id_with_prefix, DisconnectReason, Event, LastWill, Message, Options,
-};
+use wasmqtt::codec::ReasonCode;
+use wasmqtt::session::{random_client_id_with_prefix, LastWill, Options, ReconnectPolicy, State};
+use wasmqtt_cli::exit::{self, Failure};
 use wasmqtt_cli::{parse, Args, ArgsError, Command, USAGE};
 use wasmqtt_wasi::{Client, ClientError};
 
-/// Why the command failed: the core's code and what to tell the user.
-struct Failure {
-    code: &'static str,
-    text: String,
+use crate::commands;
+
+pub(crate) fn failure(code: &'static str, text: impl core::fmt::Display) -> Failure {
+    Failure::new(code, exit::OTHER, text)
 }
 
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.text)
-    }
-}
-
-fn failure(code: &'static str, text: impl fmt::Display) -> Failure {
-    Failure {
-        code,
-        text: text.to_string(),
-    }
-}
-
-impl From<DisconnectReason> for Failure {
-    fn from(r: DisconnectReason) -> Failure {
-        let text = match &r {
-            // The handshake's code says what failed; the text is the TLS library's.
-            DisconnectReason::Handshake { failure, detail } => format!("{failure}: {detail}"),
-            r => r.to_string(),
-        };
-        Failure {
-            code: r.code(),
-            text,
-        }
-    }
-}
-
-impl From<ClientError> for Failure {
-    fn from(e: ClientError) -> Failure {
-        match e {
-            ClientError::Options(e) => failure(e.code(), e),
-            e @ ClientError::Unsupported { .. } => failure("UNSUPPORTED", e),
-            e => failure("INVALID_ARGUMENT", e),
-        }
+fn client_error(e: ClientError) -> Failure {
+    match e {
+        ClientError::Options(e) => failure(e.code(), e),
+        e @ ClientError::Unsupported { .. } => failure("UNSUPPORTED", e),
+        e => failure("INVALID_ARGUMENT", e),
     }
 }
 
@@ -60,25 +34,48 @@ fn options(a: &Args) -> Options {
     // One seed for the back-off jitter and the client id, as the core's identity rules say.
     let seed = wasmqtt_wasi::random_seed();
     let id = a.id.clone().unwrap_or_else(|| {
-        random_client_id_with_prefix(&format!("wasmqtt-{}-", a.command.name()), seed)
+        let prefix = a
+            .id_prefix
+            .clone()
+            .unwrap_or_else(|| format!("wasmqtt-{}-", a.command.name()));
+        random_client_id_with_prefix(&prefix, seed)
     });
     let mut o = Options::new(id)
         .version(a.version)
         .keep_alive(a.keep_alive)
         .clean_start(a.clean)
         .random_seed(seed);
+    // One-shot: the first loss ends the command (see the module's doc).
+    o.reconnect = ReconnectPolicy {
+        enabled: false,
+        ..ReconnectPolicy::default()
+    };
     if let Some(s) = a.timeout_secs {
         o.connect_timeout_ms = s.saturating_mul(1000).max(1);
     }
     o.username = a.username.clone();
     o.password = a.password.clone().map(String::into_bytes);
-    o.session_expiry_interval = a.session_expiry;
+    o.session_expiry_interval = a.effective_session_expiry();
+    let c = &a.props.connect;
+    if let Some(t) = c.topic_alias_maximum {
+        o.topic_alias_maximum = t;
+    }
+    if let Some(r) = c.receive_maximum {
+        o.receive_maximum = r;
+    }
+    if let Some(m) = c.maximum_packet_size {
+        o.max_packet_size = m;
+    }
+    o.request_response_information = c.request_response_information;
+    o.request_problem_information = c.request_problem_information;
+    o.user_properties = c.user_properties.clone();
     if let Some(t) = &a.will_topic {
-        o.will = Some(
-            LastWill::new(t.clone(), a.will_payload.clone())
-                .qos(a.will_qos)
-                .retain(a.will_retain),
-        );
+        let mut will = LastWill::new(t.clone(), a.will_payload.clone())
+            .qos(a.will_qos)
+            .retain(a.will_retain);
+        will.delay_interval = a.props.will_delay_interval;
+        will.properties = a.props.will.clone();
+        o.will = Some(will);
     }
     o
 }
@@ -93,18 +90,68 @@ pub fn main(argv: Vec<String>) -> i32 {
         }
         Err(e) => {
             eprintln!("error: {e}\n{USAGE}");
-            return 2;
+            return exit::USAGE;
         }
     };
-    match run(&args) {
+    let result = client(&args).and_then(|mut conn| {
+        let r = run(&args, &mut conn);
+        finish(&args, &mut conn);
+        r
+    });
+    match result {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("Error: {e}");
-            1
+            if !args.quiet {
+                eprintln!("Error: {e}");
+            }
+            e.exit
         }
     }
 }
 
+/// Every exit with the connection up sends DISCONNECT: normal, or 0x04 (publish the will)
+/// with `--disconnect-with-will`.
+fn finish(a: &Args, conn: &mut Client) {
+    if conn.session_ref().state() == State::Closed {
+        return;
+    }
+    let code = if a.disconnect_with_will {
+        ReasonCode::DISCONNECT_WITH_WILL_MESSAGE
+    } else {
+        ReasonCode::NORMAL_DISCONNECTION
+    };
+    let connected = conn.session_ref().state() == State::Connected;
+    let now = conn.now_ms();
+    conn.session().disconnect_with(code, now);
+    conn.flush();
+    if connected && a.debug {
+        println!("Client {} sending DISCONNECT", commands::id(conn));
+    }
+}
+
+fn run(a: &Args, conn: &mut Client) -> Result<(), Failure> {
+    if a.debug {
+        println!(
+            "Client {} sending CONNECT",
+            conn.session_ref().options().client_id
+        );
+    }
+    let info = conn
+        .connect()
+        .map_err(|r| Failure::disconnected(&r, a.version))?;
+    if a.debug {
+        println!(
+            "Client {} received CONNACK (session present: {})",
+            commands::id(conn),
+            u8::from(info.session_present)
+        );
+    }
+    match a.command {
+        Command::Pub => commands::publish(a, conn),
+        Command::Sub => commands::subscribe(a, conn),
+        Command::Rr => commands::request(a, conn),
+    }
+}
 /// The client of the `-L` (or `-h`/`-p`) brokers, in failover order, with the TLS flags'
 /// files read (a path that cannot be read is reported as such).
 fn client(a: &Args) -> Result<Client, Failure> {
@@ -125,19 +172,14 @@ fn client(a: &Args) -> Result<Client, Failure> {
             }
         }
         let transport = transport_options(a)?;
-        Ok(Client::with_transport(
-            &first.host,
-            first.port,
-            opts,
-            &transport,
-        )?)
+        Client::with_transport(&first.host, first.port, opts, &transport).map_err(client_error)
     }
     #[cfg(not(any(feature = "tls", feature = "websocket")))]
     {
         if let Some(tls) = &a.tls {
             tls.load().map_err(|e| failure("UNREADABLE_FILE", e))?;
         }
-        Ok(Client::new(&first.host, first.port, opts)?)
+        Client::new(&first.host, first.port, opts).map_err(client_error)
     }
 }
 
@@ -173,84 +215,4 @@ fn transport_options(a: &Args) -> Result<wasmqtt_wasi::transport::TransportOptio
     });
     o.tls.dangerous_skip_hostname_verification = flags.insecure;
     Ok(o)
-}
-
-fn run(a: &Args) -> Result<(), Failure> {
-    let mut conn = client(a)?;
-    conn.connect()?;
-    let until = a.timeout_secs.map(|s| conn.now_ms() + s * 1000);
-    let left = |conn: &Client| until.map_or(u64::MAX, |u| u.saturating_sub(conn.now_ms()));
-    if a.command == Command::Pub {
-        let msg = Message::new(a.topics[0].clone(), a.message.clone().unwrap_or_default())
-            .qos(a.qos)
-            .retain(a.retain);
-        let now = conn.now_ms();
-        let id = conn
-            .session()
-            .publish(msg, now)
-            .map_err(|e| failure(e.code(), e))?;
-        loop {
-            if left(&conn) == 0 {
-                return Err(failure(
-                    "TIMEOUT",
-                    "timed out waiting for the acknowledgement",
-                ));
-            }
-            match conn.poll_event(left(&conn).min(1000)) {
-                Some(Event::PublishComplete { id: done, result }) if done == id => {
-                    result.map_err(|e| failure(e.code(), e))?;
-                    break;
-                }
-                Some(Event::Disconnected {
-                    reconnect_at: None,
-                    reason,
-                }) => return Err(reason.into()),
-                _ => {}
-            }
-        }
-    } else {
-        let filters = a
-            .topics
-            .iter()
-            .map(|t| (t.clone(), SubscriptionOptions::qos(a.qos)))
-            .collect();
-        let now = conn.now_ms();
-        conn.session()
-            .subscribe(filters, None, now)
-            .map_err(|e| failure(e.code(), e))?;
-        let mut received = 0u64;
-        while a.count.is_none_or(|c| received < c) {
-            if left(&conn) == 0 {
-                if received == 0 && a.count.is_some() {
-                    return Err(failure("TIMEOUT", "timed out before any message arrived"));
-                }
-                break;
-            }
-            match conn.poll_event(left(&conn).min(1000)) {
-                Some(Event::Message(m)) => {
-                    received += 1;
-                    let payload = String::from_utf8_lossy(&m.message.payload);
-                    if a.verbose {
-                        println!("{} {payload}", m.message.topic);
-                    } else {
-                        println!("{payload}");
-                    }
-                }
-                Some(Event::Subscribed { reason_codes, .. }) => {
-                    if let Some(c) = reason_codes.iter().find(|c| c.is_error()) {
-                        return Err(failure("SUBSCRIPTION_REFUSED", c));
-                    }
-                }
-                Some(Event::Disconnected {
-                    reconnect_at: None,
-                    reason,
-                }) => return Err(reason.into()),
-                _ => {}
-            }
-        }
-    }
-    let now = conn.now_ms();
-    conn.session().disconnect(now);
-    conn.flush();
-    Ok(())
 }

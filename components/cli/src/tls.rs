@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{invalid, ArgsError};
+use crate::parse::invalid;
+use crate::ArgsError;
 
 /// `--tls-version`: the lowest TLS version to accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
