@@ -178,7 +178,9 @@ install_os_packages() {
     fi
     # clang: ring (rustls' crypto provider) compiles C for wasm32-wasip2 with it.
     local want=()
-    have_mosquitto || want+=(mosquitto mosquitto-clients)
+    have_mosquitto || want+=(mosquitto)
+    # mosquitto_pub, mosquitto_sub and mosquitto_rr: the CLI tests check ours against them.
+    command -v mosquitto_rr >/dev/null 2>&1 || want+=(mosquitto-clients)
     command -v clang >/dev/null 2>&1 || want+=(clang)
     if [ ${#want[@]} -eq 0 ]; then
         log "mosquitto: present ($(command -v mosquitto || ls /usr/sbin/mosquitto /usr/local/sbin/mosquitto 2>/dev/null | head -n1)); clang: present"
@@ -204,7 +206,7 @@ install_os_packages() {
     if [ $own_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
     [ $rc -eq 0 ] || return $rc
     stop_system_mosquitto
-    have_mosquitto && command -v clang >/dev/null 2>&1
+    have_mosquitto && command -v mosquitto_rr >/dev/null 2>&1 && command -v clang >/dev/null 2>&1
 }
 
 ensure_rust_targets() {
