@@ -222,6 +222,7 @@ pub fn error_code(e: &types::Error) -> &'static str {
         E::TooLarge(_) => "TOO_LARGE",
         E::Refused(r) => DisconnectReason::Refused {
             code: ReasonCode(r.code),
+            version: wasmqtt::codec::ProtocolVersion::V5,
             reason: None,
         }
         .code(),

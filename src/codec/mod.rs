@@ -47,5 +47,5 @@ pub use packet::{
 pub use properties::{Properties, PropertyContext};
 pub use seq::{Seq, SeqIter, WireItem};
 pub use subscription::{Subscription, SubscriptionOptions};
-pub use types::{PacketType, ProtocolVersion, QoS, ReasonCode, RetainHandling};
+pub use types::{NamedCode, PacketType, ProtocolVersion, QoS, ReasonCode, RetainHandling};
 pub use wire::{read_var_int, var_int_len, MAX_VAR_INT};

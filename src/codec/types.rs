@@ -340,6 +340,17 @@ impl ReasonCode {
         })
     }
 
+    /// Displays as `0x04 (Connection refused: bad user name or password)`: the code in hex and
+    /// its name as `version` defines it in a packet of type `packet` ([`ReasonCode::name_for`]),
+    /// or the code alone for a value the version does not define there.
+    pub const fn named(self, version: ProtocolVersion, packet: PacketType) -> NamedCode {
+        NamedCode {
+            code: self,
+            version,
+            packet,
+        }
+    }
+
     /// Whether MQTT 5.0 allows this code in a packet of the given type (§2.4, table 2-6).
     pub fn allowed_in(self, packet: PacketType) -> bool {
         let allowed: &[u8] = match packet {
@@ -381,6 +392,27 @@ impl fmt::Display for ReasonCode {
         match self.name() {
             Some(n) => write!(f, "0x{:02X} ({n})", self.0),
             None => write!(f, "0x{:02X}", self.0),
+        }
+    }
+}
+
+/// A reason code (v5) or return code (3.1.1) with the name its version gives it in one packet
+/// type ([`ReasonCode::named`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamedCode {
+    /// The code.
+    pub code: ReasonCode,
+    /// The version whose table names it.
+    pub version: ProtocolVersion,
+    /// The packet it came in (CONNACK, SUBACK, ...).
+    pub packet: PacketType,
+}
+
+impl fmt::Display for NamedCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.code.name_for(self.version, self.packet) {
+            Some(n) => write!(f, "0x{:02X} ({n})", self.code.0),
+            None => write!(f, "0x{:02X}", self.code.0),
         }
     }
 }

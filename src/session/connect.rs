@@ -65,6 +65,7 @@ impl Session {
                 self.close_transport = true;
                 self.close_for_good(DisconnectReason::Refused {
                     code: ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR,
+                    version: ProtocolVersion::V5,
                     reason: Some(alloc::format!("invalid connect options: {e}")),
                 });
             }
@@ -161,6 +162,7 @@ impl Session {
             let code = c.reason_code;
             let reason = DisconnectReason::Refused {
                 code,
+                version: self.opts.version,
                 reason: c.properties.reason_string.map(str::to_string),
             };
             self.close_transport = true;
@@ -239,6 +241,7 @@ impl Session {
         let reason =
             DisconnectReason::Refused {
                 code: ReasonCode::UNSUPPORTED_PROTOCOL_VERSION,
+                version: ProtocolVersion::V5,
                 reason: Some(alloc::format!(
                 "{BROKER_LACKS_V5}: it answered with an MQTT 3.1.1 CONNACK (return code {code}){}",
                 if fallback { "; connecting again with MQTT 3.1.1" } else { "" }

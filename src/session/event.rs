@@ -1,7 +1,7 @@
 //! What the session tells the application, and its errors.
 
 use super::message::ReceivedMessage;
-use crate::codec::{DecodeError, EncodeError, ReasonCode};
+use crate::codec::{DecodeError, EncodeError, PacketType, ProtocolVersion, ReasonCode};
 use crate::topic::TopicError;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -66,11 +66,19 @@ pub enum DisconnectReason {
         /// The TLS library's or the WebSocket layer's description.
         detail: String,
     },
-    /// The broker refused CONNECT.
-    #[error("connection refused: {code}{}", reason.as_deref().map(|r| alloc::format!(" ({r})")).unwrap_or_default())]
+    /// The broker refused CONNECT. The text names the code as `version` does: a 3.1.1 return
+    /// code with its 3.1.1 meaning (v3.1.1 §3.2.2.3, table 3.1: `connection refused: 0x04
+    /// (Connection refused: bad user name or password)`), a v5 reason code with its v5 name
+    /// (`connection refused: 0x86 (Bad User Name or Password)`).
+    #[error("connection refused: {}{}", code.named(*version, PacketType::ConnAck), reason.as_deref().map(|r| alloc::format!(" ({r})")).unwrap_or_default())]
     Refused {
         /// Reason (v5) or return code (3.1.1).
         code: ReasonCode,
+        /// The protocol version whose table defines `code`: the connection's for a broker's
+        /// CONNACK; [`ProtocolVersion::V5`] for the two codes the session picks itself (0x83
+        /// Implementation specific error when our CONNECT cannot be encoded, 0x84 Unsupported
+        /// Protocol Version when a broker answered a v5 CONNECT in 3.1.1).
+        version: ProtocolVersion,
         /// v5 reason string.
         reason: Option<String>,
     },
@@ -106,8 +114,13 @@ impl DisconnectReason {
     /// with a 3.1.1 CONNACK (reported as 0x84, with a reason starting with
     /// [`BROKER_LACKS_V5`](super::BROKER_LACKS_V5)).
     pub fn is_unsupported_protocol_version(&self) -> bool {
-        matches!(self, DisconnectReason::Refused { code, .. }
-            if *code == ReasonCode::UNSUPPORTED_PROTOCOL_VERSION || code.0 == 1)
+        match self {
+            DisconnectReason::Refused { code, version, .. } if version.is_v5() => {
+                *code == ReasonCode::UNSUPPORTED_PROTOCOL_VERSION
+            }
+            DisconnectReason::Refused { code, .. } => code.0 == 1,
+            _ => false,
+        }
     }
 }
 

@@ -275,6 +275,7 @@ fn refused_connack_surfaces_its_code_fatal_closes_transient_retries_mqtt_3_2_2_7
             reason,
             DisconnectReason::Refused {
                 code: ReasonCode(code),
+                version: v,
                 reason: None
             },
             "{v} {code:#x}"
@@ -302,6 +303,67 @@ fn refused_connack_surfaces_its_code_fatal_closes_transient_retries_mqtt_3_2_2_7
             assert_eq!(sim.open_requests, 2, "{v} {code:#x}: retried");
             assert!(sim.take()[0].connect().is_some());
         }
+    }
+}
+
+/// The text of a refusal names a 3.1.1 return code with its 3.1.1 meaning (v3.1.1 §3.2.2.3,
+/// table 3.1), not with the v5 name of the same value (4 is not "Disconnect with Will Message",
+/// 2 not "Granted QoS 2"), and a v5 reason code with its v5 name.
+#[test]
+fn refusal_text_names_the_code_as_its_version_does() {
+    let v311 = [
+        (
+            1,
+            "unacceptable protocol version",
+            "Unsupported Protocol Version",
+        ),
+        (2, "identifier rejected", "Granted QoS 2"),
+        (3, "server unavailable", "Server unavailable"),
+        (
+            4,
+            "bad user name or password",
+            "Disconnect with Will Message",
+        ),
+        (5, "not authorized", "Not authorized"),
+    ];
+    for (code, name, not) in v311 {
+        let mut sim = Sim::new(opts(V311));
+        sim.start();
+        sim.take();
+        sim.send(&connack_refused(code));
+        let (reason, _) = the_disconnect(&sim.take_events());
+        assert_eq!(
+            reason.to_string(),
+            format!("connection refused: 0x{code:02X} (Connection refused: {name})"),
+            "{reason:?}"
+        );
+        assert!(!reason.to_string().contains(not), "{reason}");
+        assert_eq!(reason.is_unsupported_protocol_version(), code == 1);
+    }
+    for (code, text) in [
+        (
+            0x84,
+            "connection refused: 0x84 (Unsupported Protocol Version)",
+        ),
+        (0x86, "connection refused: 0x86 (Bad User Name or Password)"),
+        (0x87, "connection refused: 0x87 (Not authorized)"),
+    ] {
+        let mut sim = Sim::new(opts(V5));
+        sim.start();
+        sim.take();
+        sim.send(&connack_refused(code));
+        let (reason, _) = the_disconnect(&sim.take_events());
+        assert_eq!(reason.to_string(), text);
+        assert_eq!(reason.is_unsupported_protocol_version(), code == 0x84);
+    }
+    // A v5 code 1 is not a version refusal, nor a 3.1.1 0x84.
+    for (code, version) in [(1, V5), (0x84, V311)] {
+        let r = DisconnectReason::Refused {
+            code: ReasonCode(code),
+            version,
+            reason: None,
+        };
+        assert!(!r.is_unsupported_protocol_version(), "{r:?}");
     }
 }
 
@@ -339,6 +401,7 @@ fn v5_refusals_a_retry_cannot_fix_close_for_good() {
             reason,
             DisconnectReason::Refused {
                 code: ReasonCode(code),
+                version: V5,
                 reason: None
             },
             "{code:#x}"
@@ -383,10 +446,22 @@ fn v5_against_a_v311_only_broker_closes_for_good_saying_so() {
         let events = sim.take_events();
         let (reason, reconnect_at) = the_disconnect(&events);
         assert!(reason.is_unsupported_protocol_version(), "{reason:?}");
-        let DisconnectReason::Refused { code, reason: text } = &reason else {
+        let DisconnectReason::Refused {
+            code,
+            version,
+            reason: text,
+        } = &reason
+        else {
             panic!("{reason:?}")
         };
         assert_eq!(*code, ReasonCode::UNSUPPORTED_PROTOCOL_VERSION);
+        assert_eq!(*version, V5, "0x84 is the session's own v5 code");
+        assert!(
+            reason
+                .to_string()
+                .contains("0x84 (Unsupported Protocol Version)"),
+            "{reason}"
+        );
         let text = text.as_deref().unwrap_or_default();
         assert!(
             text.starts_with(wasmqtt::session::BROKER_LACKS_V5),
@@ -462,6 +537,7 @@ fn v5_refusal_reason_string_surfaces() {
         reason,
         DisconnectReason::Refused {
             code: ReasonCode::SERVER_BUSY,
+            version: V5,
             reason: Some("try later".into())
         }
     );

@@ -153,6 +153,7 @@ fn error_codes_are_stable() {
         (
             DisconnectReason::Refused {
                 code: ReasonCode(0x86),
+                version: wasmqtt::codec::ProtocolVersion::V5,
                 reason: None,
             },
             "CONNECTION_REFUSED",

@@ -73,7 +73,8 @@ impl Failure {
         Failure::new("TIMEOUT", TIMEOUT, format!("timed out {what}"))
     }
 
-    /// A connection loss or refusal, reason codes named as `version` names them.
+    /// A connection loss or refusal, reason codes named as `version` names them (a refusal's
+    /// as the version it carries does: [`DisconnectReason::Refused`]'s text).
     pub fn disconnected(r: &DisconnectReason, version: ProtocolVersion) -> Failure {
         use DisconnectReason as D;
         let exit = match r {
@@ -94,9 +95,9 @@ impl Failure {
             t
         };
         let text = match r {
-            D::Refused { code, reason } => {
-                with_reason("connection refused", code, PacketType::ConnAck, reason)
-            }
+            // The core's text names the code as the refusal's own version does (a 3.1.1
+            // return code with its 3.1.1 meaning).
+            D::Refused { .. } => r.to_string(),
             D::ByServer { code, reason, .. } => with_reason(
                 "disconnected by the broker",
                 code,
@@ -129,8 +130,5 @@ impl Failure {
 /// `0x04 (Connection refused: bad user name or password)`: the code in hex and its name in
 /// `version` for `packet`.
 pub fn code_text(code: ReasonCode, version: ProtocolVersion, packet: PacketType) -> String {
-    match code.name_for(version, packet) {
-        Some(n) => format!("0x{:02X} ({n})", code.0),
-        None => format!("0x{:02X}", code.0),
-    }
+    code.named(version, packet).to_string()
 }

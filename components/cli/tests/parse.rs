@@ -839,12 +839,16 @@ mod exit {
             let f = Failure::disconnected(
                 &DisconnectReason::Refused {
                     code: ReasonCode(c),
+                    version: v,
                     reason: None,
                 },
                 v,
             );
             assert_eq!((f.code, f.exit), ("CONNECTION_REFUSED", i32::from(c)));
-            assert!(f.text.contains(name), "{}", f.text);
+            assert_eq!(
+                f.text,
+                format!("connection refused: 0x{c:02X} (Connection refused: {name})")
+            );
         }
         assert_eq!(
             code_text(ReasonCode(2), v, PacketType::SubAck),
@@ -876,6 +880,7 @@ mod exit {
             (
                 DisconnectReason::Refused {
                     code: ReasonCode(0x87),
+                    version: v,
                     reason: Some("no".into()),
                 },
                 0x87,
@@ -894,6 +899,7 @@ mod exit {
         let f = Failure::disconnected(
             &DisconnectReason::Refused {
                 code: ReasonCode(0x87),
+                version: v,
                 reason: Some("no".into()),
             },
             v,

@@ -27,7 +27,9 @@ extern crate alloc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::cell::RefCell;
-use wasmqtt::codec::{QoS, ReasonCode, RetainHandling, SubscriptionOptions};
+use wasmqtt::codec::{
+    PacketType, ProtocolVersion, QoS, ReasonCode, RetainHandling, SubscriptionOptions,
+};
 use wasmqtt::session::{
     self, DisconnectReason, Event as CoreEvent, Message as CoreMessage, MessageProperties,
     OptionsError, PublishError, ReconnectPolicy, RequestError, ResponseError,
@@ -195,16 +197,30 @@ fn options_error(e: OptionsError) -> t::Error {
     }
 }
 
+/// A CONNACK refusal in the WIT terms: the broker's reason string, or else the code's name as
+/// `version` names it (a 3.1.1 return code with its 3.1.1 meaning, v3.1.1 §3.2.2.3).
+fn refusal(code: ReasonCode, version: ProtocolVersion, text: Option<String>) -> t::Reason {
+    t::Reason {
+        code: code.0,
+        text: text.unwrap_or_else(|| {
+            code.name_for(version, PacketType::ConnAck)
+                .unwrap_or("refused")
+                .to_string()
+        }),
+    }
+}
+
 /// Why the first connection failed, from the session's reason.
 fn connect_error(reason: DisconnectReason) -> t::Error {
     match reason {
         DisconnectReason::Transport(text) => t::Error::Network(text),
         DisconnectReason::ConnectionLost => t::Error::Network(reason.to_string()),
         DisconnectReason::ConnectTimeout => t::Error::Timeout,
-        DisconnectReason::Refused { code, reason: text } => t::Error::Refused(t::Reason {
-            code: code.0,
-            text: text.unwrap_or_else(|| code.name().unwrap_or("refused").to_string()),
-        }),
+        DisconnectReason::Refused {
+            code,
+            version,
+            reason: text,
+        } => t::Error::Refused(refusal(code, version, text)),
         DisconnectReason::Handshake { failure, detail } => {
             t::Error::Handshake(t::HandshakeFailure {
                 code: failure.code().to_string(),

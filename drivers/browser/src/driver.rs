@@ -633,13 +633,11 @@ fn settle(rc: &Shared, waiter: Waiter, outcome: Outcome) {
         (Waiter::Publish(s), Outcome::Published(Err(e))) => s.reject(js::publish_error(&e)),
         (Waiter::SubscribeOne(s), Outcome::Subscribed(codes)) => match codes.first() {
             Some(c) if !c.is_error() => s.resolve(&JsValue::from(c.0)),
-            Some(c) => s.reject(
-                MqttError::new(
-                    "SUBSCRIBE_FAILED",
-                    alloc::format!("the broker refused the subscription: {c}"),
-                )
-                .reason(*c),
-            ),
+            Some(c) => {
+                // A 3.1.1 0x80 is "Failure", not v5's "Unspecified error".
+                let version = rc.borrow().session.options().version;
+                s.reject(js::subscribe_failed(*c, version))
+            }
             None => s.reject(MqttError::new("SUBSCRIBE_FAILED", "empty SUBACK")),
         },
         (Waiter::SubscribeMany(s), Outcome::Subscribed(codes)) => {

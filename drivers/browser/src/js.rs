@@ -187,6 +187,20 @@ pub(crate) fn received_of(request: &JsValue) -> JsResult<ReceivedMessage> {
     })
 }
 
+/// A SUBACK that refused the subscription: `SUBSCRIBE_FAILED`, the code named as `version`
+/// names it in SUBACK (3.1.1: 0x80 "Failure", v3.1.1 §3.9.3; v5: its reason code's name).
+pub(crate) fn subscribe_failed(code: ReasonCode, version: ProtocolVersion) -> MqttError {
+    MqttError::new("SUBSCRIBE_FAILED", subscribe_failed_text(code, version)).reason(code)
+}
+
+/// The message of [`subscribe_failed`].
+pub(crate) fn subscribe_failed_text(code: ReasonCode, version: ProtocolVersion) -> String {
+    alloc::format!(
+        "the broker refused the subscription: {}",
+        code.named(version, wasmqtt::codec::PacketType::SubAck)
+    )
+}
+
 /// Options the core refused ([`Options::validate`]).
 pub(crate) fn options_error(e: &OptionsError) -> MqttError {
     MqttError::new(e.code(), alloc::format!("invalid options: {e}"))
@@ -666,4 +680,56 @@ pub(crate) fn object(pairs: &[(&str, JsValue)]) -> JsValue {
 
 pub(crate) fn opt_str(s: &Option<String>) -> JsValue {
     s.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_311_refusal_reads_with_its_311_meaning() {
+        let e = disconnect_error(&DisconnectReason::Refused {
+            code: ReasonCode(4),
+            version: ProtocolVersion::V311,
+            reason: None,
+        });
+        assert_eq!(
+            (e.code, e.message.as_str(), e.reason_code),
+            (
+                "CONNECTION_REFUSED",
+                "connection refused: 0x04 (Connection refused: bad user name or password)",
+                Some(4)
+            )
+        );
+        let e = disconnect_error(&DisconnectReason::Refused {
+            code: ReasonCode(0x86),
+            version: ProtocolVersion::V5,
+            reason: None,
+        });
+        assert_eq!(
+            e.message,
+            "connection refused: 0x86 (Bad User Name or Password)"
+        );
+    }
+
+    #[test]
+    fn a_311_suback_failure_is_failure() {
+        let e = subscribe_failed(ReasonCode(0x80), ProtocolVersion::V311);
+        assert_eq!(
+            (e.code, e.message.as_str(), e.reason_code),
+            (
+                "SUBSCRIBE_FAILED",
+                "the broker refused the subscription: 0x80 (Failure)",
+                Some(0x80)
+            )
+        );
+        assert_eq!(
+            subscribe_failed_text(ReasonCode(0x87), ProtocolVersion::V5),
+            "the broker refused the subscription: 0x87 (Not authorized)"
+        );
+        assert_eq!(
+            subscribe_failed_text(ReasonCode(0x80), ProtocolVersion::V5),
+            "the broker refused the subscription: 0x80 (Unspecified error)"
+        );
+    }
 }
