@@ -131,8 +131,6 @@ export function idbApply(db, keys, values, strict, ticket, done) {
         for (let i = 0; i < keys.length; i++) {
             if (values[i] === undefined) s.delete(keys[i]); else s.put(values[i], keys[i]);
         }
-        // Every request is made: commit now rather than when the transaction goes idle.
-        if (typeof tx.commit === 'function') tx.commit();
     } catch (e) {
         try { tx && tx.abort(); } catch {}
         const err = idbError(e, 'write');
