@@ -17,16 +17,23 @@
 // the page's own reports (how many admitted / processed), never by time; every wait is bounded.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { Broker, serve, launchChromium, start, waitFor } from './support.mjs';
 
-const MESSAGES = Number(process.env.DURABLE_MESSAGES ?? 10_000);
+// 4 000 by default (DURABLE_MESSAGES=10000 for the issue's full count): a QoS 2 message needs
+// two IndexedDB transactions and mosquitto admits 20 in flight, so 10 000 took 25-50 s a test on
+// a loaded 2-core machine, too close to its bound.
+const MESSAGES = Number(process.env.DURABLE_MESSAGES ?? 4_000);
 const SUB_MESSAGES = 2_000;
+// How far the subscriber's publisher runs ahead of what the page processed.
+const SUB_AHEAD = 200;
 const RELOADS = Number(process.env.DURABLE_RELOADS ?? 4);
 // The subscriber's QoS and, if set, the Receive Maximum it announces (default 65535; see the
 // README: with 20, mosquitto 2.0.11 and QoS 2 the client sees "receive maximum exceeded").
 const SUB_QOS = process.env.DURABLE_SUB_QOS ?? '2';
 const RECEIVE_MAXIMUM = process.env.DURABLE_RECEIVE_MAXIMUM ? { rm: process.env.DURABLE_RECEIVE_MAXIMUM } : {};
-const TEST_MS = 60_000;
+// Safety bounds, not timings: a test takes 5-25 s.
+const TEST_MS = 90_000;
 const STEP = 45_000;
 
 let broker, server, browser;
@@ -34,7 +41,13 @@ let broker, server, browser;
 before(async () => {
   broker = await Broker.start({ extraConfig: ['max_queued_messages 0'] });
   server = await serve();
+  // The browser's profile (its IndexedDB) in memory when /dev/shm exists: a page reload is the
+  // crash tested here, and a strict transaction's fsync on a disk shared with builds took
+  // seconds, which made the every-message test's time depend on the machine's other work.
+  const tmp = process.env.TMPDIR;
+  if (!process.env.DURABLE_DISK && existsSync('/dev/shm')) process.env.TMPDIR = '/dev/shm';
   browser = await launchChromium();
+  if (tmp === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = tmp;
 });
 
 after(async () => {
@@ -112,7 +125,7 @@ async function publisherRun(qos, sync) {
     while (!finished) {
       await waitFor(`the page to finish or reach a reload point (${admitted.size} admitted)`, () => finished || due || errors.length, STEP, 10)
         .catch(async (e) => {
-          const state = await page.evaluate(() => JSON.stringify({ step: window.step, state: window.client?.state, pending: window.client?.pending })).catch((x) => String(x));
+          const state = await page.evaluate(() => JSON.stringify({ step: window.step, progress: window.progress, state: window.client?.state, pending: window.client?.pending })).catch((x) => String(x));
           const log = broker.log().split('\n').filter((l) => l.includes(`pub-${tag}`) || /error|warn/i.test(l)).slice(-12).join('\n');
           throw new Error(`${e.message}; page: ${state}; broker log:\n${log}`);
         });
@@ -123,6 +136,8 @@ async function publisherRun(qos, sync) {
         console.log(`# reload at ${admitted.size} admitted (${Date.now() - t0} ms)`);
         await page.reload();
         reloads++;
+        // A point already passed (the reloaded page may report no new admission: all were).
+        due = reloadAt.length > 0 && admitted.size >= reloadAt[0];
       }
     }
     await waitFor('END at mosquitto_sub', () => sub.lines().includes('END'), STEP);
@@ -157,7 +172,7 @@ test('a QoS 2 publisher page reloaded mid-stream loses nothing and duplicates no
 
 test(`a manual-ack subscriber page reloaded mid-stream loses nothing (IndexedDB, QoS ${SUB_QOS})`, { timeout: TEST_MS }, async () => {
   const s = seed('manual-ack subscriber');
-  const reloadAt = points(s, SUB_MESSAGES);
+  const reloadAt = points(s, SUB_MESSAGES - 2 * SUB_AHEAD);
   console.log(`# reloads after ${reloadAt.join(', ')} distinct messages processed`);
   const tag = `s-${s}`;
   const topic = `durable/${tag}`;
@@ -175,23 +190,43 @@ test(`a manual-ack subscriber page reloaded mid-stream loses nothing (IndexedDB,
     await waitFor('the page to subscribe', () => subscribed > 0 || errors.length, STEP, 10);
     assert.deepEqual(errors, []);
     pub = start('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(broker.port), '-q', SUB_QOS, '-t', topic, '-l'], { stdin: true });
-    pub.proc.stdin.end(Array.from({ length: SUB_MESSAGES }, (_, i) => `${i}\n`).join(''));
-    let reloads = 0;
+    // Paced: mosquitto_pub gets the next lines only while the page is at most SUB_AHEAD
+    // messages behind, and none while a reload is due; a reload point is at most
+    // SUB_MESSAGES - 2 * SUB_AHEAD, so every reload happens with messages not yet published.
+    let sent = 0;
+    const feed = () => {
+      const to = Math.min(SUB_MESSAGES, distinct.size + SUB_AHEAD);
+      if (to <= sent) return;
+      pub.proc.stdin.write(Array.from({ length: to - sent }, (_, k) => `${sent + k}\n`).join(''));
+      sent = to;
+    };
+    let reloads = 0, midStream = 0;
     const all = () => distinct.size === SUB_MESSAGES;
+    const hungry = () => sent < SUB_MESSAGES && distinct.size + SUB_AHEAD >= sent + SUB_AHEAD / 4;
     while (!all()) {
-      await waitFor(`every message processed, or a reload point (${processed.length} processed)`, () => all() || due || errors.length, STEP, 10);
+      await waitFor(`every message processed, or a reload point (${processed.length} processed, ${sent} published)`,
+        () => all() || due || hungry() || errors.length, STEP, 10)
+        .catch(async (e) => {
+          const state = await page.evaluate(() => JSON.stringify({ state: window.client?.state, pending: window.client?.pending })).catch((x) => String(x));
+          throw new Error(`${e.message}; page: ${state}; mosquitto_pub: ${pub.output().slice(-400)}`);
+        });
       assert.deepEqual(errors, []);
       if (due && !all()) {
         reloadAt.shift();
         due = false;
+        if (sent < SUB_MESSAGES) midStream++;
+        console.log(`# reload at ${distinct.size} processed, ${sent} published`);
         await page.reload();
         reloads++;
-      }
+        due = reloadAt.length > 0 && distinct.size >= reloadAt[0];
+      } else if (!due) feed();
     }
+    pub.proc.stdin.end();
     console.log(`# subscriber: ${reloads} reloads, ${processed.length} processed, ${distinct.size} distinct, ` +
       `${processed.length - distinct.size} processed again`);
     assert.equal(distinct.size, SUB_MESSAGES);
-    assert.ok(reloads >= 1, 'reloaded at least once mid-stream');
+    assert.equal(reloads, RELOADS);
+    assert.equal(midStream, RELOADS, 'every reload mid-stream (messages not yet published)');
     assert.deepEqual(errors, []);
   } finally {
     pub?.kill();

@@ -51,6 +51,10 @@ function idbError(e, what) {
         : name === 'InvalidStateError' ? 'STORE_CLOSED' : 'STORE_FAILED';
     return storeError(code, `IndexedDB ${what} failed`, e);
 }
+// Diagnostics (console.warn, prefixed): a blocked open, a closed connection, a slow write.
+const warn = (...a) => { try { console.warn('wasmqtt store:', ...a); } catch {} };
+// A write not finished after this long is reported (again every such period) with what it holds.
+const SLOW_WRITE_MS = 5000;
 export function idbOpen(name) {
     return new Promise((res, rej) => {
         const idb = globalThis.indexedDB;
@@ -58,14 +62,20 @@ export function idbOpen(name) {
             rej(storeError('STORE_UNAVAILABLE', 'IndexedDB is not available here'));
             return;
         }
-        const failed = (e) => rej(storeError('STORE_UNAVAILABLE', 'IndexedDB could not open the database', e));
+        let settled = false;
+        const failed = (e) => { if (!settled) { settled = true; rej(storeError('STORE_UNAVAILABLE', 'IndexedDB could not open the database', e)); } };
         const open = (version, then) => {
             let req;
             try { req = version === undefined ? idb.open(name) : idb.open(name, version); } catch (e) { failed(e); return; }
             req.onupgradeneeded = () => {
-                if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE);
+                try {
+                    if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE);
+                } catch (e) { failed(e); }
             };
-            req.onerror = () => failed(req.error);
+            // Another connection (an earlier page, another tab) has not closed yet: the open
+            // goes on once it has (every connection this driver makes closes on versionchange).
+            req.onblocked = (ev) => warn(`opening '${name}' (version ${ev.newVersion}) waits for another connection to close`);
+            req.onerror = (ev) => { ev.preventDefault?.(); failed(req.error); };
             req.onsuccess = () => then(req.result);
         };
         // Opened again one version up: the upgrade waits until every other connection to the
@@ -73,36 +83,66 @@ export function idbOpen(name) {
         // committed or aborted before the records are read, and that page writes nothing more.
         open(undefined, (probe) => {
             const version = probe.version + 1;
+            probe.onversionchange = () => probe.close();
             probe.close();
             open(version, (db) => {
-                // A newer client opening this store: this one lets it, and its writes then fail.
-                db.onversionchange = () => db.close();
+                // A newer client opening this store: this one lets it (its writes then fail
+                // STORE_CLOSED: a transaction on a closed connection cannot be made).
+                db.onversionchange = () => { warn(`'${name}': another connection opens a newer version: closing this one`); db.close(); };
+                // Closed by the browser (storage cleared, disk failure): a write in flight aborts.
+                db.onclose = () => warn(`'${name}': the connection was closed by the browser`);
                 let tx;
-                try { tx = db.transaction(STORE, 'readonly'); } catch (e) { rej(idbError(e, 'reading')); return; }
+                try { tx = db.transaction(STORE, 'readonly'); } catch (e) { db.close(); settled = true; rej(idbError(e, 'reading')); return; }
                 const s = tx.objectStore(STORE);
                 const k = s.getAllKeys();
                 const v = s.getAll();
-                tx.oncomplete = () => res([db, k.result, v.result]);
-                tx.onabort = () => rej(idbError(tx.error, 'reading'));
+                tx.oncomplete = () => { settled = true; res([db, k.result, v.result]); };
+                tx.onerror = (ev) => ev.preventDefault?.();
+                tx.onabort = () => { db.close(); settled = true; rej(idbError(tx.error, 'reading')); };
             });
         });
     });
 }
+// One batch in one transaction; `done(ticket, error)` is called exactly once: on `complete`,
+// on `abort` (every failed request aborts it too), or when the transaction cannot be made. The
+// callback returns false when the client was busy (a re-entrant call): it is called again in a
+// task of its own, so no outcome is ever dropped.
 export function idbApply(db, keys, values, strict, ticket, done) {
+    let finished = false;
+    const t0 = performance.now();
+    let slow;
+    const finish = (err) => {
+        if (finished) return;
+        finished = true;
+        if (slow !== undefined) clearTimeout(slow);
+        const ms = performance.now() - t0;
+        if (ms > SLOW_WRITE_MS) warn(`write ${ticket} (${keys.length} records) ended after ${Math.round(ms)} ms${err ? ': ' + err.message : ''}`);
+        const call = () => { if (done(ticket, err) === false) setTimeout(call, 0); };
+        call();
+    };
     let tx;
     try {
         tx = db.transaction(STORE, 'readwrite', { durability: strict ? 'strict' : 'relaxed' });
+        tx.oncomplete = () => finish(undefined);
+        tx.onabort = () => finish(idbError(tx.error, 'write'));
+        // A failed request aborts the transaction (its abort event reports it).
+        tx.onerror = (ev) => ev.stopPropagation?.();
         const s = tx.objectStore(STORE);
         for (let i = 0; i < keys.length; i++) {
             if (values[i] === undefined) s.delete(keys[i]); else s.put(values[i], keys[i]);
         }
     } catch (e) {
         try { tx && tx.abort(); } catch {}
-        queueMicrotask(() => done(ticket, idbError(e, 'write')));
+        const err = idbError(e, 'write');
+        queueMicrotask(() => finish(err));
         return;
     }
-    tx.oncomplete = () => done(ticket, undefined);
-    tx.onabort = () => done(ticket, idbError(tx.error, 'write'));
+    const report = () => {
+        if (finished) return;
+        warn(`write ${ticket} (${keys.length} records, ${strict ? 'strict' : 'relaxed'}) not finished after ${Math.round(performance.now() - t0)} ms`);
+        slow = setTimeout(report, SLOW_WRITE_MS);
+    };
+    slow = setTimeout(report, SLOW_WRITE_MS);
 }
 export function idbClose(db) { try { db.close(); } catch {} }
 export function afterPromise(p, ok, err) { p.then(ok, err); }
@@ -207,8 +247,9 @@ pub(crate) struct IdbStore {
     /// Publishes waiting for their record to be stored: their `publish()` Promise, and the
     /// Promise of their completion it resolves with.
     admitting: BTreeMap<PublishId, (Settle, js_sys::Promise)>,
-    /// Called by every transaction's `complete` / `abort` with its ticket.
-    done_cb: Option<Closure<dyn FnMut(f64, JsValue)>>,
+    /// Called once by every transaction's `complete` / `abort` with its ticket; false: the
+    /// client was busy, call again later.
+    done_cb: Option<Closure<dyn FnMut(f64, JsValue) -> bool>>,
     /// The messages read back from the store at connect: `client.resumed`.
     resumed: Array,
 }
@@ -419,9 +460,10 @@ pub(crate) fn turn(rc: &Shared, inner: &mut Inner) {
     };
     if st.done_cb.is_none() {
         let weak: Weak<_> = alloc::rc::Rc::downgrade(rc);
-        st.done_cb = Some(Closure::new(move |ticket: f64, err: JsValue| {
-            if let Some(rc) = weak.upgrade() {
-                stored(&rc, ticket, err);
+        st.done_cb = Some(Closure::new(move |ticket: f64, err: JsValue| -> bool {
+            match weak.upgrade() {
+                Some(rc) => stored(&rc, ticket, err),
+                None => true,
             }
         }));
     }
@@ -456,15 +498,20 @@ pub(crate) fn turn(rc: &Shared, inner: &mut Inner) {
     }
 }
 
-/// A transaction ended: admits what it held, or ends the client if it aborted.
-fn stored(rc: &Shared, ticket: f64, err: JsValue) {
+/// A transaction ended: admits what it held, or ends the client if it aborted. False when the
+/// client is borrowed (called from inside the driver): the caller calls again in a later task
+/// (dropping the outcome would leave `busy` set and the session waiting for ever).
+fn stored(rc: &Shared, ticket: f64, err: JsValue) -> bool {
     let mut settled: Vec<(Settle, js_sys::Promise)> = Vec::new();
     let mut failure = None;
-    if let Ok(mut inner) = rc.try_borrow_mut() {
+    {
+        let Ok(mut inner) = rc.try_borrow_mut() else {
+            return false;
+        };
         let now = js::now_ms();
         let inner = &mut *inner;
         let Some(st) = inner.store.as_mut() else {
-            return;
+            return true;
         };
         st.busy = false;
         if err.is_undefined() {
@@ -501,6 +548,7 @@ fn stored(rc: &Shared, ticket: f64, err: JsValue) {
         }
     }
     pump(rc);
+    true
 }
 
 /// The function every `message.ack()` of one client calls (made once per client).
