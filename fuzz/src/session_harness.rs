@@ -219,8 +219,8 @@ impl core::ops::AddAssign for Stats {
 enum Use {
     /// A QoS 1/2 PUBLISH of the publish with this tag (the first 8 payload bytes).
     Publish { tag: u64, conn: u32 },
-    /// A SUBSCRIBE or UNSUBSCRIBE with this content (identifier left out).
-    Request { key: String, conn: u32 },
+    /// A SUBSCRIBE or UNSUBSCRIBE with this content: its wire bytes, identifier left out.
+    Request { key: Vec<u8>, conn: u32 },
 }
 
 impl Use {
@@ -315,6 +315,23 @@ pub struct Harness {
     trace: bool,
 }
 
+/// What identifies a SUBSCRIBE / UNSUBSCRIBE sent again: its wire bytes (`packet`, one whole
+/// packet) without the packet identifier, the first two bytes after the fixed header. Equal
+/// bytes, equal request (filters, options, properties).
+fn request_key(packet: &[u8]) -> Vec<u8> {
+    let header = 2 + packet[1..].iter().take_while(|b| **b & 0x80 != 0).count();
+    let mut key = packet[..header].to_vec();
+    key.extend_from_slice(packet.get(header + 2..).unwrap_or_default());
+    key
+}
+
+/// Whether `SESSION_HARNESS_TRACE` is set, read once (not on every run: the fuzzer runs
+/// thousands a second).
+fn trace_enabled() -> bool {
+    static TRACE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TRACE.get_or_init(|| std::env::var_os("SESSION_HARNESS_TRACE").is_some())
+}
+
 fn fail(what: impl std::fmt::Display) -> ! {
     panic!("session invariant violated: {what}")
 }
@@ -360,7 +377,7 @@ impl Harness {
             fed_packets: 0,
             unbudgeted_since_drain: 0,
             stats: Stats::default(),
-            trace: std::env::var_os("SESSION_HARNESS_TRACE").is_some(),
+            trace: trace_enabled(),
         }
     }
 
@@ -1090,6 +1107,7 @@ impl Harness {
                 )),
             };
             let len = used;
+            let packet = &rest[..used];
             rest = &rest[used..];
             if self.sent_disconnect {
                 fail(format!("{:?} written after DISCONNECT", p.packet_type()));
@@ -1118,9 +1136,7 @@ impl Harness {
                     }
                 }
                 Packet::Subscribe(s) => {
-                    let mut k = s;
-                    k.packet_id = 0;
-                    let key = format!("{k:?}");
+                    let key = request_key(packet);
                     self.req_pids
                         .insert(s.packet_id, (PacketType::SubAck, s.subscriptions.len()));
                     self.use_pid(
@@ -1132,9 +1148,7 @@ impl Harness {
                     );
                 }
                 Packet::Unsubscribe(u) => {
-                    let mut k = u;
-                    k.packet_id = 0;
-                    let key = format!("{k:?}");
+                    let key = request_key(packet);
                     self.req_pids
                         .insert(u.packet_id, (PacketType::UnsubAck, u.filters.len()));
                     self.use_pid(
