@@ -85,7 +85,8 @@ async function durablePage(params, onReport) {
   page.on('pageerror', (e) => errors.push(e.message));
   if (process.env.DURABLE_DEBUG) page.on('console', (m) => console.log(`# page: ${m.text()}`));
   await page.exposeFunction('report', (...a) => { if (a[0] === 'error') errors.push(a[1]); onReport(...a); });
-  const qs = new URLSearchParams({ url: broker.wsUrl, ...params });
+  const qs = new URLSearchParams({ url: broker.wsUrl, ...params, ...(process.env.DURABLE_DEBUG ? { debug: '1' } : {}),
+    ...(process.env.DURABLE_UNREPORTED ? { unreported: process.env.DURABLE_UNREPORTED } : {}) });
   const url = `${server.url}/test/durable.html?${qs}`;
   await page.goto(url);
   return { page, errors };
@@ -105,6 +106,13 @@ async function publisherRun(qos, sync) {
   // Within the first 90 %: a page that finishes with messages in doubt (resumed, never seen
   // admitted) may never report the last few admitted.
   const reloadAt = points(s, Math.floor(MESSAGES * 0.9));
+  // DURABLE_FIRST_RELOAD=lo-hi: the first reload point drawn in lo..hi instead (an early
+  // reload, e.g. 50-130: every QoS 2 duplicate batch seen so far followed one).
+  if (process.env.DURABLE_FIRST_RELOAD) {
+    const [lo, hi] = process.env.DURABLE_FIRST_RELOAD.split('-').map(Number);
+    reloadAt[0] = lo + (s % (hi - lo + 1));
+    reloadAt.sort((x, y) => x - y);
+  }
   console.log(`# reloads after ${reloadAt.join(', ')} admitted`);
   const tag = `q${qos}-${s}`;
   const topic = `durable/${tag}`;
@@ -149,6 +157,12 @@ async function publisherRun(qos, sync) {
     const distinct = new Set(got);
     const lost = [...admitted].filter((i) => !distinct.has(i));
     const dups = got.length - distinct.size;
+    if (dups) {
+      const count = new Map();
+      for (const i of got) count.set(i, (count.get(i) ?? 0) + 1);
+      const twice = [...count].filter(([, c]) => c > 1).map(([i]) => i);
+      console.log(`# received more than once: ${twice.length} [${Math.min(...twice)}..${Math.max(...twice)}] ${JSON.stringify(twice.slice(0, 80))}`);
+    }
     console.log(`# QoS ${qos}: ${reloads} reloads, ${admitted.size} admitted, ${got.length} received, ${distinct.size} distinct, ` +
       `${dups} duplicates; per load (resumed, skipped): ${starts.map((x) => `(${x.resumed}, ${x.skipped})`).join(' ')}`);
     assert.equal(reloads, RELOADS);
