@@ -7,14 +7,21 @@
 //   random points (page.reload: the page's script, its WebSockets and its wasm are gone; the
 //   store stays). After each reload it continues on the same store: it publishes only what
 //   it neither saw admitted (its own bookkeeping, localStorage) nor finds in `client.resumed`
-//   (what the store held: the client sends those itself). mosquitto_sub (persistent session)
-//   must receive every message the page saw admitted and, at QoS 2, none twice;
+//   (what the store held: the client sends those itself; the page records them as admitted).
+//   mosquitto_sub (persistent session) must receive every message the page saw admitted and,
+//   at QoS 2, none twice;
 // - a manual-ack subscriber page with a store, reloaded mid-stream, processes every message.
 //
 //   node --test test/durable.test.mjs      (from web-demo/, after ./scripts/web-demo.sh build)
 //
-// DURABLE_SEED=n replays a run's reload points (the seed is printed). Reloads are triggered by
-// the page's own reports (how many admitted / processed), never by time; every wait is bounded.
+// DURABLE_SEED=n replays a run's reload points (the seed is printed). DURABLE_FIRST_RELOAD=lo-hi
+// draws the first reload point in lo..hi; DURABLE_UNREPORTED=K makes the first publisher page
+// record no admission after the K-th (a page reloaded after a transaction completed, before its
+// outcome reached it: the store holds messages the page never saw admitted; with K = the first
+// reload point this replays, every time, the QoS 2 duplicates a page that did not record its
+// resumed messages caused); DURABLE_DEBUG=1 logs what each page found at load. Reloads are
+// triggered by the page's own reports (how many admitted / processed), never by time; every
+// wait is bounded.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
