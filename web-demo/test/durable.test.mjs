@@ -188,13 +188,7 @@ async function publisherRun(qos, sync) {
 test('a QoS 1 publisher page reloaded mid-stream loses nothing it saw admitted (IndexedDB, every-message)', { timeout: TEST_MS }, () =>
   publisherRun(1, 'every-message'));
 
-// Skipped in the test command until its open bug is fixed: about 1 run in 10, a page reloaded
-// early (after ~100 stored messages) leads to exactly 64 QoS 2 duplicates (one batch of
-// publishes waiting to be stored). DURABLE_QOS2=1 runs it.
-const QOS2_SKIP = process.env.DURABLE_QOS2 === '1'
-  ? false
-  : 'open bug: ~1 run in 10 delivers one batch (64) of QoS 2 messages twice after an early reload; DURABLE_QOS2=1 runs it';
-test('a QoS 2 publisher page reloaded mid-stream loses nothing and duplicates nothing (IndexedDB, batched)', { timeout: TEST_MS, skip: QOS2_SKIP }, () =>
+test('a QoS 2 publisher page reloaded mid-stream loses nothing and duplicates nothing (IndexedDB, batched)', { timeout: TEST_MS }, () =>
   publisherRun(2, 'batched'));
 
 test(`a manual-ack subscriber page reloaded mid-stream loses nothing (IndexedDB, QoS ${SUB_QOS})`, { timeout: TEST_MS }, async () => {
