@@ -7,14 +7,21 @@
 //   random points (page.reload: the page's script, its WebSockets and its wasm are gone; the
 //   store stays). After each reload it continues on the same store: it publishes only what
 //   it neither saw admitted (its own bookkeeping, localStorage) nor finds in `client.resumed`
-//   (what the store held: the client sends those itself). mosquitto_sub (persistent session)
-//   must receive every message the page saw admitted and, at QoS 2, none twice;
+//   (what the store held: the client sends those itself; the page records them as admitted).
+//   mosquitto_sub (persistent session) must receive every message the page saw admitted and,
+//   at QoS 2, none twice;
 // - a manual-ack subscriber page with a store, reloaded mid-stream, processes every message.
 //
 //   node --test test/durable.test.mjs      (from web-demo/, after ./scripts/web-demo.sh build)
 //
-// DURABLE_SEED=n replays a run's reload points (the seed is printed). Reloads are triggered by
-// the page's own reports (how many admitted / processed), never by time; every wait is bounded.
+// DURABLE_SEED=n replays a run's reload points (the seed is printed). DURABLE_FIRST_RELOAD=lo-hi
+// draws the first reload point in lo..hi; DURABLE_UNREPORTED=K makes the first publisher page
+// record no admission after the K-th (a page reloaded after a transaction completed, before its
+// outcome reached it: the store holds messages the page never saw admitted; with K = the first
+// reload point this replays, every time, the QoS 2 duplicates a page that did not record its
+// resumed messages caused); DURABLE_DEBUG=1 logs what each page found at load. Reloads are
+// triggered by the page's own reports (how many admitted / processed), never by time; every
+// wait is bounded.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -85,7 +92,8 @@ async function durablePage(params, onReport) {
   page.on('pageerror', (e) => errors.push(e.message));
   if (process.env.DURABLE_DEBUG) page.on('console', (m) => console.log(`# page: ${m.text()}`));
   await page.exposeFunction('report', (...a) => { if (a[0] === 'error') errors.push(a[1]); onReport(...a); });
-  const qs = new URLSearchParams({ url: broker.wsUrl, ...params });
+  const qs = new URLSearchParams({ url: broker.wsUrl, ...params, ...(process.env.DURABLE_DEBUG ? { debug: '1' } : {}),
+    ...(process.env.DURABLE_UNREPORTED ? { unreported: process.env.DURABLE_UNREPORTED } : {}) });
   const url = `${server.url}/test/durable.html?${qs}`;
   await page.goto(url);
   return { page, errors };
@@ -105,6 +113,13 @@ async function publisherRun(qos, sync) {
   // Within the first 90 %: a page that finishes with messages in doubt (resumed, never seen
   // admitted) may never report the last few admitted.
   const reloadAt = points(s, Math.floor(MESSAGES * 0.9));
+  // DURABLE_FIRST_RELOAD=lo-hi: the first reload point drawn in lo..hi instead (an early
+  // reload, e.g. 50-130: every QoS 2 duplicate batch seen so far followed one).
+  if (process.env.DURABLE_FIRST_RELOAD) {
+    const [lo, hi] = process.env.DURABLE_FIRST_RELOAD.split('-').map(Number);
+    reloadAt[0] = lo + (s % (hi - lo + 1));
+    reloadAt.sort((x, y) => x - y);
+  }
   console.log(`# reloads after ${reloadAt.join(', ')} admitted`);
   const tag = `q${qos}-${s}`;
   const topic = `durable/${tag}`;
@@ -149,6 +164,12 @@ async function publisherRun(qos, sync) {
     const distinct = new Set(got);
     const lost = [...admitted].filter((i) => !distinct.has(i));
     const dups = got.length - distinct.size;
+    if (dups) {
+      const count = new Map();
+      for (const i of got) count.set(i, (count.get(i) ?? 0) + 1);
+      const twice = [...count].filter(([, c]) => c > 1).map(([i]) => i);
+      console.log(`# received more than once: ${twice.length} [${Math.min(...twice)}..${Math.max(...twice)}] ${JSON.stringify(twice.slice(0, 80))}`);
+    }
     console.log(`# QoS ${qos}: ${reloads} reloads, ${admitted.size} admitted, ${got.length} received, ${distinct.size} distinct, ` +
       `${dups} duplicates; per load (resumed, skipped): ${starts.map((x) => `(${x.resumed}, ${x.skipped})`).join(' ')}`);
     assert.equal(reloads, RELOADS);
@@ -167,13 +188,7 @@ async function publisherRun(qos, sync) {
 test('a QoS 1 publisher page reloaded mid-stream loses nothing it saw admitted (IndexedDB, every-message)', { timeout: TEST_MS }, () =>
   publisherRun(1, 'every-message'));
 
-// Skipped in the test command until its open bug is fixed: about 1 run in 10, a page reloaded
-// early (after ~100 stored messages) leads to exactly 64 QoS 2 duplicates (one batch of
-// publishes waiting to be stored). DURABLE_QOS2=1 runs it.
-const QOS2_SKIP = process.env.DURABLE_QOS2 === '1'
-  ? false
-  : 'open bug: ~1 run in 10 delivers one batch (64) of QoS 2 messages twice after an early reload; DURABLE_QOS2=1 runs it';
-test('a QoS 2 publisher page reloaded mid-stream loses nothing and duplicates nothing (IndexedDB, batched)', { timeout: TEST_MS, skip: QOS2_SKIP }, () =>
+test('a QoS 2 publisher page reloaded mid-stream loses nothing and duplicates nothing (IndexedDB, batched)', { timeout: TEST_MS }, () =>
   publisherRun(2, 'batched'));
 
 test(`a manual-ack subscriber page reloaded mid-stream loses nothing (IndexedDB, QoS ${SUB_QOS})`, { timeout: TEST_MS }, async () => {

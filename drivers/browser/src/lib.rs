@@ -667,7 +667,12 @@ impl Client {
     /// With a `store`: the QoS 1/2 messages the store held at `connect` (accepted by an earlier
     /// page and not completed), in the order they were published, as `{ topic, payload, qos,
     /// retain }`. The client sends them (they need no `publish`); an application that keeps its
-    /// own progress learns from this what it must not publish again. Empty without a store.
+    /// own progress learns from this what it must not publish again, and records them as
+    /// admitted now: a page reloaded after a batch's transaction completed but before its
+    /// `publish()` Promises resolved never saw those messages admitted, and once this client
+    /// completes them they leave the store, so a later `connect` no longer lists them (an
+    /// application relying on `resumed` alone would publish them again: duplicates). Empty
+    /// without a store.
     #[wasm_bindgen(getter, unchecked_return_type = "ResumedMessage[]")]
     pub fn resumed(&self) -> JsValue {
         match &self.inner.borrow().store {
