@@ -33,16 +33,17 @@
 //! received is what QoS 1 is.)
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use wasmqtt::codec::{ProtocolVersion as CoreVersion, QoS, SubscriptionOptions};
 use wasmqtt::session::{Event, Message as CoreMessage, Options, ReconnectPolicy};
 use wasmqtt_host::types::{self, ProtocolVersion, Qos};
 use wasmqtt_host::{Artifact, Client, NetworkPolicy, Provider, Runtime};
+use wasmqtt_testkit::crash::{
+    self, append, kill, kill_points, read_book, say, seed, spawn_child, ChildOut,
+};
 use wasmqtt_testkit::mosquitto::{self, Mosquitto};
 
 /// Messages per publisher run.
@@ -73,92 +74,6 @@ fn a_killed_qos2_publisher_component_loses_nothing_and_duplicates_nothing() {
 #[test]
 fn a_killed_manual_ack_subscriber_component_loses_nothing() {
     subscriber_run();
-}
-
-/// A seed from `CRASH_SEED` or the clock, printed.
-fn seed(what: &str) -> u64 {
-    let seed = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
-    println!("{what}: CRASH_SEED={seed}");
-    seed
-}
-
-/// `KILLS` distinct kill points in `1..total`, ascending (xorshift of `seed`).
-fn kill_points(mut seed: u64, total: u32) -> Vec<u32> {
-    let mut points = BTreeSet::new();
-    seed |= 1;
-    while points.len() < KILLS {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        points.insert(1 + (seed % u64::from(total - 1)) as u32);
-    }
-    points.into_iter().collect()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "wasmqtt-component-crash-{name}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// A child: this binary running `child_process` with `env`.
-fn spawn_child(env: &[(&str, String)]) -> (Child, ChildOut) {
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd = Command::new(exe);
-    cmd.args([
-        "--exact",
-        "child_process",
-        "--nocapture",
-        "--test-threads=1",
-        "-q",
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn the child");
-    let out = ChildOut::new(child.stdout.take().unwrap());
-    (child, out)
-}
-
-/// A child's stdout, read line by line by a thread: the parent waits for a line with a time
-/// limit, so a silent child cannot hang the test.
-struct ChildOut(std::sync::mpsc::Receiver<String>);
-
-impl ChildOut {
-    fn new(stdout: ChildStdout) -> Self {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut out = BufReader::new(stdout);
-            let mut line = String::new();
-            while out.read_line(&mut line).unwrap_or(0) > 0 {
-                if tx.send(std::mem::take(&mut line)).is_err() {
-                    break;
-                }
-            }
-        });
-        ChildOut(rx)
-    }
-}
-
-/// One report line of a child: (kind, number).
-fn report(line: &str) -> Option<(&str, u32)> {
-    let (kind, n) = line.trim().split_once(' ')?;
-    Some((kind, n.parse().ok()?))
 }
 
 /// A subscriber in this process (native driver, persistent session), counting what it
@@ -225,44 +140,6 @@ impl Counter {
     }
 }
 
-/// Reads a child's reports, handing each to `step`, until `step` says stop (`true`) or the
-/// child ends (`false`).
-fn read_until(
-    out: &mut ChildOut,
-    mut step: impl FnMut(&str, u32) -> bool,
-    started: Instant,
-) -> bool {
-    loop {
-        let left = RUN_DEADLINE.saturating_sub(started.elapsed());
-        let line = match out.0.recv_timeout(left) {
-            Ok(line) => line,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("the run took too long"),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return false,
-        };
-        let r = match report(&line) {
-            Some((kind, n)) => Some((kind, n)),
-            None if matches!(line.trim(), "DONE" | "READY") => Some((line.trim(), 0)),
-            None => None,
-        };
-        if let Some((kind, n)) = r {
-            if step(kind, n) {
-                return true;
-            }
-        }
-    }
-}
-
-fn kill(child: &mut Child, out: &mut ChildOut, mut seen: impl FnMut(&str, u32)) {
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reap");
-    // What the child wrote before it died is still in the pipe (the reader ends at its end).
-    for line in out.0.iter() {
-        if let Some((kind, n)) = report(&line) {
-            seen(kind, n);
-        }
-    }
-}
-
 /// The provider component, built (`./scripts/build-components.sh`) before the test.
 fn provider_path() -> String {
     Artifact::Provider
@@ -272,10 +149,20 @@ fn provider_path() -> String {
         .to_string()
 }
 
+/// Reads a child's reports until `step` says stop (`true`) or the child ends (`false`).
+fn read_until(out: &mut ChildOut, step: impl FnMut(&str, u32) -> bool, started: Instant) -> bool {
+    out.read_until(step, started + RUN_DEADLINE)
+        .expect("the run took too long")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    crash::temp_dir("wasmqtt-component-crash", name)
+}
+
 fn publisher_run(qos: QoS, policy: &str) {
     let name = format!("pub-q{}", qos as u8);
     let seed = seed(&name);
-    let points = kill_points(seed, MESSAGES);
+    let points = kill_points(seed, MESSAGES, KILLS);
     println!("{name}: kills after {points:?} admitted messages");
     let broker = broker();
     let dir = temp_dir(&name);
@@ -377,7 +264,7 @@ fn publisher_run(qos: QoS, policy: &str) {
 
 fn subscriber_run() {
     let seed = seed("sub");
-    let points = kill_points(seed, SUB_MESSAGES);
+    let points = kill_points(seed, SUB_MESSAGES, KILLS);
     println!("sub: kills after {points:?} processed messages");
     let broker = broker();
     let dir = temp_dir("sub");
@@ -594,27 +481,6 @@ fn component_options(
     });
     o.store = Some(types::store_options(store, sync));
     o
-}
-
-/// The sequence numbers in a bookkeeping file (a line torn by the kill is ignored).
-fn read_book(path: &Path) -> BTreeSet<u32> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.parse().ok())
-        .collect()
-}
-
-fn append(book: &mut std::fs::File, n: u32) {
-    // One write: whole, or (killed) not at all.
-    book.write_all(format!("{n}\n").as_bytes()).unwrap();
-}
-
-fn say(what: std::fmt::Arguments<'_>) {
-    let mut out = std::io::stdout().lock();
-    out.write_fmt(what).unwrap();
-    out.write_all(b"\n").unwrap();
-    out.flush().unwrap();
 }
 
 /// Waits until the parent closes stdin, keeping the client's connection served meanwhile.

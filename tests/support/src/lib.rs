@@ -8,6 +8,7 @@
 //!   files, generated at test time, for mosquitto's TLS listeners.
 //! - [`rumqttd::Rumqttd`]: an embedded rumqttd with an MQTT 3.1.1 and an MQTT 5.0 listener (the
 //!   second real peer of the tests, and the broker of `wasmqtt-host demo`).
+//! - [`crash`]: the child-process pieces of the SIGKILL crash tests.
 //! - [`proxy::Proxy`]: a TCP proxy between a client and a broker that can black-hole the line,
 //!   stop reading the client's writes, cut both sides, and records the wire.
 //!
@@ -23,6 +24,7 @@
 //! ```
 
 pub mod certs;
+pub mod crash;
 pub mod mosquitto;
 pub mod packets;
 pub mod proxy;
