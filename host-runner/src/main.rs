@@ -420,6 +420,7 @@ fn build(artifact: Artifact) -> anyhow::Result<()> {
             .current_dir(&root)
             .status();
     }
+    ensure_clang()?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     eprintln!(
         "wasmqtt-host: building the {} component: {}",
@@ -439,6 +440,49 @@ fn build(artifact: Artifact) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The components' TLS (rustls with ring) compiles C for wasm32, which needs clang: a fresh
+/// Debian machine has only gcc. As root with apt-get (the README's fresh machine), installs it
+/// the way `scripts/test.sh` installs mosquitto; otherwise says what is missing.
+fn ensure_clang() -> anyhow::Result<()> {
+    let have = |cmd: &str| {
+        std::process::Command::new(cmd)
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok()
+    };
+    if std::env::var_os("CC_wasm32_wasip2").is_some() || have("clang") {
+        return Ok(());
+    }
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.trim_ascii() == b"0")
+        .unwrap_or(false);
+    if root && have("apt-get") {
+        eprintln!("wasmqtt-host: apt-get install clang (ring's C code for wasm32-wasip2 needs it)");
+        let ok = |args: &[&str]| {
+            std::process::Command::new("apt-get")
+                .args(args)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
+        };
+        if ok(&["update", "-qq"])
+            && ok(&["install", "-y", "-qq", "--no-install-recommends", "clang"])
+            && have("clang")
+        {
+            return Ok(());
+        }
+    }
+    bail!(
+        "building the components needs clang (ring compiles C for wasm32-wasip2): install it \
+         (Debian: apt-get install clang) or set CC_wasm32_wasip2"
+    )
 }
 
 fn exit_code(code: i32) -> ExitCode {
