@@ -497,6 +497,20 @@ impl Client {
         ))
     }
 
+    /// `client.publish-batch`: one result per message, in order; a `publish-complete` event
+    /// follows for each delivery id. A message refused for itself does not stop the others;
+    /// after a `queue-full` or `would-block` the rest are not tried and get the same error.
+    pub fn publish_batch(
+        &mut self,
+        messages: &[Message],
+    ) -> Result<Vec<Result<DeliveryId, types::Error>>, ClientError> {
+        Ok(self
+            .bindings
+            .wasmqtt_mqtt_client()
+            .client()
+            .call_publish_batch(&mut self.store, self.handle, messages)?)
+    }
+
     /// `client.subscribe`: a request id; a `subscribed` event with that id follows.
     pub fn subscribe(
         &mut self,
@@ -559,6 +573,18 @@ impl Client {
                 .wasmqtt_mqtt_client()
                 .client()
                 .call_poll_event(&mut self.store, self.handle, ms),
+        )
+    }
+
+    /// `client.poll-events`: makes progress and returns up to `max` events, waiting up to
+    /// `timeout` for the first; the others are those ready at once. Empty when none came.
+    pub fn poll_events(&mut self, max: u32, timeout: Duration) -> Result<Vec<Event>, ClientError> {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        flatten(
+            self.bindings
+                .wasmqtt_mqtt_client()
+                .client()
+                .call_poll_events(&mut self.store, self.handle, max, ms),
         )
     }
 

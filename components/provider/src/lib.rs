@@ -394,24 +394,54 @@ impl GuestClient for ClientResource {
     fn publish(&self, m: t::Message) -> Result<t::DeliveryId, t::Error> {
         let mut conn = self.conn.borrow_mut();
         let now = conn.now_ms();
-        let msg = CoreMessage {
-            topic: m.topic,
-            payload: m.payload,
-            qos: qos(m.qos),
-            retain: m.retain,
-            properties: props_in(m.properties),
-        };
-        let stored = msg.qos != QoS::AtMostOnce && conn.session_ref().is_durable();
-        let id = conn.session().publish(msg, now).map_err(publish_error)?;
+        let (id, stored) = publish_one(&mut conn, m, now)?;
         // With a store, admitted once its record is stored (synced as the policy says).
         if stored {
             store_now(&mut conn)?;
         }
-        // Coalesce a burst: write once the session holds a full batch (or at `poll-event`).
-        if conn.session_ref().transmit_ready() {
-            conn.flush();
+        Ok(id)
+    }
+
+    fn publish_batch(&self, messages: Vec<t::Message>) -> Vec<Result<t::DeliveryId, t::Error>> {
+        let mut conn = self.conn.borrow_mut();
+        // One clock read for the batch: the calls take microseconds, deadlines milliseconds.
+        let now = conn.now_ms();
+        let mut results = Vec::with_capacity(messages.len());
+        let mut any_stored = false;
+        let mut stored = Vec::new();
+        let mut refused: Option<t::Error> = None;
+        for m in messages {
+            // Flow control refused one: the rest wait too, so the admitted keep their order.
+            if let Some(e) = &refused {
+                results.push(Err(e.clone()));
+                continue;
+            }
+            match publish_one(&mut conn, m, now) {
+                Ok((id, s)) => {
+                    any_stored |= s;
+                    stored.push(s);
+                    results.push(Ok(id));
+                }
+                Err(e) => {
+                    if matches!(e, t::Error::QueueFull | t::Error::WouldBlock) {
+                        refused = Some(e.clone());
+                    }
+                    stored.push(false);
+                    results.push(Err(e));
+                }
+            }
         }
-        Ok(id.0)
+        // With a store, the batch's records are stored together before the call returns.
+        if any_stored {
+            if let Err(e) = store_now(&mut conn) {
+                for (r, s) in results.iter_mut().zip(&stored) {
+                    if *s {
+                        *r = Err(e.clone());
+                    }
+                }
+            }
+        }
+        results
     }
 
     fn subscribe(
@@ -492,28 +522,30 @@ impl GuestClient for ClientResource {
         if let Some(e) = conn.store_error() {
             return Err(store_error(e));
         }
-        let until = conn.now_ms().saturating_add(timeout_ms);
-        loop {
-            if conn.session_ref().state() == session::State::Closed {
-                // Deliver what is left (completions, the final Disconnected), then `closed`.
-                return match conn.poll_event(0) {
-                    Some(e) => match self.event_out(e) {
-                        Some(e) => Ok(Some(e)),
-                        None => continue,
-                    },
-                    None => Err(t::Error::Closed),
-                };
-            }
-            let left = until.saturating_sub(conn.now_ms());
-            match conn.poll_event(left) {
-                Some(e) => {
-                    if let Some(e) = self.event_out(e) {
-                        return Ok(Some(e));
-                    }
-                }
-                None => return Ok(None),
-            }
+        self.next_event(&mut conn, timeout_ms)
+    }
+
+    fn poll_events(&self, max: u32, timeout_ms: u64) -> Result<Vec<t::Event>, t::Error> {
+        let mut conn = self.conn.borrow_mut();
+        #[cfg(feature = "durable")]
+        if let Some(e) = conn.store_error() {
+            return Err(store_error(e));
         }
+        let max = max.max(1) as usize;
+        let mut events = Vec::new();
+        // The first waits up to the timeout; the rest only take what is ready.
+        let mut wait = timeout_ms;
+        while events.len() < max {
+            match self.next_event(&mut conn, wait) {
+                Ok(Some(e)) => events.push(e),
+                Ok(None) => break,
+                // Closed with every event delivered: `closed` only when there is none.
+                Err(e) if events.is_empty() => return Err(e),
+                Err(_) => break,
+            }
+            wait = 0;
+        }
+        Ok(events)
     }
 
     fn ready(&self) -> Pollable {
@@ -559,6 +591,24 @@ impl GuestClient for ClientResource {
         conn.flush();
         Ok(())
     }
+}
+
+/// One publish: the core's message from the WIT one (moved, not copied), handed to the session;
+/// written once the session holds a full batch (or at the next `poll-event`). The id, and
+/// whether the message goes to the store.
+fn publish_one(
+    conn: &mut wasmqtt_wasi::Client,
+    m: t::Message,
+    now: u64,
+) -> Result<(t::DeliveryId, bool), t::Error> {
+    let msg = message_in(m);
+    let stored = msg.qos != QoS::AtMostOnce && conn.session_ref().is_durable();
+    let id = conn.session().publish(msg, now).map_err(publish_error)?;
+    // Coalesce a burst: write once the session holds a full batch (or at `poll-event`).
+    if conn.session_ref().transmit_ready() {
+        conn.flush();
+    }
+    Ok((id.0, stored))
 }
 
 /// Opens the store of `connect-options.store` and resumes its session.
@@ -619,6 +669,37 @@ fn resumed(_conn: &wasmqtt_wasi::Client) -> Vec<(t::DeliveryId, t::Message)> {
 }
 
 impl ClientResource {
+    /// The next WIT event, waiting for one at most `timeout_ms` (`poll-event`).
+    fn next_event(
+        &self,
+        conn: &mut wasmqtt_wasi::Client,
+        timeout_ms: u64,
+    ) -> Result<Option<t::Event>, t::Error> {
+        // No clock reads for a call that does not wait.
+        let until = (timeout_ms != 0).then(|| conn.now_ms().saturating_add(timeout_ms));
+        loop {
+            if conn.session_ref().state() == session::State::Closed {
+                // Deliver what is left (completions, the final Disconnected), then `closed`.
+                return match conn.poll_event(0) {
+                    Some(e) => match self.event_out(e) {
+                        Some(e) => Ok(Some(e)),
+                        None => continue,
+                    },
+                    None => Err(t::Error::Closed),
+                };
+            }
+            let left = until.map_or(0, |u| u.saturating_sub(conn.now_ms()));
+            match conn.poll_event(left) {
+                Some(e) => {
+                    if let Some(e) = self.event_out(e) {
+                        return Ok(Some(e));
+                    }
+                }
+                None => return Ok(None),
+            }
+        }
+    }
+
     /// The WIT form of a core event; a `connected` one also becomes `connection-info`.
     fn event_out(&self, e: CoreEvent) -> Option<t::Event> {
         let e = event_out(e)?;
