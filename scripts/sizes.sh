@@ -23,6 +23,7 @@ line() { # NAME FILE...
     local name=$1 raw=0 gz=0 f
     shift
     for f in "$@"; do
+        [ -f "$f" ] || { echo "sizes.sh: $f is missing (build it, or run without --built)" >&2; exit 1; }
         raw=$((raw + $(wc -c <"$f")))
         gz=$((gz + $(gzip -9c "$f" | wc -c)))
     done
