@@ -396,6 +396,12 @@ conformance_counts() {
     grep '^conformance:' "$out"
 }
 
+# The artifact sizes (scripts/sizes.sh --built: the files the host-runner and browser steps
+# built, nothing rebuilt): one `size NAME RAW_BYTES GZIP9_BYTES` line each.
+artifact_sizes() {
+    ./scripts/sizes.sh --built | tee -a "$TEST_LOG"
+}
+
 # ---------------------------------------------------------------------------------------------
 # The run
 # ---------------------------------------------------------------------------------------------
@@ -412,6 +418,7 @@ STEPS=(
     "no-std-build no_std_build"
     "host-runner host_runner_tests"
     "browser browser_tests"
+    "sizes artifact_sizes"
     "conformance conformance_counts"
 )
 
