@@ -181,48 +181,50 @@ impl Decoder {
             }
             _ => false,
         };
+        // Decoded field by field into the return slot: building the packet whole and
+        // returning it would copy its (large) properties twice.
         if no_props {
-            // No property, the common case: the packet is built without copying them.
+            // No property, the common case: only the topic to check.
             if topic.is_empty() {
                 return Err(DecodeError::EmptyTopicName);
             } else if suspect {
                 check_topic_name(topic).map_err(DecodeError::InvalidTopicName)?;
             }
-            return Ok(Some((
-                Packet::Publish(Publish {
-                    dup: flags & 0b1000 != 0,
-                    qos,
-                    retain: flags & 1 != 0,
-                    topic,
-                    packet_id,
-                    properties: Properties::EMPTY,
-                    payload: r.rest(),
-                }),
-                size,
-            )));
-        }
-        let mut properties = Properties::EMPTY;
-        properties.decode_into(&mut r, PropertyContext::Publish)?;
-        if topic.is_empty() {
-            if properties.topic_alias.is_none() {
-                return Err(DecodeError::EmptyTopicName);
+            let mut out = Ok(Some((Packet::PingReq, size)));
+            if let Ok(Some((p, _))) = &mut out {
+                *p = Packet::Publish(Publish::empty());
+                if let Packet::Publish(p) = p {
+                    p.dup = flags & 0b1000 != 0;
+                    p.qos = qos;
+                    p.retain = flags & 1 != 0;
+                    p.topic = topic;
+                    p.packet_id = packet_id;
+                    p.payload = r.rest();
+                }
             }
-        } else if suspect {
-            check_topic_name(topic).map_err(DecodeError::InvalidTopicName)?;
+            return out;
         }
-        // Built in one expression, straight into the return slot.
-        Ok(Some((
-            Packet::Publish(Publish {
-                dup: flags & 0b1000 != 0,
-                qos,
-                retain: flags & 1 != 0,
-                topic,
-                packet_id,
-                properties,
-                payload: r.rest(),
-            }),
-            size,
-        )))
+        let mut out = Ok(Some((Packet::PingReq, size)));
+        if let Ok(Some((p, _))) = &mut out {
+            *p = Packet::Publish(Publish::empty());
+            if let Packet::Publish(p) = p {
+                p.properties.decode_into(&mut r, PropertyContext::Publish)?;
+                if topic.is_empty() {
+                    if p.properties.topic_alias.is_none() {
+                        return Err(DecodeError::EmptyTopicName);
+                    }
+                } else if suspect {
+                    check_topic_name(topic).map_err(DecodeError::InvalidTopicName)?;
+                }
+                p.dup = flags & 0b1000 != 0;
+                p.qos = qos;
+                p.retain = flags & 1 != 0;
+                p.topic = topic;
+                p.packet_id = packet_id;
+                p.payload = r.rest();
+            }
+        }
+        out
     }
 }
 
