@@ -4,12 +4,18 @@
 #   wasmqtt-cli.wasm       the command component (crate wasmqtt-cli: pub / sub)
 #   power-meter.wasm       the example app (imports wasmqtt:mqtt/client)
 # Each is a crate of its own with an output file of its own, so the order does not matter.
+# The provider's and the command component's core modules go through binaryen's `wasm-opt -Oz`
+# before they become components (components/wasm_opt_link.rs): web-demo's npm binaryen, which
+# this installs (`npm ci` in web-demo/) when it is missing, or $WASM_OPT.
 # The app composed with the provider is made by `wasmqtt-host compose` (the wac-graph library):
 #   cargo run --release -p wasmqtt-host -- compose target/wasm32-wasip2/wasm/power-meter.wasm \
 #     --plug target/wasm32-wasip2/wasm/wasmqtt_provider.wasm -o meter.wasm
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=target/wasm32-wasip2/wasm
+if [ -z "${WASM_OPT:-}" ] && [ ! -x web-demo/node_modules/.bin/wasm-opt ]; then
+  (cd web-demo && npm ci --no-audit --no-fund)
+fi
 CARGO_INCREMENTAL=0 cargo build --profile wasm --target wasm32-wasip2 \
   -p wasmqtt-provider -p wasmqtt-cli -p power-meter
 ls -l "$out"/*.wasm

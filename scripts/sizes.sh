@@ -41,6 +41,10 @@ plain=target/sizes/wasm32-wasip2/wasm
 if [ "${1:-}" = --built ]; then
     plain=target/wasm32-wasip2/wasm/plain
 else
+    # binaryen's wasm-opt for the components' build scripts (components/wasm_opt_link.rs).
+    if [ -z "${WASM_OPT:-}" ] && [ ! -x web-demo/node_modules/.bin/wasm-opt ]; then
+        (cd web-demo && npm ci --no-audit --no-fund >&2)
+    fi
     build_wasip2 target/sizes -p wasmqtt-provider --no-default-features
     build_wasip2 target/sizes -p wasmqtt-cli --no-default-features
     build_wasip2 target -p wasmqtt-provider

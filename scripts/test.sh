@@ -309,6 +309,11 @@ no_std_build() {
 # package only). The tests start their own mosquitto and rumqttd.
 host_runner_tests() {
     export CARGO_INCREMENTAL=0
+    # binaryen's wasm-opt (web-demo's npm packages), which the components' build scripts run on
+    # their core modules (components/wasm_opt_link.rs).
+    if [ -z "${WASM_OPT:-}" ] && [ ! -x web-demo/node_modules/.bin/wasm-opt ]; then
+        (cd web-demo && npm ci --no-audit --no-fund)
+    fi
     # The plain provider and command component (--no-default-features: no TLS, no WebSocket),
     # kept in target/wasm32-wasip2/wasm/plain/ for the tests of that build; then the default
     # (TLS + WebSocket) provider, command component and the power-meter app (the composition
