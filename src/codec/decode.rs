@@ -194,12 +194,7 @@ impl Decoder {
             if let Ok(Some((p, _))) = &mut out {
                 *p = Packet::Publish(Publish::empty());
                 if let Packet::Publish(p) = p {
-                    p.dup = flags & 0b1000 != 0;
-                    p.qos = qos;
-                    p.retain = flags & 1 != 0;
-                    p.topic = topic;
-                    p.packet_id = packet_id;
-                    p.payload = r.rest();
+                    set_publish_fields(p, flags, qos, topic, packet_id, r.rest());
                 }
             }
             return out;
@@ -216,12 +211,7 @@ impl Decoder {
                 } else if suspect {
                     check_topic_name(topic).map_err(DecodeError::InvalidTopicName)?;
                 }
-                p.dup = flags & 0b1000 != 0;
-                p.qos = qos;
-                p.retain = flags & 1 != 0;
-                p.topic = topic;
-                p.packet_id = packet_id;
-                p.payload = r.rest();
+                set_publish_fields(p, flags, qos, topic, packet_id, r.rest());
             }
         }
         out
@@ -500,12 +490,28 @@ fn publish<'a>(
     } else if suspect {
         check_topic_name(topic).map_err(DecodeError::InvalidTopicName)?;
     }
+    let id = p.packet_id;
+    set_publish_fields(p, flags, qos, topic, id, r.rest());
+    Ok(())
+}
+
+/// The fixed-header flags, topic, packet identifier and payload of a decoded PUBLISH, written
+/// into `p` in place (inlined: the fast path writes straight into the return slot).
+#[inline(always)]
+fn set_publish_fields<'a>(
+    p: &mut Publish<'a>,
+    flags: u8,
+    qos: QoS,
+    topic: &'a str,
+    packet_id: u16,
+    payload: &'a [u8],
+) {
     p.dup = flags & 0b1000 != 0;
     p.qos = qos;
     p.retain = flags & 1 != 0;
     p.topic = topic;
-    p.payload = r.rest();
-    Ok(())
+    p.packet_id = packet_id;
+    p.payload = payload;
 }
 
 fn pub_resp<'a>(
