@@ -70,4 +70,16 @@ fn regressions() {
     run(include_bytes!(
         "../fuzz/regressions/session/pubrel-resend-window.bin"
     ));
+    run(include_bytes!(
+        "../fuzz/regressions/session/qos2-delivered-twice-before-pubrel"
+    ));
+}
+
+/// One input from a file, to trace it: `SESSION_HARNESS_INPUT=path SESSION_HARNESS_TRACE=1
+/// cargo test --test session_fuzz one_input -- --nocapture` (does nothing without the variable).
+#[test]
+fn one_input() {
+    if let Some(path) = std::env::var_os("SESSION_HARNESS_INPUT") {
+        run(&std::fs::read(path).expect("SESSION_HARNESS_INPUT: a readable file"));
+    }
 }

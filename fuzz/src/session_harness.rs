@@ -41,7 +41,7 @@ use wasmqtt::codec::{
 };
 use wasmqtt::session::{
     Event, LastWill, Message, MessageProperties, Options, Output, PublishError, ReconnectPolicy,
-    Session, State,
+    Session, State, WriteCoalescing,
 };
 
 /// Reads the input like `arbitrary::Unstructured`: zeros once the bytes run out.
@@ -143,6 +143,20 @@ fn options(inp: &mut Input<'_>) -> Options {
     o.connect_timeout_ms = inp.pick(&[0, 100, 5_000]);
     o.ping_timeout_ms = inp.pick(&[None, Some(0), Some(500)]);
     o.random_seed = u64::from(inp.u32());
+    // Write coalescing from the seed's top bits (no byte of its own, so that the inputs found
+    // before it existed keep their meaning): off, the default, and two others.
+    o.write_coalescing = match o.random_seed >> 30 {
+        0 => None,
+        1 => Some(WriteCoalescing::default()),
+        2 => Some(WriteCoalescing {
+            window_divisor: 1,
+            max_hold_ms: 0,
+        }),
+        _ => Some(WriteCoalescing {
+            window_divisor: 2,
+            max_hold_ms: 50,
+        }),
+    };
     o.reconnect = ReconnectPolicy {
         enabled: !inp.u8().is_multiple_of(8),
         initial_delay_ms: inp.pick(&[0, 10, 500]),
@@ -289,6 +303,8 @@ pub struct Harness {
     fresh_completed: BTreeSet<u64>,
     /// Tags completed before the last scan: never sent again.
     old_completed: BTreeSet<u64>,
+    /// Tags seen in a PUBLISH the session wrote.
+    sent_tags: BTreeSet<u64>,
     clear_at_scan: bool,
     /// QoS 1/2 publish packet identifiers seen, by stage: true once PUBREL was written.
     pub_stage: BTreeMap<u16, (QoS, bool)>,
@@ -363,6 +379,7 @@ impl Harness {
             tokens: BTreeMap::new(),
             fresh_completed: BTreeSet::new(),
             old_completed: BTreeSet::new(),
+            sent_tags: BTreeSet::new(),
             clear_at_scan: false,
             pub_stage: BTreeMap::new(),
             req_pids: BTreeMap::new(),
@@ -538,6 +555,13 @@ impl Harness {
                             }
                             Packet::PubRel(r) => {
                                 *self.pubrel_tokens.entry(r.packet_id).or_default() += 1
+                            }
+                            // A new session: the tokens fed before this CONNACK are void, those
+                            // after it (in the same chunk) count. (Cleared here, in feed order,
+                            // not at the `Connected` event, which comes after the whole chunk.)
+                            Packet::ConnAck(c) if !c.session_present => {
+                                self.tokens.clear();
+                                self.pubrel_tokens.clear();
                             }
                             Packet::Publish(p) if p.qos == QoS::ExactlyOnce => {
                                 self.fed_qos2.push((p.payload.to_vec(), p.packet_id))
@@ -1028,9 +1052,12 @@ impl Harness {
                     if !info.session_present {
                         // A new session: every identifier is free, inbound QoS 2 state gone.
                         self.in_use.clear();
-                        self.tokens.clear();
+                        if self.mirror_dead {
+                            // Not seen in feed order (see `feed_chunk`).
+                            self.tokens.clear();
+                            self.pubrel_tokens.clear();
+                        }
                         self.delivered_qos2.clear();
-                        self.pubrel_tokens.clear();
                         self.pub_stage.clear();
                         self.req_pids.clear();
                     }
@@ -1182,7 +1209,16 @@ impl Harness {
         let fresh = std::mem::take(&mut self.fresh_completed);
         self.in_use
             .retain(|_, u| !matches!(u, Use::Publish { tag, .. } if fresh.contains(tag)));
-        self.old_completed.extend(fresh);
+        // A QoS 0 publish completes when the session has written it into its buffer; bytes a
+        // write hold (or a stalled write) keeps go out in a later batch, once.
+        let held = self.s.pending_write_bytes() > 0;
+        for tag in fresh {
+            if held && !self.sent_tags.contains(&tag) {
+                self.fresh_completed.insert(tag);
+            } else {
+                self.old_completed.insert(tag);
+            }
+        }
         let in_use = &self.in_use;
         self.pub_stage.retain(|p, _| in_use.contains_key(p));
         // Unacknowledged PUBLISH written on this connection ≤ the window (v5 MQTT-3.3.4-7;
@@ -1243,6 +1279,7 @@ impl Harness {
         if self.old_completed.contains(&tag) {
             fail(format!("publish tag {tag} sent again after it completed"));
         }
+        self.sent_tags.insert(tag);
         if self.fresh_completed.contains(&tag) || p.qos == QoS::AtMostOnce {
             return;
         }
@@ -1349,7 +1386,22 @@ impl Harness {
             ));
         }
         if !self.stalled && pending != 0 {
-            fail("bytes left after draining");
+            // Only a write hold (write coalescing) keeps bytes after a drain, and only with a
+            // deadline no later than its `max_hold_ms` from now: the session's timeout
+            // releases them (no hold without an end).
+            let Some(c) = o.write_coalescing else {
+                fail("bytes left after draining");
+            };
+            if self.s.state() != State::Connected {
+                fail(format!("{pending} bytes held while {:?}", self.s.state()));
+            }
+            match self.s.poll_timeout() {
+                Some(at) if at <= self.now.saturating_add(c.max_hold_ms) => {}
+                other => fail(format!(
+                    "{pending} bytes held with timeout {other:?} at {} (hold {} ms)",
+                    self.now, c.max_hold_ms
+                )),
+            }
         }
     }
 

@@ -155,8 +155,8 @@ impl Session {
 }
 
 impl Options {
-    /// Turns write coalescing across acknowledgements on (`Some`) or off (`None`, the default);
-    /// see [`Options::write_coalescing`].
+    /// Sets write coalescing across acknowledgements (`Some`, on by default with
+    /// [`WriteCoalescing::default`]) or turns it off (`None`); see [`Options::write_coalescing`].
     pub fn write_coalescing(mut self, v: Option<WriteCoalescing>) -> Self {
         self.write_coalescing = v;
         self

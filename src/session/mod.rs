@@ -80,7 +80,7 @@
 //!   MQTT-4.6.0-2, MQTT-4.6.0-3), bounded in v5 by the Receive Maximum announced; a message
 //!   not acknowledged when its connection ends is delivered again when the broker resends it.
 //!   See [`AckId`].
-//! - **Write coalescing** ([`Options::write_coalescing`], off by default): the transmit of a
+//! - **Write coalescing** ([`Options::write_coalescing`], on by default): the transmit of a
 //!   drain after [`Session::handle_bytes`] is held, Nagle-like, while fewer than a quarter of
 //!   the inflight window's packets arrived since the last transmit, less than
 //!   [`Options::max_transmit_bytes`] waits, and more messages are in flight than arrived (one

@@ -178,7 +178,8 @@ pub struct Options {
     /// Write coalescing across acknowledgements: `Some` holds back, Nagle-like, what the
     /// session writes in answer to bytes from the broker while acknowledgements keep arriving
     /// and some message in flight awaits only the broker (see [`super::WriteCoalescing`]).
-    /// `None` (the default): every drain writes at its end.
+    /// On by default ([`WriteCoalescing::default`](super::WriteCoalescing): a quarter of the
+    /// window, at most 1 ms); `None`: every drain writes at its end.
     pub write_coalescing: Option<super::WriteCoalescing>,
 }
 
@@ -217,7 +218,7 @@ impl Default for Options {
             brokers: Vec::new(),
             durable: None,
             manual_acks: false,
-            write_coalescing: None,
+            write_coalescing: Some(super::WriteCoalescing::default()),
         }
     }
 }

@@ -16,7 +16,7 @@
 //!   transmit. A driver that wants to coalesce across application calls (many publishes in
 //!   one JavaScript task) defers its drain unless [`Session::transmit_ready`] says a full
 //!   batch is waiting.
-//! - **Write coalescing** ([`Options::write_coalescing`](super::Options::write_coalescing), off
+//! - **Write coalescing** ([`Options::write_coalescing`](super::Options::write_coalescing), on
 //!   by default): the end-of-drain transmit after bytes from the broker may be held while
 //!   acknowledgements keep arriving (see `coalesce.rs` and [`WriteCoalescing`](super::WriteCoalescing)).
 

@@ -265,11 +265,18 @@ fn connect_is_never_held() {
     assert!(matches!(sent.as_slice(), [OPacket::Connect(_)]), "{sent:?}");
 }
 
-/// Off by default: every drain after an acknowledgement writes what it released.
+/// On by default (a quarter of the window, 1 ms); turned off, every drain after an
+/// acknowledgement writes what it released.
 #[test]
-fn off_by_default() {
-    assert_eq!(Options::default().write_coalescing, None);
-    let mut s = loaded(opts(V5).max_inflight(8), 30);
+fn on_by_default_and_off_writes_every_drain() {
+    assert_eq!(
+        Options::default().write_coalescing,
+        Some(WriteCoalescing {
+            window_divisor: 4,
+            max_hold_ms: 1
+        })
+    );
+    let mut s = loaded(opts(V5).max_inflight(8).write_coalescing(None), 30);
     for id in 1..5 {
         assert_eq!(ids(&ack(&mut s, id, 10).0), [id + 8]);
     }

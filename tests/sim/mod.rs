@@ -604,10 +604,13 @@ pub fn publishes(pkts: &[OPacket]) -> Vec<OPublish> {
 /// The simulations' options: no jitter, 1 s to 8 s back-off, and the first connection retried
 /// like any other ([`FirstConnect::Retry`]), so that back-off and refusal tests can start from
 /// the first attempt; `tests/session/first_connect.rs` covers the default ([`FirstConnect::GiveUp`]).
+/// Write coalescing is off, so every drain's writes are seen at once: `tests/session/coalesce.rs`
+/// covers the hold (on by default).
 pub fn opts(version: ProtocolVersion) -> Options {
     let mut o = Options::new("sim-client")
         .version(version)
-        .first_connect(FirstConnect::Retry);
+        .first_connect(FirstConnect::Retry)
+        .write_coalescing(None);
     o.reconnect.jitter_percent = 0;
     o.reconnect.initial_delay_ms = 1000;
     o.reconnect.max_delay_ms = 8000;

@@ -14,8 +14,8 @@
 //! queued behind the messages already waiting, so that a burst of acknowledgements is handled
 //! before anything is written. What that drain writes may be held back briefly while
 //! acknowledgements keep coming: that is the session's write coalescing
-//! ([`Options::write_coalescing`](wasmqtt::session::Options), on by default here, the
-//! `coalesceWrites` option), released by any other wake-up or by the session's own deadline
+//! ([`Options::write_coalescing`](wasmqtt::session::Options), on by default in the core; the
+//! `coalesceWrites` option turns it off), released by any other wake-up or by the session's own deadline
 //! through the ordinary timer. With the inflight window full each PUBACK releases one publish,
 //! and a WebSocket frame per publish costs the browser and the broker far more than the bytes.
 //!

@@ -562,10 +562,12 @@ pub(crate) fn connect_options_of(
     if let Some(n) = opt_uint(o, "maxPendingWriteBytes", 0.0, U32)? {
         opts.max_pending_write_bytes = n as usize;
     }
-    // Hold what is written after WebSocket messages while acknowledgements keep coming (the
-    // session's write coalescing): on unless `coalesceWrites: false`.
-    if opt_bool(o, "coalesceWrites")?.unwrap_or(true) {
-        opts.write_coalescing = Some(WriteCoalescing::default());
+    // The session's write coalescing (on by default in the core): `coalesceWrites: false`
+    // turns it off, `true` restores the core's default hold.
+    match opt_bool(o, "coalesceWrites")? {
+        Some(false) => opts.write_coalescing = None,
+        Some(true) => opts.write_coalescing = Some(WriteCoalescing::default()),
+        None => {}
     }
     if let Some(n) = opt_uint(o, "maxPacketSize", 0.0, U32)? {
         opts.max_packet_size = n as u32;
