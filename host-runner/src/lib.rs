@@ -27,4 +27,6 @@ pub mod runtime;
 pub use command::{run_command, run_command_file, CommandConfig, ExitStatus};
 pub use policy::{Denial, NetworkPolicy, StoreDirError};
 pub use provider::{describe_error, error_code, types, Client, ClientError, Instance, Provider};
-pub use runtime::{workspace_root, Artifact, HostState, LoadedComponent, Runtime, Stdio};
+pub use runtime::{
+    workspace_root, Allocation, Artifact, HostState, LoadedComponent, Runtime, Stdio,
+};

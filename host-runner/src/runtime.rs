@@ -56,6 +56,57 @@ pub struct LoadedComponent {
     pub cached: bool,
 }
 
+/// How a [`Runtime`] allocates what each instance needs (linear memories, tables, the
+/// instance's own state).
+///
+/// Either way wasmtime maps a linear memory's initial contents copy-on-write from the compiled
+/// module, so an instance's resident memory is the pages it has written, not its whole heap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocation {
+    /// wasmtime's default: each instance maps its memory and allocates its tables when it is
+    /// made, and unmaps them when its store is dropped.
+    OnDemand,
+    /// wasmtime's pooling allocator: slots for `max_instances` provider (or command) instances
+    /// are reserved once, up front, and reused; instantiating is then mostly resetting a slot.
+    /// Each instance's linear memory may grow to [`POOLED_MEMORY_MAX`] bytes.
+    Pooling {
+        /// How many instances may be alive at once (instantiating one more fails).
+        max_instances: u32,
+    },
+}
+
+/// The most linear memory one pooled instance may have: 64 MiB, 16 times what a provider with
+/// TLS uses after connecting.
+pub const POOLED_MEMORY_MAX: usize = 64 << 20;
+
+impl Allocation {
+    fn apply(self, config: &mut Config) {
+        let Allocation::Pooling { max_instances } = self else {
+            return;
+        };
+        // A component is a few core instances (the main module, wit-component's shim and fixup
+        // modules), each with at most one memory and one table.
+        const CORE_PER_COMPONENT: u32 = 4;
+        let mut pool = wasmtime::PoolingAllocationConfig::new();
+        pool.total_component_instances(max_instances)
+            .total_core_instances(max_instances.saturating_mul(CORE_PER_COMPONENT))
+            .max_core_instances_per_component(CORE_PER_COMPONENT)
+            .total_memories(max_instances)
+            .max_memories_per_component(1)
+            .total_tables(max_instances.saturating_mul(CORE_PER_COMPONENT))
+            .max_tables_per_component(CORE_PER_COMPONENT)
+            .max_memory_size(POOLED_MEMORY_MAX)
+            // No async stacks (the host is synchronous).
+            .total_stacks(0);
+        config.allocation_strategy(pool);
+        // A slot reserves the memory's maximum plus a guard, not wasmtime's 4 GiB: 10 000
+        // instances fit the address space. Bounds checks are then explicit in compiled code.
+        config.memory_reservation(POOLED_MEMORY_MAX as u64);
+        config.memory_guard_size(64 << 10);
+        config.memory_reservation_for_growth(0);
+    }
+}
+
 /// The wasmtime engine and a linker holding every WASI 0.2 interface (synchronous flavour).
 ///
 /// One runtime serves any number of components and stores. Clones share the engine and linker;
@@ -74,8 +125,15 @@ struct RuntimeInner {
 impl Runtime {
     /// A runtime with wasmtime's default configuration (Cranelift, component model).
     pub fn new() -> anyhow::Result<Self> {
+        Self::with_allocation(Allocation::OnDemand)
+    }
+
+    /// A runtime whose instances' memories, tables and instance state are allocated as
+    /// `allocation` says: [`Allocation::Pooling`] for a host that keeps many clients.
+    pub fn with_allocation(allocation: Allocation) -> anyhow::Result<Self> {
         let mut config = Config::new();
         config.wasm_component_model(true);
+        allocation.apply(&mut config);
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
