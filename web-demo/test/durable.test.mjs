@@ -228,8 +228,15 @@ test(`a manual-ack subscriber page reloaded mid-stream loses nothing (IndexedDB,
       await waitFor(`every message processed, or a reload point (${processed.length} processed, ${sent} published)`,
         () => all() || due || hungry() || errors.length, STEP, 10)
         .catch(async (e) => {
-          const state = await page.evaluate(() => JSON.stringify({ state: window.client?.state, pending: window.client?.pending })).catch((x) => String(x));
-          throw new Error(`${e.message}; page: ${state}; mosquitto_pub: ${pub.output().slice(-400)}`);
+          const state = await page.evaluate(() => JSON.stringify({
+            state: window.client?.state, pending: window.client?.pending, progress: window.progress,
+          })).catch((x) => String(x));
+          const missing = [];
+          for (let i = 0; i < sent; i++) if (!distinct.has(i)) missing.push(i);
+          const span = missing.length ? `${missing.length} [${missing[0]}..${missing[missing.length - 1]}]` : '0';
+          const log = broker.log().split('\n').filter((l) => /drop|Warning|Error/i.test(l)).slice(-10).join(' | ');
+          throw new Error(`${e.message}; missing ${span} ${JSON.stringify(missing.slice(0, 20))}; page: ${state}; ` +
+            `mosquitto_pub: ${pub.output().slice(-400)}; broker: ${log}`);
         });
       assert.deepEqual(errors, []);
       if (due && !all()) {
