@@ -70,8 +70,21 @@ fn regressions() {
     run(include_bytes!(
         "../fuzz/regressions/session/pubrel-resend-window.bin"
     ));
+    // A PUBREL after a new session's CONNACK in the same chunk releases its identifier (the
+    // harness voided it with the tokens fed before the CONNACK).
     run(include_bytes!(
         "../fuzz/regressions/session/qos2-delivered-twice-before-pubrel"
+    ));
+    // A PUBREL, then a CONNACK the session refuses (protocol error) in the same chunk: the
+    // PUBREL still counts (the harness took any CONNACK for a new session).
+    run(include_bytes!(
+        "../fuzz/regressions/session/pubrel-then-unexpected-connack"
+    ));
+    // Write coalescing held the resends of a resumed session (the drain after CONNACK); a
+    // PUBACK came, then the held resend of the completed message went out: the CONNACK's
+    // drain is no longer held.
+    run(include_bytes!(
+        "../fuzz/regressions/session/resend-held-past-its-puback"
     ));
 }
 

@@ -314,6 +314,8 @@ pub struct Harness {
     // Broker side.
     mirror: Vec<u8>,
     mirror_dead: bool,
+    /// Packets decoded from `mirror` on this connection.
+    mirror_packets: usize,
     next_inbound_pid: u16,
     nonce: u32,
     inbound: Vec<Inbound>,
@@ -385,6 +387,7 @@ impl Harness {
             req_pids: BTreeMap::new(),
             mirror: Vec::new(),
             mirror_dead: false,
+            mirror_packets: 0,
             next_inbound_pid: 1,
             nonce: 0,
             inbound: Vec::new(),
@@ -548,6 +551,7 @@ impl Harness {
                     Ok(Some((p, used))) => {
                         start += used;
                         self.fed_packets += 1;
+                        self.mirror_packets += 1;
                         match p {
                             Packet::SubAck(SubAck { packet_id, .. })
                             | Packet::UnsubAck(UnsubAck { packet_id, .. }) => {
@@ -559,7 +563,13 @@ impl Harness {
                             // A new session: the tokens fed before this CONNACK are void, those
                             // after it (in the same chunk) count. (Cleared here, in feed order,
                             // not at the `Connected` event, which comes after the whole chunk.)
-                            Packet::ConnAck(c) if !c.session_present => {
+                            // Only the connection's first packet is a CONNACK the session
+                            // takes; a later one is a protocol error that changes nothing.
+                            Packet::ConnAck(c)
+                                if self.mirror_packets == 1
+                                    && !c.session_present
+                                    && c.reason_code.0 == 0 =>
+                            {
                                 self.tokens.clear();
                                 self.pubrel_tokens.clear();
                             }
@@ -582,6 +592,7 @@ impl Harness {
         self.s.handle_bytes(chunk, self.now);
         if !matches!(self.s.state(), State::AwaitingConnAck | State::Connected) {
             self.mirror.clear();
+            self.mirror_packets = 0;
             self.mirror_dead = false;
         }
     }
@@ -1456,6 +1467,7 @@ impl Harness {
                     self.limits = None;
                     self.sent_disconnect = false;
                     self.mirror.clear();
+                    self.mirror_packets = 0;
                     self.mirror_dead = false;
                     self.out_aliases.clear();
                     self.unbudgeted_since_drain = 0;

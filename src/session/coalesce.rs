@@ -21,7 +21,9 @@
 //! Any other input releases what is held: an application call (`publish`, `subscribe`,
 //! `ack`, `disconnect`, ...), `handle_connected`, `handle_disconnected*`, `handle_writable`,
 //! `handle_stored`, and `handle_timeout` once the hold's deadline passed or when it writes
-//! something itself (a PINGREQ). A `handle_timeout` before the deadline that writes nothing (a
+//! something itself (a PINGREQ). The bytes that bring the CONNACK are not held either: what
+//! their drain writes (a resumed session's resends) goes out at once, so that no later
+//! acknowledgement finds its message's resend still waiting. A `handle_timeout` before the deadline that writes nothing (a
 //! driver checking the clock after each read) keeps the hold. CONNECT (not connected yet),
 //! DISCONNECT (the transport's last bytes, or an application call) and PINGREQ (written by
 //! `handle_timeout`) are never held.

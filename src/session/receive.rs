@@ -33,6 +33,10 @@ impl Session {
                 return;
             }
         }
+        // What the drain after a CONNACK writes (a resumed session's resends, the queue's first
+        // publishes) is never held: a PUBACK arriving later must not find its message's resend
+        // still waiting to go out.
+        let connecting = self.state == State::AwaitingConnAck;
         let mut rx = core::mem::take(&mut self.conn.rx);
         let mut start = 0;
         let data: &[u8] = if rx.is_empty() {
@@ -89,7 +93,11 @@ impl Session {
         if matches!(self.state, State::AwaitingConnAck | State::Connected) {
             self.conn.rx = kept;
         }
-        self.hold_after_bytes(hold, packets);
+        if connecting {
+            self.release_hold();
+        } else {
+            self.hold_after_bytes(hold, packets);
+        }
     }
 
     /// One packet from the broker, to the concern it belongs to.
