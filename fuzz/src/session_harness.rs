@@ -303,7 +303,7 @@ pub struct Harness {
     fresh_completed: BTreeSet<u64>,
     /// Tags completed before the last scan: never sent again.
     old_completed: BTreeSet<u64>,
-    /// Tags seen in a PUBLISH the session wrote.
+    /// Tags seen in a PUBLISH the session wrote on this connection.
     sent_tags: BTreeSet<u64>,
     clear_at_scan: bool,
     /// QoS 1/2 publish packet identifiers seen, by stage: true once PUBREL was written.
@@ -1221,7 +1221,11 @@ impl Harness {
         self.in_use
             .retain(|_, u| !matches!(u, Use::Publish { tag, .. } if fresh.contains(tag)));
         // A QoS 0 publish completes when the session has written it into its buffer; bytes a
-        // write hold (or a stalled write) keeps go out in a later batch, once.
+        // write hold (or a stalled write) keeps go out in a later batch, once. So does a
+        // resend that waited in a stalled write while an acknowledgement the broker could not
+        // have sent yet (it has not received the resend on this connection) completed it:
+        // hostile input, after which the resend still leaves once. A resend of a message
+        // completed after it was sent on this connection is never allowed.
         let held = self.s.pending_write_bytes() > 0;
         for tag in fresh {
             if held && !self.sent_tags.contains(&tag) {
@@ -1469,6 +1473,7 @@ impl Harness {
                     self.mirror.clear();
                     self.mirror_packets = 0;
                     self.mirror_dead = false;
+                    self.sent_tags.clear();
                     self.out_aliases.clear();
                     self.unbudgeted_since_drain = 0;
                     self.open_requested = false;
