@@ -44,6 +44,30 @@ macro_rules! is_unset {
     };
 }
 
+/// A word that is zero exactly when a field is unset, by wire type: the pointer of a string or
+/// binary value (a `None` is the null pointer; `Some("")` is not), a list's length, an
+/// option's tag. ORed together, they test a whole block without a branch per field.
+macro_rules! set_word {
+    (SubIds, $v:expr) => {
+        $v.len()
+    };
+    (Users, $v:expr) => {
+        $v.len()
+    };
+    (Str, $v:expr) => {
+        $v.map_or(0, |s: &str| s.as_ptr() as usize)
+    };
+    (Topic, $v:expr) => {
+        $v.map_or(0, |s: &str| s.as_ptr() as usize)
+    };
+    (Bin, $v:expr) => {
+        $v.map_or(0, |s: &[u8]| s.as_ptr() as usize)
+    };
+    ($k:ident, $v:expr) => {
+        $v.is_some() as usize
+    };
+}
+
 /// Writes one field (its identifier and value for each value set), checking the sender's rules
 /// when `S::CHECK`. `$head` writes the identifier after checking that `ctx` allows it.
 macro_rules! encode_field {
@@ -353,23 +377,27 @@ impl<'a> Properties<'a> {
     /// Whether no property is set.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        // The same as `*self == Properties::EMPTY`, field by field. `&`, not `&&`: without a
-        // branch per field the tests fold into a few loads and ORs.
-        $( is_unset!($kind, self.$field) & )* true
+        // The same as `*self == Properties::EMPTY`: one word per field that is zero when the
+        // field is unset, ORed together without a branch.
+        ($( set_word!($kind, self.$field) | )* 0) == 0
     }
 
     /// The length of the block (without its length prefix) when every property set is
     /// allowed in `ctx` and valid for a sender to send; `None` otherwise, the general encoder
     /// ([`Properties::encode`]) then says what is wrong.
-    #[inline]
+    ///
+    /// Inlined where `ctx` is a constant: the properties `ctx` does not allow are then tested
+    /// all at once (any set is refused), and only the allowed ones one by one.
+    #[inline(always)]
     pub(crate) fn checked_len(&self, ctx: PropertyContext) -> Option<usize> {
         let allowed = ALLOWED_IDS[ctx as usize];
+        let stray = $( (if allowed & (1u64 << $id) == 0 { set_word!($kind, self.$field) } else { 0 }) | )* 0;
+        if stray != 0 {
+            return None;
+        }
         let mut n = 0usize;
         $(
-            if !is_unset!($kind, self.$field) {
-                if allowed & (1u64 << $id) == 0 {
-                    return None;
-                }
+            if allowed & (1u64 << $id) != 0 && !is_unset!($kind, self.$field) {
                 n += fast_len!($kind, self.$field, ctx)?;
             }
         )*
@@ -377,10 +405,12 @@ impl<'a> Properties<'a> {
     }
 
     /// Appends the properties (without their length prefix), checked by
-    /// [`Properties::checked_len`] first.
-    #[inline]
-    pub(crate) fn write_checked(&self, out: &mut Vec<u8>) {
-        $( fast_write!($kind, self.$field, $id, out); )*
+    /// [`Properties::checked_len`] for the same `ctx` first (which leaves only the ones `ctx`
+    /// allows to look at).
+    #[inline(always)]
+    pub(crate) fn write_checked(&self, ctx: PropertyContext, out: &mut Vec<u8>) {
+        let allowed = ALLOWED_IDS[ctx as usize];
+        $( if allowed & (1u64 << $id) != 0 { fast_write!($kind, self.$field, $id, out); } )*
     }
 
     /// Writes the property length and the properties (MQTT 5.0 only).

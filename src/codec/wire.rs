@@ -483,20 +483,23 @@ fn scan(b: &[u8], found: impl Fn(u64) -> bool, byte: impl Fn(u8) -> bool + Copy)
     // Sixteen bytes at a time: a fixed-size block without early exit, which the compiler
     // turns into a few vector instructions where the target has them. The tail is the last
     // sixteen bytes again (a second look at some is harmless).
-    let block = |c: &[u8; 16]| {
-        let mut hits = 0u8;
-        for &x in c {
-            hits |= byte(x) as u8;
-        }
-        hits != 0
-    };
-    let (chunks, rest) = b.as_chunks::<16>();
+    let (chunks, _) = b.as_chunks::<16>();
     for c in chunks {
-        if block(c) {
+        if block16(c, byte) {
             return true;
         }
     }
-    !rest.is_empty() && b.last_chunk::<16>().is_some_and(block)
+    b.last_chunk::<16>().is_some_and(|c| block16(c, byte))
+}
+
+/// Whether a byte of `c` is one `byte` looks for.
+#[inline(always)]
+fn block16(c: &[u8; 16], byte: impl Fn(u8) -> bool) -> bool {
+    let mut hits = 0u8;
+    for &x in c {
+        hits |= byte(x) as u8;
+    }
+    hits != 0
 }
 
 /// The same verdict as [`validate_topic_name`], without its cost on the common path.
@@ -517,7 +520,7 @@ pub(crate) fn str_ok(s: &str) -> bool {
 
 /// Whether `b` is a valid topic name: 1 to 65 535 bytes without U+0000, `+` or `#` (`false`
 /// says nothing about why).
-#[inline]
+#[inline(always)]
 pub(crate) fn topic_name_ok(b: &[u8]) -> bool {
     !b.is_empty() && b.len() <= MAX_TOPIC_LEN && !has_nul_or_wildcard(b)
 }
@@ -535,41 +538,66 @@ pub(crate) fn check_topic_filter(filter: &str) -> Result<(), TopicError> {
 
 /// Whether `b` is a valid topic filter that is not a shared subscription (nor starts with
 /// `$share`): `false` also for some valid filters, which then need the full check.
+#[inline(always)]
 pub(crate) fn plain_valid_filter(b: &[u8]) -> bool {
     let n = b.len();
     if n == 0 || n > MAX_TOPIC_LEN || b.starts_with(b"$share") {
         return false;
     }
-    if n < 8 {
-        return (0..n).all(|i| plain_filter_byte(b, i));
-    }
-    // Eight bytes at a time, the tail as the last eight bytes with those already seen masked
-    // off. Every special byte is flagged in its word's mask; a false flag only costs an exact
-    // check.
-    let check = |at: usize, mut mask: u64| {
-        while mask != 0 {
-            if !plain_filter_byte(b, at + (mask.trailing_zeros() / 8) as usize) {
+    let special = |c: u8| (c == 0) | ((c & 0xF7) == 0x23);
+    // The bytes from `n - 8` on, those before `seen` (at most eight back) masked off.
+    let last_word = |seen: usize| {
+        let mask = nul_or_wildcard_mask(word(&b[n - 8..]));
+        mask & (!0u64).checked_shl(8 * (seen + 8 - n) as u32).unwrap_or(0)
+    };
+    if n >= 16 {
+        // Sixteen bytes at a time, tested at once for a special byte (U+0000, `+`, `#`); a
+        // block holding one has each checked where it stands. Then the bytes left, as one
+        // or two words.
+        let (blocks, _) = b.as_chunks::<16>();
+        let mut at = 0;
+        for c in blocks {
+            if block16(c, special) && !flagged16_ok(b, at) {
                 return false;
             }
-            mask &= mask - 1;
+            at += 16;
         }
-        true
-    };
-    let mut chunks = b.chunks_exact(8);
-    let mut at = 0;
-    for c in &mut chunks {
-        let mask = nul_or_wildcard_mask(word(c));
-        if mask != 0 && !check(at, mask) {
-            return false;
+        let mut seen = at;
+        if n - at > 8 {
+            if !flagged_ok(b, at, nul_or_wildcard_mask(word(&b[at..at + 8]))) {
+                return false;
+            }
+            seen += 8;
         }
-        at += 8;
+        return flagged_ok(b, n - 8, last_word(seen));
     }
-    let rest = chunks.remainder().len();
-    if rest > 0 {
-        let mask = nul_or_wildcard_mask(word(&b[n - 8..])) & (!0u64 << (8 * (8 - rest)));
-        if mask != 0 && !check(n - 8, mask) {
+    if n >= 8 {
+        // Two words, the second without the bytes the first has.
+        return flagged_ok(b, 0, nul_or_wildcard_mask(word(&b[..8])))
+            && flagged_ok(b, n - 8, last_word(8));
+    }
+    (0..n).all(|i| plain_filter_byte(b, i))
+}
+
+/// Whether each special byte among the sixteen of `b` from `at` is allowed where it stands.
+#[inline(never)]
+fn flagged16_ok(b: &[u8], at: usize) -> bool {
+    let (Some(lo), Some(hi)) = (b.get(at..at + 8), b.get(at + 8..at + 16)) else {
+        return false;
+    };
+    flagged_ok(b, at, nul_or_wildcard_mask(word(lo)))
+        && flagged_ok(b, at + 8, nul_or_wildcard_mask(word(hi)))
+}
+
+/// Whether each byte of `b` flagged in `mask` (a word's high bits, for the eight bytes from
+/// `at`; a false flag only costs an exact check) is allowed where it stands.
+#[inline(always)]
+fn flagged_ok(b: &[u8], at: usize, mut mask: u64) -> bool {
+    while mask != 0 {
+        if !plain_filter_byte(b, at + (mask.trailing_zeros() / 8) as usize) {
             return false;
         }
+        mask &= mask - 1;
     }
     true
 }
