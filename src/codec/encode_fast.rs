@@ -12,12 +12,14 @@ use super::packet::{Connect, Packet, Publish, Subscribe};
 use super::properties::{Properties, PropertyContext};
 use super::subscription::SubscriptionOptions;
 use super::types::{ProtocolVersion, QoS};
-use super::wire::{plain_valid_filter, str_ok, topic_name_ok, var_int_len, Sink, MAX_VAR_INT};
+use super::wire::{
+    be16, plain_valid_filter, put_word, str_ok, topic_name_ok, var_int_len, Sink, MAX_VAR_INT,
+};
 use alloc::vec::Vec;
 
 /// Appends `p` to `out` and returns its size, if `p` is a packet with a fast path and breaks no
 /// rule; otherwise writes nothing and returns `None`.
-#[inline]
+#[inline(always)]
 pub(super) fn encode(
     p: &Packet<'_>,
     v: ProtocolVersion,
@@ -230,13 +232,6 @@ fn total(remaining: usize, max: u32) -> Option<usize> {
     (size <= max as usize).then_some(size)
 }
 
-/// A length that fits two bytes (checked before), big-endian, as the low half of a
-/// little-endian word.
-#[inline(always)]
-fn be16(n: usize) -> u16 {
-    (n as u16).swap_bytes()
-}
-
 /// The fixed header (first byte, remaining length) as the low bytes of a little-endian word,
 /// and how many bytes it takes (2 to 5).
 #[inline(always)]
@@ -267,22 +262,6 @@ fn var_int_word_long(mut v: u64) -> (u64, usize) {
         if v == 0 {
             return (w, n);
         }
-    }
-}
-
-/// Appends the low `n` bytes (at most 8) of the little-endian word `w`. With room for eight
-/// bytes (the usual case: the space for the packet is reserved and more of it follows), one
-/// fixed-size store and the length set back, where `n` exact writes would each check the
-/// capacity; else the `n` bytes alone.
-#[inline(always)]
-fn put_word(out: &mut Vec<u8>, w: u64, n: usize) {
-    let b = w.to_le_bytes();
-    let at = out.len();
-    if out.capacity() - at >= 8 {
-        out.extend_from_slice(&b);
-        out.truncate(at + n);
-    } else {
-        out.extend_from_slice(&b[..n]);
     }
 }
 

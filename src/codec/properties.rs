@@ -15,7 +15,7 @@ use super::wire::{check_topic_name, CheckedCounter, Counter, Reader, Sink};
 pub use super::property_table::{id, property_allowed};
 use super::property_table::{ALLOWED, ALLOWED_IDS};
 pub use super::types::PropertyContext;
-use super::wire::{str_ok, topic_name_ok, var_int_len, MAX_VAR_INT};
+use super::wire::{be16, put_word, str_ok, topic_name_ok, var_int_len, MAX_VAR_INT};
 use alloc::vec::Vec;
 
 /// The value of an unset field, by wire type.
@@ -232,8 +232,7 @@ macro_rules! fast_write {
     };
     (Str, $v:expr, $id:expr, $out:ident) => {
         if let Some(v) = $v {
-            $out.push($id);
-            put_prefixed($out, v.as_bytes());
+            put_tagged($out, $id, v.as_bytes());
         }
     };
     (Topic, $v:expr, $id:expr, $out:ident) => {
@@ -241,8 +240,7 @@ macro_rules! fast_write {
     };
     (Bin, $v:expr, $id:expr, $out:ident) => {
         if let Some(v) = $v {
-            $out.push($id);
-            put_prefixed($out, v);
+            put_tagged($out, $id, v);
         }
     };
     (SubIds, $v:expr, $id:expr, $out:ident) => {
@@ -257,8 +255,7 @@ macro_rules! fast_write {
     };
     (Users, $v:expr, $id:expr, $out:ident) => {
         let mut each = |(k, v): (&str, &str)| {
-            $out.push($id);
-            put_prefixed($out, k.as_bytes());
+            put_tagged($out, $id, k.as_bytes());
             put_prefixed($out, v.as_bytes());
         };
         match $v.as_slice() {
@@ -597,9 +594,16 @@ fn users_len(users: &Seq<'_, (&str, &str)>) -> Option<usize> {
 }
 
 /// Appends a two-byte length and the bytes (checked to fit already).
-#[inline]
+#[inline(always)]
 fn put_prefixed(out: &mut Vec<u8>, b: &[u8]) {
-    out.extend_from_slice(&(b.len() as u16).to_be_bytes());
+    put_word(out, u64::from(be16(b.len())), 2);
+    out.extend_from_slice(b);
+}
+
+/// Appends a property identifier, a two-byte length and the bytes (checked to fit already).
+#[inline(always)]
+fn put_tagged(out: &mut Vec<u8>, id: u8, b: &[u8]) {
+    put_word(out, u64::from(id) | u64::from(be16(b.len())) << 8, 3);
     out.extend_from_slice(b);
 }
 

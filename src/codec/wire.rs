@@ -426,6 +426,29 @@ impl Sink for Vec<u8> {
     }
 }
 
+/// Appends the low `n` bytes (at most 8) of the little-endian word `w`. With room for eight
+/// bytes (the usual case: the space for the packet is reserved and more of it follows), one
+/// fixed-size store and the length set back, where `n` exact writes would each check the
+/// capacity; else the `n` bytes alone.
+#[inline(always)]
+pub(crate) fn put_word(out: &mut Vec<u8>, w: u64, n: usize) {
+    let b = w.to_le_bytes();
+    let at = out.len();
+    if out.capacity() - at >= 8 {
+        out.extend_from_slice(&b);
+        out.truncate(at + n);
+    } else {
+        out.extend_from_slice(&b[..n]);
+    }
+}
+
+/// A length that fits two bytes (checked before), big-endian, as the low half of a
+/// little-endian word.
+#[inline(always)]
+pub(crate) fn be16(n: usize) -> u16 {
+    (n as u16).swap_bytes()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Byte scans, eight bytes at a time
 // ---------------------------------------------------------------------------------------------
@@ -513,7 +536,7 @@ pub(crate) fn check_topic_name(name: &str) -> Result<(), TopicError> {
 
 /// A string a sender may send: at most 65 535 bytes, no U+0000 (v5 MQTT-1.5.4-1/-2, v3.1.1
 /// MQTT-1.5.3-1/-2; a `&str` is well-formed UTF-8 already).
-#[inline]
+#[inline(always)]
 pub(crate) fn str_ok(s: &str) -> bool {
     s.len() <= usize::from(u16::MAX) && !has_nul(s.as_bytes())
 }
@@ -544,49 +567,39 @@ pub(crate) fn plain_valid_filter(b: &[u8]) -> bool {
     if n == 0 || n > MAX_TOPIC_LEN || b.starts_with(b"$share") {
         return false;
     }
+    if n < 8 {
+        return (0..n).all(|i| plain_filter_byte(b, i));
+    }
+    // Sixteen bytes at a time tested at once for a special byte (U+0000, `+`, `#`), then
+    // eight; the tail as the last eight bytes with those already seen masked off. In a block
+    // holding one, every special byte is flagged in its word's mask; each flag is checked
+    // where it stands (a false flag only costs that check).
     let special = |c: u8| (c == 0) | ((c & 0xF7) == 0x23);
-    // The bytes from `n - 8` on, those before `seen` (at most eight back) masked off.
-    let last_word = |seen: usize| {
-        let mask = nul_or_wildcard_mask(word(&b[n - 8..]));
-        mask & (!0u64).checked_shl(8 * (seen + 8 - n) as u32).unwrap_or(0)
-    };
-    if n >= 16 {
-        // Sixteen bytes at a time, tested at once for a special byte (U+0000, `+`, `#`); a
-        // block holding one has each checked where it stands. Then the bytes left, as one
-        // or two words.
-        let (blocks, _) = b.as_chunks::<16>();
-        let mut at = 0;
-        for c in blocks {
-            if block16(c, special) && !flagged16_ok(b, at) {
+    let (blocks, _) = b.as_chunks::<16>();
+    let mut at = 0;
+    for c in blocks {
+        if block16(c, special) {
+            let (lo, hi) = c.split_at(8);
+            if !flagged_ok(b, at, nul_or_wildcard_mask(word(lo)))
+                || !flagged_ok(b, at + 8, nul_or_wildcard_mask(word(hi)))
+            {
                 return false;
             }
-            at += 16;
         }
-        let mut seen = at;
-        if n - at > 8 {
-            if !flagged_ok(b, at, nul_or_wildcard_mask(word(&b[at..at + 8]))) {
-                return false;
-            }
-            seen += 8;
+        at += 16;
+    }
+    if n - at >= 8 {
+        if !flagged_ok(b, at, nul_or_wildcard_mask(word(&b[at..at + 8]))) {
+            return false;
         }
-        return flagged_ok(b, n - 8, last_word(seen));
+        at += 8;
     }
-    if n >= 8 {
-        // Two words, the second without the bytes the first has.
-        return flagged_ok(b, 0, nul_or_wildcard_mask(word(&b[..8])))
-            && flagged_ok(b, n - 8, last_word(8));
+    let seen = n - at;
+    if seen == 0 {
+        return true;
     }
-    (0..n).all(|i| plain_filter_byte(b, i))
-}
-
-/// Whether each special byte among the sixteen of `b` from `at` is allowed where it stands.
-#[inline(never)]
-fn flagged16_ok(b: &[u8], at: usize) -> bool {
-    let (Some(lo), Some(hi)) = (b.get(at..at + 8), b.get(at + 8..at + 16)) else {
-        return false;
-    };
-    flagged_ok(b, at, nul_or_wildcard_mask(word(lo)))
-        && flagged_ok(b, at + 8, nul_or_wildcard_mask(word(hi)))
+    let mask = nul_or_wildcard_mask(word(&b[n - 8..])) & (!0u64 << (8 * (8 - seen)));
+    flagged_ok(b, n - 8, mask)
 }
 
 /// Whether each byte of `b` flagged in `mask` (a word's high bits, for the eight bytes from
