@@ -13,7 +13,8 @@ use super::properties::{Properties, PropertyContext};
 use super::subscription::SubscriptionOptions;
 use super::types::{ProtocolVersion, QoS};
 use super::wire::{
-    be16, plain_valid_filter, put_word, str_ok, topic_name_ok, var_int_len, Sink, MAX_VAR_INT,
+    be16, plain_valid_filter, put_word, str_ok, topic_name_ok, var_int_len, var_int_word, Sink,
+    MAX_VAR_INT,
 };
 use alloc::vec::Vec;
 
@@ -26,10 +27,18 @@ pub(super) fn encode(
     max: u32,
     out: &mut Vec<u8>,
 ) -> Option<usize> {
-    match p {
-        Packet::Publish(p) => publish(p, v, max, out),
-        Packet::Subscribe(s) => subscribe(s, v, max, out),
-        Packet::Connect(c) => connect(c, max, out),
+    // Each fast path is inlined once per version, where the version is a constant: the 3.1.1
+    // code then carries nothing of 5.0's.
+    use ProtocolVersion::{V311, V5};
+    match (p, v) {
+        (Packet::Publish(p), V311) => publish(p, V311, max, out),
+        (Packet::Publish(p), V5) => publish(p, V5, max, out),
+        (Packet::Subscribe(s), V311) => subscribe(s, V311, max, out),
+        (Packet::Subscribe(s), V5) => subscribe(s, V5, max, out),
+        (Packet::Connect(c), _) => match c.protocol {
+            V311 => connect(c, V311, max, out),
+            V5 => connect(c, V5, max, out),
+        },
         _ => None,
     }
 }
@@ -63,7 +72,7 @@ fn publish(p: &Publish<'_>, v: ProtocolVersion, max: u32, out: &mut Vec<u8>) -> 
         m = 2;
     }
     if v5 {
-        let (w, k) = var_int_word(props);
+        let (w, k) = var_int_word(props as u32);
         mid |= w << (8 * m);
         m += k;
     }
@@ -131,9 +140,8 @@ fn subscribe(p: &Subscribe<'_>, v: ProtocolVersion, max: u32, out: &mut Vec<u8>)
     Some(size)
 }
 
-#[inline]
-fn connect(c: &Connect<'_>, max: u32, out: &mut Vec<u8>) -> Option<usize> {
-    let v = c.protocol;
+#[inline(always)]
+fn connect(c: &Connect<'_>, v: ProtocolVersion, max: u32, out: &mut Vec<u8>) -> Option<usize> {
     let v5 = v.is_v5();
     if !v5
         && ((c.password.is_some() && c.username.is_none())
@@ -236,33 +244,8 @@ fn total(remaining: usize, max: u32) -> Option<usize> {
 /// and how many bytes it takes (2 to 5).
 #[inline(always)]
 fn fixed_header(first: u8, remaining: usize) -> (u64, usize) {
-    let (w, k) = var_int_word(remaining);
+    let (w, k) = var_int_word(remaining as u32);
     (u64::from(first) | w << 8, 1 + k)
-}
-
-/// A variable byte integer (at most [`MAX_VAR_INT`], checked before) as the low bytes of a
-/// little-endian word, and how many bytes it takes (1 to 4).
-#[inline(always)]
-fn var_int_word(v: usize) -> (u64, usize) {
-    if v < 0x80 {
-        (v as u64, 1)
-    } else {
-        var_int_word_long(v as u64)
-    }
-}
-
-fn var_int_word_long(mut v: u64) -> (u64, usize) {
-    let mut w = 0;
-    let mut n = 0;
-    loop {
-        let b = v & 0x7F;
-        v >>= 7;
-        w |= (b | u64::from(v > 0) << 7) << (8 * n);
-        n += 1;
-        if v == 0 {
-            return (w, n);
-        }
-    }
 }
 
 /// The first byte and the remaining length.

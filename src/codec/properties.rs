@@ -15,7 +15,7 @@ use super::wire::{check_topic_name, CheckedCounter, Counter, Reader, Sink};
 pub use super::property_table::{id, property_allowed};
 use super::property_table::{ALLOWED, ALLOWED_IDS};
 pub use super::types::PropertyContext;
-use super::wire::{be16, put_word, str_ok, topic_name_ok, var_int_len, MAX_VAR_INT};
+use super::wire::{be16, put_word, str_ok, topic_name_ok, var_int_len, var_int_word, MAX_VAR_INT};
 use alloc::vec::Vec;
 
 /// The value of an unset field, by wire type.
@@ -182,15 +182,22 @@ macro_rules! fast_len {
         }
     };
     (Str, $v:expr, $ctx:ident) => {
-        $v.filter(|s| str_ok(s)).map(|s| 3 + s.len())
+        match $v {
+            Some(s) if str_ok(s) => Some(3 + s.len()),
+            _ => None,
+        }
     };
     (Topic, $v:expr, $ctx:ident) => {
-        $v.filter(|s| topic_name_ok(s.as_bytes()))
-            .map(|s| 3 + s.len())
+        match $v {
+            Some(s) if topic_name_ok(s.as_bytes()) => Some(3 + s.len()),
+            _ => None,
+        }
     };
     (Bin, $v:expr, $ctx:ident) => {
-        $v.filter(|b| b.len() <= usize::from(u16::MAX))
-            .map(|b| 3 + b.len())
+        match $v {
+            Some(b) if b.len() <= usize::from(u16::MAX) => Some(3 + b.len()),
+            _ => None,
+        }
     };
     (SubIds, $v:expr, $ctx:ident) => {
         sub_ids_len(&$v, $ctx)
@@ -245,11 +252,16 @@ macro_rules! fast_write {
     };
     (SubIds, $v:expr, $id:expr, $out:ident) => {
         let mut each = |v: u32| {
-            $out.push($id);
-            let _ = $out.put_var_int(v);
+            // (Checked to be at most `MAX_VAR_INT`.)
+            let (w, n) = var_int_word(v);
+            put_word($out, ($id as u64) | w << 8, 1 + n);
         };
         match $v.as_slice() {
-            Some(s) => s.iter().for_each(|&v| each(v)),
+            Some(s) => {
+                for &v in s {
+                    each(v)
+                }
+            }
             None => $v.iter().for_each(each),
         }
     };
@@ -259,7 +271,11 @@ macro_rules! fast_write {
             put_prefixed($out, v.as_bytes());
         };
         match $v.as_slice() {
-            Some(s) => s.iter().for_each(|&kv| each(kv)),
+            Some(s) => {
+                for &kv in s {
+                    each(kv)
+                }
+            }
             None => $v.iter().for_each(each),
         }
     };
@@ -553,6 +569,7 @@ property_table!(generate);
 
 /// [`fast_len!`] of the subscription identifiers: one at most in SUBSCRIBE (v5 §3.8.2.1.2),
 /// each 1 to 268 435 455.
+#[inline(always)]
 fn sub_ids_len(ids: &Seq<'_, u32>, ctx: PropertyContext) -> Option<usize> {
     if ctx == PropertyContext::Subscribe && ids.len() > 1 {
         return None;
@@ -575,13 +592,17 @@ fn sub_ids_len(ids: &Seq<'_, u32>, ctx: PropertyContext) -> Option<usize> {
 }
 
 /// [`fast_len!`] of the user properties: every name and value a string a sender may send.
+#[inline(always)]
 fn users_len(users: &Seq<'_, (&str, &str)>) -> Option<usize> {
     let one = |(k, v): (&str, &str)| (str_ok(k) && str_ok(v)).then_some(5 + k.len() + v.len());
     let mut n = 0;
     match users.as_slice() {
         Some(s) => {
-            for &kv in s {
-                n += one(kv)?;
+            for &(k, v) in s {
+                if !(str_ok(k) && str_ok(v)) {
+                    return None;
+                }
+                n += 5 + k.len() + v.len();
             }
         }
         None => {

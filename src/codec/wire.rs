@@ -442,6 +442,31 @@ pub(crate) fn put_word(out: &mut Vec<u8>, w: u64, n: usize) {
     }
 }
 
+/// A variable byte integer (at most [`MAX_VAR_INT`], checked before) as the low bytes of a
+/// little-endian word, and how many bytes it takes (1 to 4).
+#[inline(always)]
+pub(crate) fn var_int_word(v: u32) -> (u64, usize) {
+    if v < 0x80 {
+        (v as u64, 1)
+    } else {
+        var_int_word_long(u64::from(v))
+    }
+}
+
+fn var_int_word_long(mut v: u64) -> (u64, usize) {
+    let mut w = 0;
+    let mut n = 0;
+    loop {
+        let b = v & 0x7F;
+        v >>= 7;
+        w |= (b | u64::from(v > 0) << 7) << (8 * n);
+        n += 1;
+        if v == 0 {
+            return (w, n);
+        }
+    }
+}
+
 /// A length that fits two bytes (checked before), big-endian, as the low half of a
 /// little-endian word.
 #[inline(always)]
