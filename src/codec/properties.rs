@@ -388,7 +388,7 @@ impl<'a> Properties<'a> {
     };
 
     /// Whether no property is set.
-    #[inline]
+    #[inline(always)]
     pub fn is_empty(&self) -> bool {
         // The same as `*self == Properties::EMPTY`: one word per field that is zero when the
         // field is unset, ORed together without a branch.
