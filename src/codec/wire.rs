@@ -589,7 +589,7 @@ pub(crate) fn check_topic_filter(filter: &str) -> Result<(), TopicError> {
 #[inline(always)]
 pub(crate) fn plain_valid_filter(b: &[u8]) -> bool {
     let n = b.len();
-    if n == 0 || n > MAX_TOPIC_LEN || b.starts_with(b"$share") {
+    if n == 0 || n > MAX_TOPIC_LEN || (b[0] == b'$' && b.starts_with(b"$share")) {
         return false;
     }
     if n < 8 {
