@@ -29,6 +29,7 @@ impl Packet<'_> {
     ///
     /// `version` selects the 3.1.1 or 5.0 layout (CONNECT uses its own `protocol` field). Every
     /// rule the specification sets for the sender is checked first; on error nothing is written.
+    #[inline]
     pub fn encode(
         &self,
         version: ProtocolVersion,
@@ -50,6 +51,17 @@ impl Packet<'_> {
         if let Some(size) = super::encode_fast::encode(self, version, max_packet_size, out) {
             return Ok(size);
         }
+        self.encode_general(version, max_packet_size, out)
+    }
+
+    /// The general encoder: every packet, every rule, the exact error.
+    #[inline(never)]
+    fn encode_general(
+        &self,
+        version: ProtocolVersion,
+        max_packet_size: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, EncodeError> {
         // First pass: sizes only. The rules are checked while writing (second pass), so a
         // valid packet is walked twice, not three times. A PUBLISH without properties, the
         // common case, is sized without a pass.

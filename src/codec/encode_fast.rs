@@ -12,65 +12,89 @@ use super::packet::{Connect, Packet, Publish, Subscribe};
 use super::properties::{Properties, PropertyContext};
 use super::subscription::SubscriptionOptions;
 use super::types::{ProtocolVersion, QoS};
-use super::wire::{plain_valid_filter, str_ok, topic_name_ok, var_int_len, Sink, MAX_VAR_INT};
+use super::wire::{
+    be16, plain_valid_filter, put_word, str_ok, topic_name_ok, var_int_len, var_int_word, Sink,
+    MAX_VAR_INT,
+};
 use alloc::vec::Vec;
 
 /// Appends `p` to `out` and returns its size, if `p` is a packet with a fast path and breaks no
 /// rule; otherwise writes nothing and returns `None`.
-#[inline]
+#[inline(always)]
 pub(super) fn encode(
     p: &Packet<'_>,
     v: ProtocolVersion,
     max: u32,
     out: &mut Vec<u8>,
 ) -> Option<usize> {
-    match p {
-        Packet::Publish(p) => publish(p, v, max, out),
-        Packet::Subscribe(s) => subscribe(s, v, max, out),
-        Packet::Connect(c) => connect(c, max, out),
+    // Each fast path is inlined once per version, where the version is a constant: the 3.1.1
+    // code then carries nothing of 5.0's.
+    use ProtocolVersion::{V311, V5};
+    match (p, v) {
+        (Packet::Publish(p), V311) => publish(p, V311, max, out),
+        (Packet::Publish(p), V5) => publish(p, V5, max, out),
+        (Packet::Subscribe(s), V311) => subscribe(s, V311, max, out),
+        (Packet::Subscribe(s), V5) => subscribe(s, V5, max, out),
+        (Packet::Connect(c), _) => match c.protocol {
+            V311 => connect(c, V311, max, out),
+            V5 => connect(c, V5, max, out),
+        },
         _ => None,
     }
 }
 
-#[inline]
+#[inline(always)]
 fn publish(p: &Publish<'_>, v: ProtocolVersion, max: u32, out: &mut Vec<u8>) -> Option<usize> {
     let v5 = v.is_v5();
-    // v5 MQTT-3.3.1-2, v3.1.1 MQTT-3.3.1-2 (DUP only with QoS > 0); an empty topic (v5 with a
-    // topic alias) takes the general path.
-    if (p.dup && p.qos == QoS::AtMostOnce) || !topic_name_ok(p.topic.as_bytes()) {
+    let topic = p.topic.as_bytes();
+    let qos0 = p.qos == QoS::AtMostOnce;
+    // v5 MQTT-3.3.1-2, v3.1.1 MQTT-3.3.1-2 (DUP only with QoS > 0); a packet identifier is
+    // non-zero (v5 MQTT-2.2.1-3); an empty topic (v5 with a topic alias) takes the general
+    // path.
+    if (p.dup & qos0) | (!qos0 & (p.packet_id == 0)) || !topic_name_ok(topic) {
         return None;
     }
-    let id = match (p.qos, p.packet_id) {
-        (QoS::AtMostOnce, _) => 0,
-        (_, 0) => return None,
-        _ => 2,
-    };
+    let id = if qos0 { 0 } else { 2 };
     let props = props_len(&p.properties, v, PropertyContext::Publish)?;
-    let remaining = 2 + p.topic.len() + id + props_field(v5, props) + p.payload.len();
+    let remaining = 2 + topic.len() + id + props_field(v5, props) + p.payload.len();
     let size = total(remaining, max)?;
     out.reserve(size);
     let first = 0x30 | (p.dup as u8) << 3 | (p.qos as u8) << 1 | p.retain as u8;
-    header(out, first, remaining);
-    put_str(out, p.topic);
-    if id != 0 {
-        out.extend_from_slice(&p.packet_id.to_be_bytes());
+    // The fixed header and the topic's length, then the packet identifier and the property
+    // length: two small writes.
+    let (h, n) = fixed_header(first, remaining);
+    put_word(out, h | u64::from(be16(topic.len())) << (8 * n), n + 2);
+    out.extend_from_slice(topic);
+    let mut mid = 0u64;
+    let mut m = 0;
+    if !qos0 {
+        mid = u64::from(be16(usize::from(p.packet_id)));
+        m = 2;
     }
     if v5 {
-        put_props(out, &p.properties, props);
+        let (w, k) = var_int_word(props as u32);
+        mid |= w << (8 * m);
+        m += k;
+    }
+    put_word(out, mid, m);
+    if props > 0 {
+        p.properties.write_checked(PropertyContext::Publish, out);
     }
     out.extend_from_slice(p.payload);
     Some(size)
 }
 
-#[inline]
+#[inline(always)]
 fn subscribe(p: &Subscribe<'_>, v: ProtocolVersion, max: u32, out: &mut Vec<u8>) -> Option<usize> {
     let subs = p.subscriptions.as_slice()?;
-    if subs.is_empty() || p.packet_id == 0 {
+    let (first_sub, _) = subs.split_first()?;
+    if p.packet_id == 0 {
         return None;
     }
     let v5 = v.is_v5();
     let props = props_len(&p.properties, v, PropertyContext::Subscribe)?;
-    let mut remaining = 2 + props_field(v5, props);
+    // Packet identifier, properties, and per subscription a length and an options byte.
+    let mut remaining = 2 + props_field(v5, props) + 3 * subs.len();
     for s in subs {
         // A plain valid filter is no shared subscription, so No Local is allowed on it
         // (v5 MQTT-3.8.3-4); 3.1.1 has the QoS alone (v3.1.1 §3.8.3.1).
@@ -79,29 +103,45 @@ fn subscribe(p: &Subscribe<'_>, v: ProtocolVersion, max: u32, out: &mut Vec<u8>)
         {
             return None;
         }
-        remaining += 3 + s.filter.len();
+        remaining += s.filter.len();
     }
     let size = total(remaining, max)?;
     out.reserve(size);
-    header(out, 0x82, remaining);
-    out.extend_from_slice(&p.packet_id.to_be_bytes());
+    let (h, n) = fixed_header(0x82, remaining);
+    put_word(
+        out,
+        h | u64::from(be16(usize::from(p.packet_id))) << (8 * n),
+        n + 2,
+    );
     if v5 {
-        put_props(out, &p.properties, props);
+        put_props(out, &p.properties, PropertyContext::Subscribe, props);
     }
-    for s in subs {
-        put_str(out, s.filter);
-        out.push(if v5 {
+    // Each filter, then its options byte with the next filter's length: one small write
+    // between two filters.
+    put_word(out, u64::from(be16(first_sub.filter.len())), 2);
+    let mut rest = subs;
+    while let Some((s, tail)) = rest.split_first() {
+        out.extend_from_slice(s.filter.as_bytes());
+        let opts = if v5 {
             s.options.to_byte()
         } else {
             s.options.qos as u8
-        });
+        };
+        match tail.first() {
+            Some(t) => put_word(
+                out,
+                u64::from(opts) | u64::from(be16(t.filter.len())) << 8,
+                3,
+            ),
+            None => out.push(opts),
+        }
+        rest = tail;
     }
     Some(size)
 }
 
-#[inline]
-fn connect(c: &Connect<'_>, max: u32, out: &mut Vec<u8>) -> Option<usize> {
-    let v = c.protocol;
+#[inline(always)]
+fn connect(c: &Connect<'_>, v: ProtocolVersion, max: u32, out: &mut Vec<u8>) -> Option<usize> {
     let v5 = v.is_v5();
     if !v5
         && ((c.password.is_some() && c.username.is_none())
@@ -146,12 +186,12 @@ fn connect(c: &Connect<'_>, max: u32, out: &mut Vec<u8>) -> Option<usize> {
     let [ka_hi, ka_lo] = c.keep_alive.to_be_bytes();
     out.extend_from_slice(&[0, 4, b'M', b'Q', b'T', b'T', v.level(), flags, ka_hi, ka_lo]);
     if v5 {
-        put_props(out, &c.properties, props);
+        put_props(out, &c.properties, PropertyContext::Connect, props);
     }
     put_str(out, c.client_id);
     if let Some(w) = &c.will {
         if v5 {
-            put_props(out, &w.properties, will_props);
+            put_props(out, &w.properties, PropertyContext::Will, will_props);
         }
         put_str(out, w.topic);
         put_bin(out, w.payload);
@@ -169,14 +209,14 @@ fn connect(c: &Connect<'_>, max: u32, out: &mut Vec<u8>) -> Option<usize> {
 /// packets carry none, `None` unless it is empty.
 #[inline(always)]
 fn props_len(p: &Properties<'_>, v: ProtocolVersion, ctx: PropertyContext) -> Option<usize> {
-    if p.is_empty() {
-        return Some(0);
-    }
     if !v.is_v5() {
-        return None;
+        return if p.is_empty() { Some(0) } else { None };
     }
-    // The length prefix must fit a variable byte integer.
-    p.checked_len(ctx).filter(|&n| n <= MAX_VAR_INT as usize)
+    // (An empty block measures 0.) The length prefix must fit a variable byte integer.
+    match p.checked_len(ctx) {
+        Some(n) if n <= MAX_VAR_INT as usize => Some(n),
+        _ => None,
+    }
 }
 
 /// The bytes a property block of `len` bytes takes with its length prefix (none in 3.1.1).
@@ -198,6 +238,14 @@ fn total(remaining: usize, max: u32) -> Option<usize> {
     }
     let size = 1 + var_int_len(remaining as u32) + remaining;
     (size <= max as usize).then_some(size)
+}
+
+/// The fixed header (first byte, remaining length) as the low bytes of a little-endian word,
+/// and how many bytes it takes (2 to 5).
+#[inline(always)]
+fn fixed_header(first: u8, remaining: usize) -> (u64, usize) {
+    let (w, k) = var_int_word(remaining as u32);
+    (u64::from(first) | w << 8, 1 + k)
 }
 
 /// The first byte and the remaining length.
@@ -229,10 +277,10 @@ fn put_bin(out: &mut Vec<u8>, b: &[u8]) {
 
 /// A checked property block of `len` bytes, with its length prefix.
 #[inline(always)]
-fn put_props(out: &mut Vec<u8>, p: &Properties<'_>, len: usize) {
+fn put_props(out: &mut Vec<u8>, p: &Properties<'_>, ctx: PropertyContext, len: usize) {
     // Cannot fail: `props_len` checked the length fits.
     let _ = out.put_var_int(len as u32);
     if len > 0 {
-        p.write_checked(out);
+        p.write_checked(ctx, out);
     }
 }

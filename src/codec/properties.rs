@@ -15,7 +15,7 @@ use super::wire::{check_topic_name, CheckedCounter, Counter, Reader, Sink};
 pub use super::property_table::{id, property_allowed};
 use super::property_table::{ALLOWED, ALLOWED_IDS};
 pub use super::types::PropertyContext;
-use super::wire::{str_ok, topic_name_ok, var_int_len, MAX_VAR_INT};
+use super::wire::{be16, put_word, str_ok, topic_name_ok, var_int_len, var_int_word, MAX_VAR_INT};
 use alloc::vec::Vec;
 
 /// The value of an unset field, by wire type.
@@ -41,6 +41,30 @@ macro_rules! is_unset {
     };
     ($k:ident, $v:expr) => {
         $v.is_none()
+    };
+}
+
+/// A word that is zero exactly when a field is unset, by wire type: the pointer of a string or
+/// binary value (a `None` is the null pointer; `Some("")` is not), a list's length, an
+/// option's tag. ORed together, they test a whole block without a branch per field.
+macro_rules! set_word {
+    (SubIds, $v:expr) => {
+        $v.len()
+    };
+    (Users, $v:expr) => {
+        $v.len()
+    };
+    (Str, $v:expr) => {
+        $v.map_or(0, |s: &str| s.as_ptr() as usize)
+    };
+    (Topic, $v:expr) => {
+        $v.map_or(0, |s: &str| s.as_ptr() as usize)
+    };
+    (Bin, $v:expr) => {
+        $v.map_or(0, |s: &[u8]| s.as_ptr() as usize)
+    };
+    ($k:ident, $v:expr) => {
+        $v.is_some() as usize
     };
 }
 
@@ -158,15 +182,22 @@ macro_rules! fast_len {
         }
     };
     (Str, $v:expr, $ctx:ident) => {
-        $v.filter(|s| str_ok(s)).map(|s| 3 + s.len())
+        match $v {
+            Some(s) if str_ok(s) => Some(3 + s.len()),
+            _ => None,
+        }
     };
     (Topic, $v:expr, $ctx:ident) => {
-        $v.filter(|s| topic_name_ok(s.as_bytes()))
-            .map(|s| 3 + s.len())
+        match $v {
+            Some(s) if topic_name_ok(s.as_bytes()) => Some(3 + s.len()),
+            _ => None,
+        }
     };
     (Bin, $v:expr, $ctx:ident) => {
-        $v.filter(|b| b.len() <= usize::from(u16::MAX))
-            .map(|b| 3 + b.len())
+        match $v {
+            Some(b) if b.len() <= usize::from(u16::MAX) => Some(3 + b.len()),
+            _ => None,
+        }
     };
     (SubIds, $v:expr, $ctx:ident) => {
         sub_ids_len(&$v, $ctx)
@@ -208,8 +239,7 @@ macro_rules! fast_write {
     };
     (Str, $v:expr, $id:expr, $out:ident) => {
         if let Some(v) = $v {
-            $out.push($id);
-            put_prefixed($out, v.as_bytes());
+            put_tagged($out, $id, v.as_bytes());
         }
     };
     (Topic, $v:expr, $id:expr, $out:ident) => {
@@ -217,28 +247,35 @@ macro_rules! fast_write {
     };
     (Bin, $v:expr, $id:expr, $out:ident) => {
         if let Some(v) = $v {
-            $out.push($id);
-            put_prefixed($out, v);
+            put_tagged($out, $id, v);
         }
     };
     (SubIds, $v:expr, $id:expr, $out:ident) => {
         let mut each = |v: u32| {
-            $out.push($id);
-            let _ = $out.put_var_int(v);
+            // (Checked to be at most `MAX_VAR_INT`.)
+            let (w, n) = var_int_word(v);
+            put_word($out, ($id as u64) | w << 8, 1 + n);
         };
         match $v.as_slice() {
-            Some(s) => s.iter().for_each(|&v| each(v)),
+            Some(s) => {
+                for &v in s {
+                    each(v)
+                }
+            }
             None => $v.iter().for_each(each),
         }
     };
     (Users, $v:expr, $id:expr, $out:ident) => {
         let mut each = |(k, v): (&str, &str)| {
-            $out.push($id);
-            put_prefixed($out, k.as_bytes());
+            put_tagged($out, $id, k.as_bytes());
             put_prefixed($out, v.as_bytes());
         };
         match $v.as_slice() {
-            Some(s) => s.iter().for_each(|&kv| each(kv)),
+            Some(s) => {
+                for &kv in s {
+                    each(kv)
+                }
+            }
             None => $v.iter().for_each(each),
         }
     };
@@ -351,25 +388,29 @@ impl<'a> Properties<'a> {
     };
 
     /// Whether no property is set.
-    #[inline]
+    #[inline(always)]
     pub fn is_empty(&self) -> bool {
-        // The same as `*self == Properties::EMPTY`, field by field. `&`, not `&&`: without a
-        // branch per field the tests fold into a few loads and ORs.
-        $( is_unset!($kind, self.$field) & )* true
+        // The same as `*self == Properties::EMPTY`: one word per field that is zero when the
+        // field is unset, ORed together without a branch.
+        ($( set_word!($kind, self.$field) | )* 0) == 0
     }
 
     /// The length of the block (without its length prefix) when every property set is
     /// allowed in `ctx` and valid for a sender to send; `None` otherwise, the general encoder
     /// ([`Properties::encode`]) then says what is wrong.
-    #[inline]
+    ///
+    /// Inlined where `ctx` is a constant: the properties `ctx` does not allow are then tested
+    /// all at once (any set is refused), and only the allowed ones one by one.
+    #[inline(always)]
     pub(crate) fn checked_len(&self, ctx: PropertyContext) -> Option<usize> {
         let allowed = ALLOWED_IDS[ctx as usize];
+        let stray = $( (if allowed & (1u64 << $id) == 0 { set_word!($kind, self.$field) } else { 0 }) | )* 0;
+        if stray != 0 {
+            return None;
+        }
         let mut n = 0usize;
         $(
-            if !is_unset!($kind, self.$field) {
-                if allowed & (1u64 << $id) == 0 {
-                    return None;
-                }
+            if allowed & (1u64 << $id) != 0 && !is_unset!($kind, self.$field) {
                 n += fast_len!($kind, self.$field, ctx)?;
             }
         )*
@@ -377,10 +418,12 @@ impl<'a> Properties<'a> {
     }
 
     /// Appends the properties (without their length prefix), checked by
-    /// [`Properties::checked_len`] first.
-    #[inline]
-    pub(crate) fn write_checked(&self, out: &mut Vec<u8>) {
-        $( fast_write!($kind, self.$field, $id, out); )*
+    /// [`Properties::checked_len`] for the same `ctx` first (which leaves only the ones `ctx`
+    /// allows to look at).
+    #[inline(always)]
+    pub(crate) fn write_checked(&self, ctx: PropertyContext, out: &mut Vec<u8>) {
+        let allowed = ALLOWED_IDS[ctx as usize];
+        $( if allowed & (1u64 << $id) != 0 { fast_write!($kind, self.$field, $id, out); } )*
     }
 
     /// Writes the property length and the properties (MQTT 5.0 only).
@@ -526,6 +569,7 @@ property_table!(generate);
 
 /// [`fast_len!`] of the subscription identifiers: one at most in SUBSCRIBE (v5 §3.8.2.1.2),
 /// each 1 to 268 435 455.
+#[inline(always)]
 fn sub_ids_len(ids: &Seq<'_, u32>, ctx: PropertyContext) -> Option<usize> {
     if ctx == PropertyContext::Subscribe && ids.len() > 1 {
         return None;
@@ -548,13 +592,17 @@ fn sub_ids_len(ids: &Seq<'_, u32>, ctx: PropertyContext) -> Option<usize> {
 }
 
 /// [`fast_len!`] of the user properties: every name and value a string a sender may send.
+#[inline(always)]
 fn users_len(users: &Seq<'_, (&str, &str)>) -> Option<usize> {
     let one = |(k, v): (&str, &str)| (str_ok(k) && str_ok(v)).then_some(5 + k.len() + v.len());
     let mut n = 0;
     match users.as_slice() {
         Some(s) => {
-            for &kv in s {
-                n += one(kv)?;
+            for &(k, v) in s {
+                if !(str_ok(k) && str_ok(v)) {
+                    return None;
+                }
+                n += 5 + k.len() + v.len();
             }
         }
         None => {
@@ -567,9 +615,16 @@ fn users_len(users: &Seq<'_, (&str, &str)>) -> Option<usize> {
 }
 
 /// Appends a two-byte length and the bytes (checked to fit already).
-#[inline]
+#[inline(always)]
 fn put_prefixed(out: &mut Vec<u8>, b: &[u8]) {
-    out.extend_from_slice(&(b.len() as u16).to_be_bytes());
+    put_word(out, u64::from(be16(b.len())), 2);
+    out.extend_from_slice(b);
+}
+
+/// Appends a property identifier, a two-byte length and the bytes (checked to fit already).
+#[inline(always)]
+fn put_tagged(out: &mut Vec<u8>, id: u8, b: &[u8]) {
+    put_word(out, u64::from(id) | u64::from(be16(b.len())) << 8, 3);
     out.extend_from_slice(b);
 }
 

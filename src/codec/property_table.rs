@@ -142,7 +142,7 @@ macro_rules! generate {
 
         /// The identifiers each context may carry, one bit per identifier, indexed by
         /// `PropertyContext as usize`.
-        pub(crate) static ALLOWED_IDS: [u64; 16] = {
+        pub(crate) const ALLOWED_IDS: [u64; 16] = {
             let mut t = [0u64; 16];
             $( $( t[PropertyContext::$ctx as usize] |= 1u64 << $id; )* )*
             t

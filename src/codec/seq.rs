@@ -71,20 +71,21 @@ impl<'a> WireItem<'a> for Subscription<'a> {
 
 /// A read-only list borrowed either from the application or from a received packet.
 pub struct Seq<'a, T> {
+    /// The number of items, whatever the representation (for a slice, its length): kept at
+    /// one place so that the length, and an emptiness test, is one load.
+    len: usize,
     repr: Repr<'a, T>,
 }
 
 enum Repr<'a, T> {
     Slice(&'a [T]),
-    /// `count` items back to back in `bytes`.
+    /// `len` items back to back in `bytes`.
     Packed {
         bytes: &'a [u8],
-        count: usize,
     },
-    /// `count` properties with identifier `id` among the others of a property block.
+    /// `len` properties with identifier `id` among the others of a property block.
     Property {
         bytes: &'a [u8],
-        count: usize,
         id: u8,
     },
 }
@@ -106,6 +107,7 @@ impl<'a, T> Seq<'a, T> {
     /// An empty list.
     pub const fn empty() -> Self {
         Seq {
+            len: 0,
             repr: Repr::Slice(&[]),
         }
     }
@@ -113,29 +115,29 @@ impl<'a, T> Seq<'a, T> {
     /// A list of the application's items.
     pub const fn from_slice(items: &'a [T]) -> Self {
         Seq {
+            len: items.len(),
             repr: Repr::Slice(items),
         }
     }
 
     pub(crate) fn packed(bytes: &'a [u8], count: usize) -> Self {
         Seq {
-            repr: Repr::Packed { bytes, count },
+            len: count,
+            repr: Repr::Packed { bytes },
         }
     }
 
     pub(crate) fn property(bytes: &'a [u8], count: usize, id: u8) -> Self {
         Seq {
-            repr: Repr::Property { bytes, count, id },
+            len: count,
+            repr: Repr::Property { bytes, id },
         }
     }
 
     /// Number of items.
     #[inline]
     pub fn len(&self) -> usize {
-        match self.repr {
-            Repr::Slice(s) => s.len(),
-            Repr::Packed { count, .. } | Repr::Property { count, .. } => count,
-        }
+        self.len
     }
 
     /// Whether the list is empty.
@@ -170,7 +172,7 @@ impl<'a, T: WireItem<'a>> Seq<'a, T> {
     pub fn iter(&self) -> SeqIter<'a, T> {
         SeqIter {
             repr: self.repr,
-            left: self.len(),
+            left: self.len,
             _t: PhantomData,
         }
     }

@@ -426,6 +426,54 @@ impl Sink for Vec<u8> {
     }
 }
 
+/// Appends the low `n` bytes (at most 8) of the little-endian word `w`. With room for eight
+/// bytes (the usual case: the space for the packet is reserved and more of it follows), one
+/// fixed-size store and the length set back, where `n` exact writes would each check the
+/// capacity; else the `n` bytes alone.
+#[inline(always)]
+pub(crate) fn put_word(out: &mut Vec<u8>, w: u64, n: usize) {
+    let b = w.to_le_bytes();
+    let at = out.len();
+    if out.capacity() - at >= 8 {
+        out.extend_from_slice(&b);
+        out.truncate(at + n);
+    } else {
+        out.extend_from_slice(&b[..n]);
+    }
+}
+
+/// A variable byte integer (at most [`MAX_VAR_INT`], checked before) as the low bytes of a
+/// little-endian word, and how many bytes it takes (1 to 4).
+#[inline(always)]
+pub(crate) fn var_int_word(v: u32) -> (u64, usize) {
+    if v < 0x80 {
+        (v as u64, 1)
+    } else {
+        var_int_word_long(u64::from(v))
+    }
+}
+
+fn var_int_word_long(mut v: u64) -> (u64, usize) {
+    let mut w = 0;
+    let mut n = 0;
+    loop {
+        let b = v & 0x7F;
+        v >>= 7;
+        w |= (b | u64::from(v > 0) << 7) << (8 * n);
+        n += 1;
+        if v == 0 {
+            return (w, n);
+        }
+    }
+}
+
+/// A length that fits two bytes (checked before), big-endian, as the low half of a
+/// little-endian word.
+#[inline(always)]
+pub(crate) fn be16(n: usize) -> u16 {
+    (n as u16).swap_bytes()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Byte scans, eight bytes at a time
 // ---------------------------------------------------------------------------------------------
@@ -483,20 +531,23 @@ fn scan(b: &[u8], found: impl Fn(u64) -> bool, byte: impl Fn(u8) -> bool + Copy)
     // Sixteen bytes at a time: a fixed-size block without early exit, which the compiler
     // turns into a few vector instructions where the target has them. The tail is the last
     // sixteen bytes again (a second look at some is harmless).
-    let block = |c: &[u8; 16]| {
-        let mut hits = 0u8;
-        for &x in c {
-            hits |= byte(x) as u8;
-        }
-        hits != 0
-    };
-    let (chunks, rest) = b.as_chunks::<16>();
+    let (chunks, _) = b.as_chunks::<16>();
     for c in chunks {
-        if block(c) {
+        if block16(c, byte) {
             return true;
         }
     }
-    !rest.is_empty() && b.last_chunk::<16>().is_some_and(block)
+    b.last_chunk::<16>().is_some_and(|c| block16(c, byte))
+}
+
+/// Whether a byte of `c` is one `byte` looks for.
+#[inline(always)]
+fn block16(c: &[u8; 16], byte: impl Fn(u8) -> bool) -> bool {
+    let mut hits = 0u8;
+    for &x in c {
+        hits |= byte(x) as u8;
+    }
+    hits != 0
 }
 
 /// The same verdict as [`validate_topic_name`], without its cost on the common path.
@@ -510,14 +561,14 @@ pub(crate) fn check_topic_name(name: &str) -> Result<(), TopicError> {
 
 /// A string a sender may send: at most 65 535 bytes, no U+0000 (v5 MQTT-1.5.4-1/-2, v3.1.1
 /// MQTT-1.5.3-1/-2; a `&str` is well-formed UTF-8 already).
-#[inline]
+#[inline(always)]
 pub(crate) fn str_ok(s: &str) -> bool {
     s.len() <= usize::from(u16::MAX) && !has_nul(s.as_bytes())
 }
 
 /// Whether `b` is a valid topic name: 1 to 65 535 bytes without U+0000, `+` or `#` (`false`
 /// says nothing about why).
-#[inline]
+#[inline(always)]
 pub(crate) fn topic_name_ok(b: &[u8]) -> bool {
     !b.is_empty() && b.len() <= MAX_TOPIC_LEN && !has_nul_or_wildcard(b)
 }
@@ -535,41 +586,56 @@ pub(crate) fn check_topic_filter(filter: &str) -> Result<(), TopicError> {
 
 /// Whether `b` is a valid topic filter that is not a shared subscription (nor starts with
 /// `$share`): `false` also for some valid filters, which then need the full check.
+#[inline(always)]
 pub(crate) fn plain_valid_filter(b: &[u8]) -> bool {
     let n = b.len();
-    if n == 0 || n > MAX_TOPIC_LEN || b.starts_with(b"$share") {
+    if n == 0 || n > MAX_TOPIC_LEN || (b[0] == b'$' && b.starts_with(b"$share")) {
         return false;
     }
     if n < 8 {
         return (0..n).all(|i| plain_filter_byte(b, i));
     }
-    // Eight bytes at a time, the tail as the last eight bytes with those already seen masked
-    // off. Every special byte is flagged in its word's mask; a false flag only costs an exact
-    // check.
-    let check = |at: usize, mut mask: u64| {
-        while mask != 0 {
-            if !plain_filter_byte(b, at + (mask.trailing_zeros() / 8) as usize) {
+    // Sixteen bytes at a time tested at once for a special byte (U+0000, `+`, `#`), then
+    // eight; the tail as the last eight bytes with those already seen masked off. In a block
+    // holding one, every special byte is flagged in its word's mask; each flag is checked
+    // where it stands (a false flag only costs that check).
+    let special = |c: u8| (c == 0) | ((c & 0xF7) == 0x23);
+    let (blocks, _) = b.as_chunks::<16>();
+    let mut at = 0;
+    for c in blocks {
+        if block16(c, special) {
+            let (lo, hi) = c.split_at(8);
+            if !flagged_ok(b, at, nul_or_wildcard_mask(word(lo)))
+                || !flagged_ok(b, at + 8, nul_or_wildcard_mask(word(hi)))
+            {
                 return false;
             }
-            mask &= mask - 1;
         }
-        true
-    };
-    let mut chunks = b.chunks_exact(8);
-    let mut at = 0;
-    for c in &mut chunks {
-        let mask = nul_or_wildcard_mask(word(c));
-        if mask != 0 && !check(at, mask) {
+        at += 16;
+    }
+    if n - at >= 8 {
+        if !flagged_ok(b, at, nul_or_wildcard_mask(word(&b[at..at + 8]))) {
             return false;
         }
         at += 8;
     }
-    let rest = chunks.remainder().len();
-    if rest > 0 {
-        let mask = nul_or_wildcard_mask(word(&b[n - 8..])) & (!0u64 << (8 * (8 - rest)));
-        if mask != 0 && !check(n - 8, mask) {
+    let seen = n - at;
+    if seen == 0 {
+        return true;
+    }
+    let mask = nul_or_wildcard_mask(word(&b[n - 8..])) & (!0u64 << (8 * (8 - seen)));
+    flagged_ok(b, n - 8, mask)
+}
+
+/// Whether each byte of `b` flagged in `mask` (a word's high bits, for the eight bytes from
+/// `at`; a false flag only costs an exact check) is allowed where it stands.
+#[inline(always)]
+fn flagged_ok(b: &[u8], at: usize, mut mask: u64) -> bool {
+    while mask != 0 {
+        if !plain_filter_byte(b, at + (mask.trailing_zeros() / 8) as usize) {
             return false;
         }
+        mask &= mask - 1;
     }
     true
 }
