@@ -20,15 +20,15 @@
 //! (wasmqtt without [`WriteCoalescing`], which is on by default).
 
 mod support;
-use support::{env_usize, payload, Lib};
+use support::{env_usize, median, payload, Lib};
 use wasmqtt_testkit::mosquitto::Mosquitto;
 
 use std::sync::mpsc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use wasmqtt::codec::{QoS, SubscriptionOptions};
-use wasmqtt::session::{Event, Message, Options, ReconnectPolicy, WriteCoalescing};
-use wasmqtt_tokio::{Client, PublishError};
+use wasmqtt::session::{Event, Options, ReconnectPolicy, WriteCoalescing};
+use wasmqtt_tokio::Client;
 
 const PAYLOAD: usize = 100;
 const INFLIGHT: u16 = 100;
@@ -142,33 +142,7 @@ async fn wasmqtt_pub(
     s.ready.send(()).unwrap();
     s.go.await.unwrap();
     let cpu0 = thread_cpu();
-    let body = payload(PAYLOAD);
-    let mut handles = Vec::with_capacity(if qos == QoS::AtMostOnce { 0 } else { n });
-    for _ in 0..n {
-        loop {
-            match client
-                .publish(Message::new(topic.as_str(), body.clone()).qos(qos))
-                .await
-            {
-                Ok(h) => {
-                    if qos != QoS::AtMostOnce {
-                        handles.push(h);
-                    }
-                    break;
-                }
-                Err(PublishError::WouldBlock) => tokio::task::yield_now().await,
-                Err(e) => panic!("wasmqtt publish: {e}"),
-            }
-        }
-    }
-    let mut count = n;
-    if qos != QoS::AtMostOnce {
-        count = 0;
-        for h in handles {
-            h.await.expect("wasmqtt publish acknowledged");
-            count += 1;
-        }
-    }
+    let (count, _) = support::publish_all(&client, &topic, &payload(PAYLOAD), qos, n).await;
     // Keep the driver running (writing) until the subscriber has everything.
     let _ = sub_done.await;
     let cpu = thread_cpu() - cpu0;
@@ -337,19 +311,6 @@ fn run(lib: Lib, broker: &Mosquitto, qos: QoS, n: usize) -> (Side, Side) {
     let p = publisher.join().expect("publisher thread");
     let s = sub.join().expect("subscriber thread");
     (p, s)
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
 }
 
 fn cell(v: &mut [f64]) -> String {

@@ -38,7 +38,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 use wasmqtt::codec::{ProtocolVersion, QoS, SubscriptionOptions};
 use wasmqtt::session::{Event, Message, Options, ReconnectPolicy};
-use wasmqtt_tokio::{Client, Events, PublishError};
+use wasmqtt_tokio::{Client, Events};
 
 /// Payload size of every message.
 const PAYLOAD: usize = 100;
@@ -197,34 +197,7 @@ mod ours {
             (received, last, sub_events)
         });
 
-        let mut handles = Vec::with_capacity(if qos == QoS::AtMostOnce { 0 } else { n });
-        let mut retries = 0usize;
-        for _ in 0..n {
-            loop {
-                let message = Message::new(topic.as_str(), body.clone()).qos(qos);
-                match publisher.publish(message).await {
-                    Ok(handle) => {
-                        if qos != QoS::AtMostOnce {
-                            handles.push(handle);
-                        }
-                        break;
-                    }
-                    Err(PublishError::WouldBlock) => {
-                        retries += 1;
-                        tokio::task::yield_now().await;
-                    }
-                    Err(e) => panic!("wasmqtt publish: {e}"),
-                }
-            }
-        }
-        let mut acked = n;
-        if qos != QoS::AtMostOnce {
-            acked = 0;
-            for handle in handles {
-                handle.await.expect("wasmqtt publish acknowledged");
-                acked += 1;
-            }
-        }
+        let (acked, retries) = support::publish_all(&publisher, &topic, &body, qos, n).await;
         let acked_at = Instant::now();
         let (received, last, _sub_events) = receiver.await.expect("wasmqtt receiver");
         let end = if received == n {
@@ -607,16 +580,7 @@ fn micros(d: Duration) -> f64 {
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
+    support::median(&mut v)
 }
 
 fn main() {

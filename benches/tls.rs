@@ -30,10 +30,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{env_usize, Lib};
 use wasmqtt::codec::{ProtocolVersion, QoS, SubscriptionOptions};
-use wasmqtt::session::{Event, Message, Options, ReconnectPolicy};
+use wasmqtt::session::{Event, Options, ReconnectPolicy};
 use wasmqtt_testkit::certs::TestCerts;
 use wasmqtt_testkit::mosquitto::{Mosquitto, Options as BrokerOptions};
-use wasmqtt_tokio::{Client, Events, PublishError, TlsOptions};
+use wasmqtt_tokio::{Client, Events, TlsOptions};
 
 /// Payload size of every message.
 const PAYLOAD: usize = 100;
@@ -159,25 +159,7 @@ mod ours {
             });
             (counted, sub_events)
         });
-        let mut handles = Vec::with_capacity(if qos == QoS::AtMostOnce { 0 } else { n });
-        for _ in 0..n {
-            loop {
-                let message = Message::new(topic.as_str(), body.clone()).qos(qos);
-                match publisher.publish(message).await {
-                    Ok(handle) => {
-                        if qos != QoS::AtMostOnce {
-                            handles.push(handle);
-                        }
-                        break;
-                    }
-                    Err(PublishError::WouldBlock) => tokio::task::yield_now().await,
-                    Err(e) => panic!("wasmqtt publish: {e}"),
-                }
-            }
-        }
-        for handle in handles {
-            handle.await.expect("wasmqtt publish acknowledged");
-        }
+        support::publish_all(&publisher, &topic, &body, qos, n).await;
         let acked_at = Instant::now();
         let ((received, last), _events) = receiver.await.expect("wasmqtt receiver");
         let end = if received == n {
@@ -369,13 +351,7 @@ fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
     if v.is_empty() {
         return (f64::NAN, f64::NAN, f64::NAN);
     }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let m = v.len() / 2;
-    let median = if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    };
+    let median = support::median(&mut v);
     (median, v[0], v[v.len() - 1])
 }
 
