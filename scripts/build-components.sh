@@ -3,6 +3,9 @@
 #   wasmqtt_provider.wasm  the provider (crate wasmqtt-provider: exports wasmqtt:mqtt/client)
 #   wasmqtt-cli.wasm       the command component (crate wasmqtt-cli: pub / sub)
 #   power-meter.wasm       the example app (imports wasmqtt:mqtt/client)
+#   wasmqtt_messaging.wasm the wasi:messaging provider (crate wasmqtt-messaging)
+#   wasmqtt-messaging-runner.wasm  its runner (calls an app's wasi:messaging/incoming-handler)
+#   messaging_echo.wasm    the example wasi:messaging app (examples/messaging-echo)
 # Each is a crate of its own with an output file of its own, so the order does not matter.
 # The provider's and the command component's core modules go through binaryen's `wasm-opt -Oz`
 # before they become components (components/wasm_opt_link.rs): web-demo's npm binaryen, which
@@ -17,5 +20,6 @@ if [ -z "${WASM_OPT:-}" ] && [ ! -x web-demo/node_modules/.bin/wasm-opt ]; then
   (cd web-demo && npm ci --no-audit --no-fund)
 fi
 CARGO_INCREMENTAL=0 cargo build --profile wasm --target wasm32-wasip2 \
-  -p wasmqtt-provider -p wasmqtt-cli -p power-meter
+  -p wasmqtt-provider -p wasmqtt-cli -p power-meter \
+  -p wasmqtt-messaging -p wasmqtt-messaging-runner -p messaging-echo
 ls -l "$out"/*.wasm

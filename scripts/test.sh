@@ -236,7 +236,8 @@ fmt_check() {
 
 # The crates for wasm32-wasip2 (wasmqtt-cli again: its binary is the command component). The
 # core comes first in both lists (`${LIST[@]:2}` drops it).
-WASI_CRATES=(-p wasmqtt -p wasmqtt-wasi -p wasmqtt-provider -p wasmqtt-cli -p power-meter)
+WASI_CRATES=(-p wasmqtt -p wasmqtt-wasi -p wasmqtt-provider -p wasmqtt-cli -p power-meter
+    -p wasmqtt-messaging -p wasmqtt-messaging-runner -p messaging-echo)
 BROWSER_CRATES=(-p wasmqtt -p wasmqtt-browser)
 
 # Every crate on its target (CARGO_INCREMENTAL=0 for the wasm targets: see wasm_build). On the
@@ -317,7 +318,9 @@ host_runner_tests() {
     # The plain provider and command component (--no-default-features: no TLS, no WebSocket),
     # kept in target/wasm32-wasip2/wasm/plain/ for the tests of that build; then the default
     # (TLS + WebSocket) provider, command component and the power-meter app (the composition
-    # test composes the app with the provider through `wasmqtt-host compose`, wac-graph).
+    # test composes the app with the provider through `wasmqtt-host compose`, wac-graph), and
+    # the wasi:messaging provider, runner and echo app (tests/messaging.rs composes them through
+    # `wasmqtt-host compose-messaging`).
     log "--- cargo build --profile wasm --target wasm32-wasip2 -p wasmqtt-provider -p wasmqtt-cli --no-default-features"
     cargo build --profile wasm --target wasm32-wasip2 -p wasmqtt-provider -p wasmqtt-cli --no-default-features
     mkdir -p target/wasm32-wasip2/wasm/plain
@@ -327,6 +330,10 @@ host_runner_tests() {
     cargo clippy --release -p wasmqtt-host --no-deps --all-targets -- -D warnings
     log "--- cargo test --release -p wasmqtt-host"
     cargo test --release -p wasmqtt-host | tee -a "$TEST_LOG"
+    local f
+    for f in wasmqtt_messaging.wasm wasmqtt-messaging-runner.wasm messaging_echo.wasm; do
+        log "wasi:messaging artifact $f: $(stat -c %s "target/wasm32-wasip2/wasm/$f") bytes, gzip -9 $(gzip -9c "target/wasm32-wasip2/wasm/$f" | wc -c)"
+    done
 }
 
 # The browser build (crate wasmqtt-browser in drivers/browser/, web-demo/): installs Debian's chromium and chromium-driver,

@@ -8,6 +8,7 @@
 //! wasmqtt-host run --broker mqtts://b:8883 app.wasm [args...]    (any wasi:cli/run command)
 //! wasmqtt-host demo [--broker host:port]                          (the provider, round trip)
 //! wasmqtt-host compose app.wasm --plug provider.wasm -o out.wasm   (what `wac plug` does)
+//! wasmqtt-host compose-messaging app.wasm -o out.wasm   (a wasi:messaging app, provider, runner)
 //! ```
 
 use std::ffi::OsString;
@@ -39,15 +40,23 @@ commands:
   rr [flags]        MQTT 5 request/response, with mosquitto_rr's flags (-t topic -e
                     response-topic -m message -W seconds, ...); network and files as for pub
                     (the exit codes of all three: docs/CLI.md)
-  run [--broker URL|HOST:PORT]... [--store DIR] COMPONENT [args...]
+  run [--broker URL|HOST:PORT]... [--store DIR] [--env KEY=VALUE]... COMPONENT [args...]
                     run a command component (wasi:cli/run), e.g. an app composed with the
                     provider, with TCP to each --broker (a URL such as mqtts://host:8883 or
                     HOST:PORT; repeat it for a failover list); without --broker it has no
                     network. --store DIR grants DIR (created if missing) read-write at the
-                    same path, for the provider's durable state (connect-options.store)
+                    same path, for the provider's durable state (connect-options.store);
+                    --env sets an environment variable of the component (e.g. WASMQTT_BROKER
+                    of the wasi:messaging provider)
   compose APP --plug PLUG [--plug PLUG...] -o OUT
                     plug the exports of PLUG (e.g. the provider) into APP's matching imports
                     and write the composed component to OUT (what `wac plug` does)
+  compose-messaging APP [--provider WASM] [--runner WASM] -o OUT
+                    compose a wasi:messaging app (it exports wasi:messaging/incoming-handler)
+                    with the messaging provider and the messaging runner into one command;
+                    run it with `run --broker URL --env WASMQTT_BROKER=URL OUT FILTER...`
+                    [default WASMs: target/wasm32-wasip2/wasm/wasmqtt_messaging.wasm and
+                    wasmqtt-messaging-runner.wasm]
   demo [options]    show the provider component at work: connect, subscribe, publish at QoS 0,
                     1 and 2, and print the round trip, against an embedded rumqttd broker
     --broker HOST:PORT  use this broker instead of starting an embedded rumqttd
@@ -77,8 +86,15 @@ enum Command {
     Run {
         brokers: Vec<String>,
         store: Option<PathBuf>,
+        env: Vec<(String, String)>,
         component: PathBuf,
         args: Vec<String>,
+    },
+    ComposeMessaging {
+        app: PathBuf,
+        provider: Option<PathBuf>,
+        runner: Option<PathBuf>,
+        out: PathBuf,
     },
     Compose {
         socket: PathBuf,
@@ -120,7 +136,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<(Option<Pat
             Some(Long("version")) | Some(Short('V')) => break Command::Version,
             Some(Value(v)) => break subcommand(&string(v)?, &mut p)?,
             Some(other) => return Err(other.unexpected().into()),
-            None => bail!("missing command: pub, sub, rr, run, compose or demo (see --help)"),
+            None => bail!("missing command: pub, sub, rr, run, compose, compose-messaging or demo (see --help)"),
         }
     };
     Ok((cli_wasm, command))
@@ -140,15 +156,26 @@ fn subcommand(name: &str, p: &mut lexopt::Parser) -> anyhow::Result<Command> {
         "run" => {
             let mut brokers = Vec::new();
             let mut store = None;
+            let mut env = Vec::new();
             loop {
                 match p.next()? {
                     Some(Long("broker")) => brokers.push(string(p.value()?)?),
+                    Some(Long("env")) => {
+                        let kv = string(p.value()?)?;
+                        match kv.split_once('=') {
+                            Some((k, v)) if !k.is_empty() => {
+                                env.push((k.to_string(), v.to_string()))
+                            }
+                            _ => bail!("run: --env {kv}: use KEY=VALUE"),
+                        }
+                    }
                     Some(Long("store")) => store = Some(PathBuf::from(p.value()?)),
                     Some(Long("help")) => return Ok(Command::Help),
                     Some(Value(component)) => {
                         break Command::Run {
                             brokers,
                             store,
+                            env,
                             component: component.into(),
                             args: strings(p.raw_args()?)?,
                         }
@@ -174,6 +201,28 @@ fn subcommand(name: &str, p: &mut lexopt::Parser) -> anyhow::Result<Command> {
                     Command::Compose { socket, plugs, out }
                 }
                 _ => bail!("compose: usage: compose APP --plug PLUG -o OUT (see --help)"),
+            }
+        }
+        "compose-messaging" => {
+            let (mut app, mut provider, mut runner, mut out) = (None, None, None, None);
+            while let Some(arg) = p.next()? {
+                match arg {
+                    Long("provider") => provider = Some(PathBuf::from(p.value()?)),
+                    Long("runner") => runner = Some(PathBuf::from(p.value()?)),
+                    Short('o') | Long("output") => out = Some(PathBuf::from(p.value()?)),
+                    Long("help") => return Ok(Command::Help),
+                    Value(v) if app.is_none() => app = Some(PathBuf::from(v)),
+                    other => return Err(other.unexpected().into()),
+                }
+            }
+            match (app, out) {
+                (Some(app), Some(out)) => Command::ComposeMessaging {
+                    app,
+                    provider,
+                    runner,
+                    out,
+                },
+                _ => bail!("compose-messaging: usage: compose-messaging APP -o OUT (see --help)"),
             }
         }
         "demo" => {
@@ -216,7 +265,7 @@ fn subcommand(name: &str, p: &mut lexopt::Parser) -> anyhow::Result<Command> {
             }
         }
         other => {
-            bail!("unknown command '{other}': use pub, sub, rr, run, compose or demo (see --help)")
+            bail!("unknown command '{other}': use pub, sub, rr, run, compose, compose-messaging or demo (see --help)")
         }
     })
 }
@@ -259,9 +308,38 @@ fn run(cli_wasm: Option<PathBuf>, command: Command) -> anyhow::Result<ExitCode> 
             eprintln!("wrote {} ({} bytes)", out.display(), composed.len());
             Ok(ExitCode::SUCCESS)
         }
+        Command::ComposeMessaging {
+            app,
+            provider,
+            runner,
+            out,
+        } => {
+            let wasm_dir = Artifact::Provider
+                .default_path()
+                .parent()
+                .map(PathBuf::from)
+                .unwrap_or_default();
+            let provider = provider.unwrap_or_else(|| wasm_dir.join("wasmqtt_messaging.wasm"));
+            let runner = runner.unwrap_or_else(|| wasm_dir.join("wasmqtt-messaging-runner.wasm"));
+            let read = |p: &PathBuf| {
+                std::fs::read(p).with_context(|| {
+                    format!(
+                        "{} (build it: cargo build --profile wasm --target wasm32-wasip2 \
+                         -p wasmqtt-messaging -p wasmqtt-messaging-runner)",
+                        p.display()
+                    )
+                })
+            };
+            let composed =
+                wasmqtt_host::compose::messaging(&read(&app)?, &read(&provider)?, &read(&runner)?)?;
+            std::fs::write(&out, &composed).with_context(|| format!("{}", out.display()))?;
+            eprintln!("wrote {} ({} bytes)", out.display(), composed.len());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run {
             brokers,
             store,
+            env,
             component,
             args,
         } => {
@@ -284,11 +362,9 @@ fn run(cli_wasm: Option<PathBuf>, command: Command) -> anyhow::Result<ExitCode> 
                 .unwrap_or("component")
                 .to_string();
             let runtime = runtime()?;
-            let status = run_command_file(
-                &runtime,
-                &component,
-                &CommandConfig::new(&program, &args, policy),
-            )?;
+            let mut config = CommandConfig::new(&program, &args, policy);
+            config.env = env;
+            let status = run_command_file(&runtime, &component, &config)?;
             Ok(exit_code(status.0))
         }
         Command::Demo {
@@ -512,6 +588,8 @@ mod tests {
             "b:2",
             "--store",
             "state",
+            "--env",
+            "WASMQTT_BROKER=mqtt://a:1",
             "app.wasm",
             "x",
         ];
@@ -519,15 +597,41 @@ mod tests {
             Command::Run {
                 brokers,
                 store,
+                env,
                 component,
                 args,
             } => {
                 assert_eq!(brokers, ["mqtt://a:1", "b:2"]);
                 assert_eq!(store, Some(PathBuf::from("state")));
+                assert_eq!(
+                    env,
+                    [("WASMQTT_BROKER".to_string(), "mqtt://a:1".to_string())]
+                );
                 assert_eq!(component, PathBuf::from("app.wasm"));
                 assert_eq!(args, ["x"]);
             }
             _ => panic!("not a run command"),
+        }
+        let bad = ["run", "--env", "NOEQUALS", "app.wasm"];
+        assert!(parse(bad.map(OsString::from)).is_err());
+        let bad = ["run", "--env", "=v", "app.wasm"];
+        assert!(parse(bad.map(OsString::from)).is_err());
+        assert!(parse(["compose-messaging", "app.wasm"].map(OsString::from)).is_err());
+        match parse(["compose-messaging", "app.wasm", "-o", "o.wasm"].map(OsString::from))
+            .unwrap()
+            .1
+        {
+            Command::ComposeMessaging {
+                app,
+                out,
+                provider,
+                runner,
+            } => {
+                assert_eq!(app, PathBuf::from("app.wasm"));
+                assert_eq!(out, PathBuf::from("o.wasm"));
+                assert_eq!((provider, runner), (None, None));
+            }
+            _ => panic!("not compose-messaging"),
         }
     }
 }

@@ -2,7 +2,8 @@
 
 # The crates that build and run on the host (wasmqtt-host is linted and tested in its own step,
 # in release).
-HOST_CRATES=(-p wasmqtt -p wasmqtt-tokio -p wasmqtt-store -p wasmqtt-transport -p wasmqtt-testkit -p wasmqtt-cli)
+HOST_CRATES=(-p wasmqtt -p wasmqtt-tokio -p wasmqtt-store -p wasmqtt-transport -p wasmqtt-testkit -p wasmqtt-cli
+    -p wasmqtt-messaging-runner)
 
 # The dashboard's node:test files (web-demo/test/*.test.mjs), relative to web-demo/.
 node_test_files() {

@@ -194,17 +194,30 @@ impl Session {
         payload: impl Into<Vec<u8>>,
         now: u64,
     ) -> Result<PublishId, ResponseError> {
+        let m = Message::new(String::new(), payload).qos(request.message.qos);
+        self.respond_with(request, m, now)
+    }
+
+    /// Like [`Session::respond`], with a whole response message: its topic becomes the
+    /// request's Response Topic and its Correlation Data the request's (v5 §4.10, which has no
+    /// numbered statement: the responder sends the Correlation Data back unchanged); QoS, retain,
+    /// payload and the other properties are `response`'s. Fails as [`Session::respond`] does.
+    pub fn respond_with(
+        &mut self,
+        request: &ReceivedMessage,
+        mut response: Message,
+        now: u64,
+    ) -> Result<PublishId, ResponseError> {
         if !self.opts.version.is_v5() {
             return Err(ResponseError::NotSupportedInV311);
         }
         let props = &request.message.properties;
-        let topic = props
+        response.topic = props
             .response_topic
             .clone()
             .ok_or(ResponseError::NoResponseTopic)?;
-        let mut m = Message::new(topic, payload).qos(request.message.qos);
-        m.properties.correlation_data = props.correlation_data.clone();
-        self.publish(m, now).map_err(ResponseError::Publish)
+        response.properties.correlation_data = props.correlation_data.clone();
+        self.publish(response, now).map_err(ResponseError::Publish)
     }
 
     /// The response topic requests carry, once it is known.

@@ -428,6 +428,51 @@ fn respond_publishes_to_the_response_topic_with_the_correlation_data() {
     );
 }
 
+/// `respond_with`: the whole response message (its QoS, content type and user properties),
+/// on the request's response topic with the request's correlation data (whatever topic and
+/// correlation data the response carried before).
+#[test]
+fn respond_with_sends_the_whole_message_to_the_response_topic() {
+    let mut sim = Sim::connected(opts(V5));
+    let req = Packet::Publish(Publish {
+        dup: false,
+        qos: Q1,
+        retain: false,
+        topic: "svc/echo",
+        packet_id: 8,
+        properties: Properties {
+            response_topic: Some("them/resp"),
+            correlation_data: Some(b"c-2"),
+            ..Properties::EMPTY
+        },
+        payload: b"ping",
+    });
+    sim.send(&req);
+    sim.take();
+    let m = messages(&sim.take_events()).remove(0);
+    let mut response = Message::new("ignored/topic", "pong").qos(Q0);
+    response.properties.content_type = Some("text/plain".into());
+    response.properties.user_properties = vec![("k".into(), "v".into())];
+    response.properties.correlation_data = Some(b"replaced".to_vec());
+    sim.session.respond_with(&m, response, 0).unwrap();
+    sim.run();
+    let out = publishes(&sim.take());
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].topic, "them/resp");
+    assert_eq!(out[0].payload, b"pong");
+    assert_eq!(out[0].qos, Q0, "the response's QoS, not the request's");
+    assert_eq!(out[0].props.correlation_data.as_deref(), Some(&b"c-2"[..]));
+    assert_eq!(out[0].props.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(out[0].props.user_properties, [("k".to_string(), "v".to_string())]);
+    let mut v311 = Sim::connected(opts(V311));
+    assert_eq!(
+        v311.session
+            .respond_with(&m, Message::new("x", "y"), 0)
+            .unwrap_err(),
+        ResponseError::NotSupportedInV311
+    );
+}
+
 /// Topic Alias Maximum 0: CONNECT carries no Topic Alias Maximum property (absent means 0,
 /// v5 §3.1.2.11.5), and the server may then send no alias (v5 MQTT-3.1.2-27): one that does is
 /// refused as a protocol error (DISCONNECT 0x94 Topic Alias invalid).
