@@ -6,6 +6,9 @@
 #   wasmqtt_messaging.wasm the wasi:messaging provider (crate wasmqtt-messaging)
 #   wasmqtt-messaging-runner.wasm  its runner (calls an app's wasi:messaging/incoming-handler)
 #   messaging_echo.wasm    the example wasi:messaging app (examples/messaging-echo)
+#   wasmqtt_provider_p3.wasm  the WASI 0.3 provider (crate wasmqtt-provider-p3: exports
+#                          wasmqtt:mqtt/client@0.2.0, async functions and streams)
+#   p3_roundtrip.wasm      the example WASI 0.3 app (examples/p3-roundtrip)
 # Each is a crate of its own with an output file of its own, so the order does not matter.
 # The provider's and the command component's core modules go through binaryen's `wasm-opt -Oz`
 # before they become components (components/wasm_opt_link.rs): web-demo's npm binaryen, which
@@ -21,5 +24,6 @@ if [ -z "${WASM_OPT:-}" ] && [ ! -x web-demo/node_modules/.bin/wasm-opt ]; then
 fi
 CARGO_INCREMENTAL=0 cargo build --profile wasm --target wasm32-wasip2 \
   -p wasmqtt-provider -p wasmqtt-cli -p power-meter \
-  -p wasmqtt-messaging -p wasmqtt-messaging-runner -p messaging-echo
+  -p wasmqtt-messaging -p wasmqtt-messaging-runner -p messaging-echo \
+  -p wasmqtt-provider-p3 -p p3-roundtrip
 ls -l "$out"/*.wasm

@@ -237,7 +237,8 @@ fmt_check() {
 # The crates for wasm32-wasip2 (wasmqtt-cli again: its binary is the command component). The
 # core comes first in both lists (`${LIST[@]:2}` drops it).
 WASI_CRATES=(-p wasmqtt -p wasmqtt-wasi -p wasmqtt-provider -p wasmqtt-cli -p power-meter
-    -p wasmqtt-messaging -p wasmqtt-messaging-runner -p messaging-echo)
+    -p wasmqtt-messaging -p wasmqtt-messaging-runner -p messaging-echo
+    -p wasmqtt-provider-p3 -p p3-roundtrip)
 BROWSER_CRATES=(-p wasmqtt -p wasmqtt-browser)
 
 # Every crate on its target (CARGO_INCREMENTAL=0 for the wasm targets: see wasm_build). On the
@@ -320,7 +321,8 @@ host_runner_tests() {
     # (TLS + WebSocket) provider, command component and the power-meter app (the composition
     # test composes the app with the provider through `wasmqtt-host compose`, wac-graph), and
     # the wasi:messaging provider, runner and echo app (tests/messaging.rs composes them through
-    # `wasmqtt-host compose-messaging`).
+    # `wasmqtt-host compose-messaging`), and the WASI 0.3 provider with its example app
+    # (tests/p3.rs composes them and runs them with `wasmqtt-host run --p3`).
     log "--- cargo build --profile wasm --target wasm32-wasip2 -p wasmqtt-provider -p wasmqtt-cli --no-default-features"
     cargo build --profile wasm --target wasm32-wasip2 -p wasmqtt-provider -p wasmqtt-cli --no-default-features
     mkdir -p target/wasm32-wasip2/wasm/plain
@@ -331,8 +333,9 @@ host_runner_tests() {
     log "--- cargo test --release -p wasmqtt-host"
     cargo test --release -p wasmqtt-host | tee -a "$TEST_LOG"
     local f
-    for f in wasmqtt_messaging.wasm wasmqtt-messaging-runner.wasm messaging_echo.wasm; do
-        log "wasi:messaging artifact $f: $(stat -c %s "target/wasm32-wasip2/wasm/$f") bytes, gzip -9 $(gzip -9c "target/wasm32-wasip2/wasm/$f" | wc -c)"
+    for f in wasmqtt_messaging.wasm wasmqtt-messaging-runner.wasm messaging_echo.wasm \
+        wasmqtt_provider_p3.wasm p3_roundtrip.wasm; do
+        log "component artifact $f: $(stat -c %s "target/wasm32-wasip2/wasm/$f") bytes, gzip -9 $(gzip -9c "target/wasm32-wasip2/wasm/$f" | wc -c)"
     done
 }
 

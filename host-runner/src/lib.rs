@@ -20,6 +20,7 @@
 pub mod command;
 pub mod compose;
 pub mod demo;
+pub mod p3;
 pub mod policy;
 pub mod provider;
 pub mod runtime;

@@ -40,14 +40,16 @@ commands:
   rr [flags]        MQTT 5 request/response, with mosquitto_rr's flags (-t topic -e
                     response-topic -m message -W seconds, ...); network and files as for pub
                     (the exit codes of all three: docs/CLI.md)
-  run [--broker URL|HOST:PORT]... [--store DIR] [--env KEY=VALUE]... COMPONENT [args...]
+  run [--broker URL|HOST:PORT]... [--store DIR] [--env KEY=VALUE]... [--p3] COMPONENT [args...]
                     run a command component (wasi:cli/run), e.g. an app composed with the
                     provider, with TCP to each --broker (a URL such as mqtts://host:8883 or
                     HOST:PORT; repeat it for a failover list); without --broker it has no
                     network. --store DIR grants DIR (created if missing) read-write at the
                     same path, for the provider's durable state (connect-options.store);
                     --env sets an environment variable of the component (e.g. WASMQTT_BROKER
-                    of the wasi:messaging provider)
+                    of the wasi:messaging provider); --p3 runs a WASI 0.3 command
+                    (wasi:cli/run@0.3, e.g. an app composed with the WASI 0.3 provider) on
+                    an engine with component-model async
   compose APP --plug PLUG [--plug PLUG...] -o OUT
                     plug the exports of PLUG (e.g. the provider) into APP's matching imports
                     and write the composed component to OUT (what `wac plug` does)
@@ -87,6 +89,7 @@ enum Command {
         brokers: Vec<String>,
         store: Option<PathBuf>,
         env: Vec<(String, String)>,
+        p3: bool,
         component: PathBuf,
         args: Vec<String>,
     },
@@ -157,6 +160,7 @@ fn subcommand(name: &str, p: &mut lexopt::Parser) -> anyhow::Result<Command> {
             let mut brokers = Vec::new();
             let mut store = None;
             let mut env = Vec::new();
+            let mut p3 = false;
             loop {
                 match p.next()? {
                     Some(Long("broker")) => brokers.push(string(p.value()?)?),
@@ -170,12 +174,14 @@ fn subcommand(name: &str, p: &mut lexopt::Parser) -> anyhow::Result<Command> {
                         }
                     }
                     Some(Long("store")) => store = Some(PathBuf::from(p.value()?)),
+                    Some(Long("p3")) => p3 = true,
                     Some(Long("help")) => return Ok(Command::Help),
                     Some(Value(component)) => {
                         break Command::Run {
                             brokers,
                             store,
                             env,
+                            p3,
                             component: component.into(),
                             args: strings(p.raw_args()?)?,
                         }
@@ -340,6 +346,7 @@ fn run(cli_wasm: Option<PathBuf>, command: Command) -> anyhow::Result<ExitCode> 
             brokers,
             store,
             env,
+            p3,
             component,
             args,
         } => {
@@ -364,6 +371,10 @@ fn run(cli_wasm: Option<PathBuf>, command: Command) -> anyhow::Result<ExitCode> 
             let runtime = runtime()?;
             let mut config = CommandConfig::new(&program, &args, policy);
             config.env = env;
+            if p3 {
+                let status = wasmqtt_host::p3::run_p3_command_file(&component, &config)?;
+                return Ok(exit_code(status.0));
+            }
             let status = run_command_file(&runtime, &component, &config)?;
             Ok(exit_code(status.0))
         }
@@ -599,6 +610,7 @@ mod tests {
                 store,
                 env,
                 component,
+                p3: false,
                 args,
             } => {
                 assert_eq!(brokers, ["mqtt://a:1", "b:2"]);

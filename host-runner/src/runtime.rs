@@ -346,7 +346,7 @@ impl Stdio {
         }
     }
 
-    fn apply(&self, builder: &mut WasiCtxBuilder) {
+    pub(crate) fn apply(&self, builder: &mut WasiCtxBuilder) {
         match self {
             Stdio::Inherit => {
                 builder.inherit_stdio();

@@ -463,7 +463,10 @@ fn respond_with_sends_the_whole_message_to_the_response_topic() {
     assert_eq!(out[0].qos, Q0, "the response's QoS, not the request's");
     assert_eq!(out[0].props.correlation_data.as_deref(), Some(&b"c-2"[..]));
     assert_eq!(out[0].props.content_type.as_deref(), Some("text/plain"));
-    assert_eq!(out[0].props.user_properties, [("k".to_string(), "v".to_string())]);
+    assert_eq!(
+        out[0].props.user_properties,
+        [("k".to_string(), "v".to_string())]
+    );
     let mut v311 = Sim::connected(opts(V311));
     assert_eq!(
         v311.session
