@@ -349,6 +349,29 @@ test('a lost connection emits close with reconnectIn, then reconnect; subscripti
   }
 });
 
+test('an idle client keeps its connection: the loop wakes for the keep-alive deadline', async () => {
+  // Keep-alive 1 s: mosquitto 2.0 drops a client silent for 1.5 s (its check runs every few
+  // seconds: it logged the drop 5 s after CONNECT when the loop ignored the deadline). The idle
+  // loop's waits double up to pollInterval (5 s here): 1, 2, 4 ... 1024, 2048, 4096 ms, too late
+  // for the PINGREQs alone; next-deadline wakes it.
+  const c = await connect(broker.url, { clientId: 'node-keepalive', keepalive: 1, pollInterval: 5000 });
+  try {
+    const closes = [];
+    c.on('close', (i) => closes.push(i.code));
+    // The property is about time passing with nothing to do: the wait is the test, not a sync.
+    await new Promise((r) => setTimeout(r, 7000));
+    assert.deepEqual(closes, []);
+    assert.equal(c.connected, true);
+    assert.doesNotMatch(broker.log(), /node-keepalive.*(exceeded timeout|disconnected)/);
+    const got = collector(1);
+    await c.subscribe('ka/t', { qos: 1 }, (m) => got.push(m.text));
+    await c.publish('ka/t', 'alive', { qos: 1 });
+    assert.deepEqual(await got.done, ['alive']);
+  } finally {
+    await c.end();
+  }
+});
+
 test('topicMatches, validateTopicFilter, validateTopicName', () => {
   assert.equal(topicMatches('a/+/c', 'a/b/c'), true);
   assert.equal(topicMatches('a/#', 'a'), true);
