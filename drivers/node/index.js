@@ -161,6 +161,43 @@ function randomClientId() {
   return `wasmqtt${s}`;
 }
 
+const pem = (v, what) => {
+  if (v === undefined || v === null) return undefined;
+  const list = Array.isArray(v) ? v : [v];
+  return list.map((x) => {
+    if (typeof x === 'string') return x;
+    if (x instanceof Uint8Array) return decoder.decode(x);
+    throw invalid(`${what} must be PEM text (a string or a Buffer)`);
+  }).join('\n');
+};
+
+/**
+ * Node only (MQTT.js's and node:tls's names): `ca`, `cert`, `key` (PEM, strings or Buffers),
+ * `rejectUnauthorized` (false: accept any certificate, for tests), `servername`, `ALPNProtocols`,
+ * as the WIT's `tls-options`; none of them: the provider's built-in roots.
+ */
+function tlsOptionsOf(o) {
+  const names = ['ca', 'cert', 'key', 'rejectUnauthorized', 'servername', 'ALPNProtocols'];
+  if (!names.some((n) => o[n] !== undefined)) return undefined;
+  if (o.ALPNProtocols !== undefined && (!Array.isArray(o.ALPNProtocols) || o.ALPNProtocols.some((p) => typeof p !== 'string'))) {
+    throw invalid('ALPNProtocols must be an array of strings');
+  }
+  if (o.servername !== undefined && typeof o.servername !== 'string') throw invalid('servername must be a string');
+  return {
+    caPem: pem(o.ca, 'ca'),
+    caFile: undefined,
+    clientCertificatePem: pem(o.cert, 'cert'),
+    clientKeyPem: pem(o.key, 'key'),
+    clientCertificateFile: undefined,
+    clientKeyFile: undefined,
+    alpn: o.ALPNProtocols ?? [],
+    serverName: o.servername,
+    tlsVersion: undefined,
+    dangerousSkipHostnameVerification: false,
+    dangerousAcceptAnyCertificate: o.rejectUnauthorized === false,
+  };
+}
+
 const EVENTS = ['message', 'connect', 'reconnect', 'close', 'end', 'error', 'state', 'resubscribe'];
 
 /** `connect(url, options)`'s arguments as the component's `connect-options`. */
@@ -208,12 +245,13 @@ function connectOptionsOf(url, options) {
     };
   }
   const connectTimeout = uint(o, 'connectTimeout', 0, Number.MAX_SAFE_INTEGER);
+  const tls = tlsOptionsOf(o);
   const version = uint(o, 'protocolVersion', 4, 5);
   return {
     host: '',
     port: 0,
     brokers,
-    tls: undefined,
+    tls,
     websocketHeaders: [],
     clientId: o.clientId ?? randomClientId(),
     username: o.username,

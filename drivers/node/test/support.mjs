@@ -6,6 +6,28 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/**
+ * A test CA and a server certificate it signed for 127.0.0.1 and localhost, made in `dir` with
+ * the openssl CLI (EC P-256, valid two days); `caName` is the CA's common name.
+ */
+export function makeCertificates(dir, caName = 'wasmqtt test CA') {
+  const f = (name) => join(dir, name);
+  const openssl = (...args) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const key = (out) => openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', out);
+  key(f('ca.key'));
+  openssl('req', '-x509', '-new', '-key', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', `/CN=${caName}`,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  key(f('server.key'));
+  openssl('req', '-new', '-key', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1');
+  writeFileSync(f('server.ext'), [
+    'subjectAltName=IP:127.0.0.1,DNS:localhost', 'basicConstraints=CA:FALSE',
+    'keyUsage=critical,digitalSignature', 'extendedKeyUsage=serverAuth', '',
+  ].join('\n'));
+  openssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial',
+    '-out', f('server.crt'), '-days', '2', '-extfile', f('server.ext'));
+  return { ca: f('ca.crt'), cert: f('server.crt'), key: f('server.key') };
+}
+
 /** Resolves once `check()` returns a truthy value; rejects after `ms` with `what` in the message. */
 export async function waitFor(what, check, ms = 10_000, every = 20) {
   const end = Date.now() + ms;
@@ -46,10 +68,12 @@ function findMosquitto() {
 
 /**
  * mosquitto with three loopback listeners: `port` (MQTT, anonymous), `wsPort` (MQTT over
- * WebSocket, anonymous) and `closedPort` (MQTT, anonymous clients refused: CONNACK 0x87 / 5).
+ * WebSocket, anonymous) and `closedPort` (MQTT, anonymous clients refused: CONNACK 0x87 / 5);
+ * with `tls: true` also `tlsPort` (MQTT over TLS, a certificate for 127.0.0.1 from a CA made
+ * here: `certificates.ca`).
  */
 export class Broker {
-  static async start({ extraConfig = [] } = {}) {
+  static async start({ extraConfig = [], tls = false } = {}) {
     const b = new Broker();
     b.program = findMosquitto();
     if (!b.program) throw new Error('mosquitto not found (apt-get install mosquitto)');
@@ -57,6 +81,13 @@ export class Broker {
     b.port = await freePort();
     b.wsPort = await freePort();
     b.closedPort = await freePort();
+    const tlsListener = [];
+    if (tls) {
+      b.certificates = makeCertificates(b.dir);
+      b.tlsPort = await freePort();
+      const { ca, cert, key } = b.certificates;
+      tlsListener.push(`listener ${b.tlsPort} 127.0.0.1`, 'allow_anonymous true', `cafile ${ca}`, `certfile ${cert}`, `keyfile ${key}`);
+    }
     // `user root` (ignored unless run as root): a root-started mosquitto would otherwise drop
     // to `mosquitto`, who cannot write its log in this private directory.
     writeFileSync(join(b.dir, 'mosquitto.conf'), [
@@ -65,7 +96,7 @@ export class Broker {
       'connection_messages true',
       `listener ${b.port} 127.0.0.1`, 'allow_anonymous true', ...extraConfig,
       `listener ${b.wsPort} 127.0.0.1`, 'protocol websockets', 'socket_domain ipv4', 'allow_anonymous true', ...extraConfig,
-      `listener ${b.closedPort} 127.0.0.1`, 'allow_anonymous false', '',
+      `listener ${b.closedPort} 127.0.0.1`, 'allow_anonymous false', ...tlsListener, '',
     ].join('\n'));
     await b.spawn();
     return b;
@@ -75,12 +106,14 @@ export class Broker {
 
   get wsUrl() { return `ws://127.0.0.1:${this.wsPort}`; }
 
+  get tlsUrl() { return `mqtts://127.0.0.1:${this.tlsPort}`; }
+
   async spawn() {
     this.child = spawn(this.program, ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.exited = new Promise((res) => this.child.once('exit', res));
     await waitFor('mosquitto to listen', async () => {
       if (this.child.exitCode !== null) throw new Error(`mosquitto exited ${this.child.exitCode}: ${this.log()}`);
-      for (const p of [this.port, this.wsPort, this.closedPort]) if (!(await portOpen(p))) return false;
+      for (const p of [this.port, this.wsPort, this.closedPort, ...(this.tlsPort ? [this.tlsPort] : [])]) if (!(await portOpen(p))) return false;
       return true;
     });
   }
