@@ -395,7 +395,8 @@ browser_tests() {
 # the interop tests); `npm run build` transpiles into drivers/node/provider/ and copies the
 # browser build (web-demo/pkg/, made by the browser step) into drivers/node/pkg/ when it is
 # there (without it the checks against the shared .d.ts are skipped). The node:test files start
-# their own mosquitto (and a scripted broker for a refused subscription).
+# their own mosquitto (and a scripted broker for a refused subscription); the TLS test makes its
+# certificates with the openssl CLI.
 node_tests() {
     local target=${CARGO_TARGET_DIR:-$ROOT/target}
     local provider="$target/wasm32-wasip2/wasm/wasmqtt_provider.wasm"
