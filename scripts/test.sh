@@ -11,7 +11,7 @@
 # a real mosquitto, examples, doctests), builds the core and the drivers for both wasm targets,
 # and checks that the core (crate `wasmqtt`) is no_std with nothing but the core in its tree.
 # The host-runner step builds the provider and command components and runs the wasmtime host's
-# tests against them (release profile only).
+# tests against them (release profile only); the node step runs the provider in Node.js (jco).
 #
 # The crates (see the README's layout): the core `wasmqtt` (src/), the drivers wasmqtt-tokio,
 # wasmqtt-wasi and wasmqtt-browser (drivers/), the components wasmqtt-provider and wasmqtt-cli
@@ -398,6 +398,37 @@ browser_tests() {
     log "screenshot: target/web-demo/e2e.png"
 }
 
+# The Node.js package (drivers/node/): the default provider component, which the host-runner step
+# builds (this step builds it with scripts/build-components.sh when it is missing), transpiled by
+# jco and run in Node.js behind the browser build's Promise API. `npm ci` installs the lock
+# file's @bytecodealliance/jco, @bytecodealliance/preview2-shim and mqtt (MQTT.js, the peer of
+# the interop tests); `npm run build` transpiles into drivers/node/provider/ and copies the
+# browser build (web-demo/pkg/, made by the browser step) into drivers/node/pkg/ when it is
+# there (without it the checks against the shared .d.ts are skipped). The node:test files start
+# their own mosquitto (and a scripted broker for a refused subscription); the TLS test makes its
+# certificates with the openssl CLI.
+node_tests() {
+    local target=${CARGO_TARGET_DIR:-$ROOT/target}
+    local provider="$target/wasm32-wasip2/wasm/wasmqtt_provider.wasm"
+    [ -f "$provider" ] || ./scripts/build-components.sh
+    (
+        cd drivers/node
+        if [ "${SKIP_INSTALL:-}" != 1 ] || [ ! -d node_modules ]; then
+            npm ci --no-audit --no-fund
+        fi
+        log "--- npm run build (jco transpile $provider)"
+        WASMQTT_PROVIDER="$provider" npm run build
+        log "--- node --test test/*.test.mjs in drivers/node/"
+        node --test --test-reporter=spec --test-reporter-destination=stdout \
+            --test-reporter=tap --test-reporter-destination="$WORK/node.tap" \
+            test/*.test.mjs
+    )
+    # Count the tests in the summary with the cargo tests.
+    awk '/^# pass / { p = $3 } /^# fail / { f = $3 } /^# skipped / { s = $3 }
+         END { printf "test result: node-package. %d passed; %d failed; %d ignored\n", p, f, s }' \
+        "$WORK/node.tap" | tee -a "$TEST_LOG"
+}
+
 # The conformance index (tests/conformance.rs, docs/conformance.md): every numbered statement of
 # MQTT 3.1.1 and 5.0 that binds the client must be checked by a test. The test already ran in
 # native-tests; this step prints its counts per version (and fails with the index's problems).
@@ -433,6 +464,7 @@ STEPS=(
     "no-std-build no_std_build"
     "host-runner host_runner_tests"
     "browser browser_tests"
+    "node node_tests"
     "sizes artifact_sizes"
     "conformance conformance_counts"
 )
