@@ -1,7 +1,6 @@
 //! The exports and the driver task (see the crate docs).
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use futures::channel::{mpsc, oneshot};
@@ -16,9 +15,9 @@ use wasip3::sockets::types::{
 use wit_bindgen::StreamResult;
 
 use wasmqtt::broker::{Broker, Scheme};
-use wasmqtt::codec::{ProtocolVersion, QoS, ReasonCode, SubscriptionOptions};
+use wasmqtt::codec::{ProtocolVersion, QoS, SubscriptionOptions};
 use wasmqtt::session::{
-    self, AckId, DisconnectReason, Event, Output, PublishError, PublishId, RequestError, RequestId,
+    self, AckId, Completions, DisconnectReason, Event, Outcome, Output, PublishError, RequestError,
     Session, State,
 };
 
@@ -59,8 +58,8 @@ struct Inner {
     wake: mpsc::UnboundedSender<Input>,
     woken: bool,
     first: Option<oneshot::Sender<Result<(), Error>>>,
-    publishes: BTreeMap<PublishId, oneshot::Sender<Result<ReasonCode, PublishError>>>,
-    requests: BTreeMap<RequestId, oneshot::Sender<Result<Vec<ReasonCode>, RequestError>>>,
+    /// Who waits for which publish or SUBSCRIBE: the core's table, settled by its events.
+    pending: Completions<oneshot::Sender<Outcome>>,
     subs: Vec<Sub>,
     closed: Vec<oneshot::Sender<()>>,
     ended: bool,
@@ -81,35 +80,19 @@ impl Inner {
 
     /// Hands one session event to whoever waits for it.
     fn route(&mut self, e: Event) {
+        if let Some((tx, outcome)) = self.pending.settle(&e) {
+            let _ = tx.send(outcome);
+            return;
+        }
         match e {
             Event::Connected(_) => {
                 if let Some(f) = self.first.take() {
                     let _ = f.send(Ok(()));
                 }
             }
-            Event::Disconnected { reason, .. } => {
-                if self.session.state() == State::Closed {
-                    if let Some(f) = self.first.take() {
-                        let _ = f.send(Err(connect_error(reason)));
-                    }
-                }
-            }
-            Event::PublishComplete { id, result } => {
-                if let Some(tx) = self.publishes.remove(&id) {
-                    let _ = tx.send(result);
-                }
-            }
-            Event::Subscribed { id, reason_codes } => {
-                if let Some(tx) = self.requests.remove(&id) {
-                    let _ = tx.send(Ok(reason_codes));
-                }
-            }
-            Event::Unsubscribed { id, .. } => {
-                self.requests.remove(&id);
-            }
-            Event::RequestFailed { id, error } => {
-                if let Some(tx) = self.requests.remove(&id) {
-                    let _ = tx.send(Err(error));
+            Event::Disconnected { reason, .. } if self.session.state() == State::Closed => {
+                if let Some(f) = self.first.take() {
+                    let _ = f.send(Err(connect_error(reason)));
                 }
             }
             Event::Message(m) => self.deliver(m.message, m.ack),
@@ -153,6 +136,9 @@ impl Inner {
             let _ = f.send(Err(Error::Closed));
         }
         self.subs.clear();
+        for (tx, outcome) in self.pending.fail_all() {
+            let _ = tx.send(outcome);
+        }
         for tx in std::mem::take(&mut self.closed) {
             let _ = tx.send(());
         }
@@ -438,8 +424,7 @@ impl GuestClient for ClientImpl {
             wake,
             woken: false,
             first: Some(first),
-            publishes: BTreeMap::new(),
-            requests: BTreeMap::new(),
+            pending: Completions::new(),
             subs: Vec::new(),
             closed: Vec::new(),
             ended: false,
@@ -464,14 +449,14 @@ impl GuestClient for ClientImpl {
                 .retain(m.retain);
             let id = i.session.publish(msg, now).map_err(publish_error)?;
             let (tx, rx) = oneshot::channel();
-            i.publishes.insert(id, tx);
+            i.pending.insert_publish(id, tx);
             i.wake();
             rx
         };
-        match rx.await {
-            Ok(Ok(code)) => Ok(code.0),
-            Ok(Err(e)) => Err(publish_error(e)),
-            Err(_) => Err(Error::Closed),
+        match rx.await.ok().and_then(Outcome::into_publish_result) {
+            Some(Ok(code)) => Ok(code.0),
+            Some(Err(e)) => Err(publish_error(e)),
+            None => Err(Error::Closed),
         }
     }
 
@@ -503,14 +488,14 @@ impl GuestClient for ClientImpl {
                 qos0_queued: qos0_queued.clone(),
             });
             let (tx, rx) = oneshot::channel();
-            i.requests.insert(id, tx);
+            i.pending.insert_request(id, tx);
             i.wake();
             rx
         };
-        let codes = match rx.await {
-            Ok(Ok(codes)) => codes.iter().map(|c| c.0).collect(),
-            Ok(Err(e)) => return Err(request_error(e)),
-            Err(_) => return Err(Error::Closed),
+        let codes = match rx.await.ok().and_then(Outcome::into_request_result) {
+            Some(Ok(codes)) => codes.iter().map(|c| c.0).collect(),
+            Some(Err(e)) => return Err(request_error(e)),
+            None => return Err(Error::Closed),
         };
         let (mut writer, reader) = wit_stream::new::<t::Message>();
         let inner = self.inner.clone();
