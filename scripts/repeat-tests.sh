@@ -12,6 +12,8 @@
 #   BROWSER=1 ./scripts/repeat-tests.sh N    also the wasm-bindgen tests of tests/browser in headless
 #                                            Chromium (built once; each run starts its own
 #                                            mosquitto WebSocket listener)
+#   NODE=1 ./scripts/repeat-tests.sh N       also every node:test file of drivers/node/test/ (node
+#                                            step; `npm run build` there must have run)
 #   DOC=1 ./scripts/repeat-tests.sh N        also the doc tests (rustdoc compiles them on every run)
 #   ALL=1 ./scripts/repeat-tests.sh N        all of the above: every test the test command runs
 #
@@ -24,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 . "$ROOT/scripts/lib/common.sh"
-if [ "${ALL:-}" = 1 ]; then HOST=1 E2E=1 BROWSER=1 DOC=1; fi
+if [ "${ALL:-}" = 1 ]; then HOST=1 E2E=1 BROWSER=1 NODE=1 DOC=1; fi
 
 N=${1:-20}
 case $N in '' | *[!0-9]*) echo "usage: $0 N" >&2; exit 2 ;; esac
@@ -67,7 +69,8 @@ if [ "${BROWSER:-}" = 1 ]; then
         2>>"$WORK/build.log" | list_binaries | cut -f1 >"$WORK/wasm-tests") || { cat "$WORK/build.log" >&2; exit 1; }
 fi
 mapfile -t NODE_TESTS < <([ "${E2E:-}" = 1 ] && node_test_files)
-echo "$(wc -l <"$WORK/binaries") test binaries, $(wc -l <"$WORK/wasm-tests") wasm-bindgen test binaries, ${#NODE_TESTS[@]} node test files$([ "${DOC:-}" = 1 ] && echo ', the doc tests')"
+mapfile -t NODE_PKG_TESTS < <([ "${NODE:-}" = 1 ] && cd drivers/node && ls test/*.test.mjs)
+echo "$(wc -l <"$WORK/binaries") test binaries, $(wc -l <"$WORK/wasm-tests") wasm-bindgen test binaries, ${#NODE_TESTS[@]} web-demo and ${#NODE_PKG_TESTS[@]} drivers/node test files$([ "${DOC:-}" = 1 ] && echo ', the doc tests')"
 
 : >"$WORK/failures"
 failed_runs=0
@@ -114,6 +117,17 @@ for run in $(seq "$N"); do
             run_failed+=("$name")
             echo "$name" >>"$WORK/failures"
             cp "$WORK/out" "$WORK/failed-run$run-$(basename "$file").log"
+        fi
+    done
+    for file in "${NODE_PKG_TESTS[@]}"; do
+        rc=0
+        (cd drivers/node && node --test --test-reporter=tap "$file") >"$WORK/out" 2>&1 </dev/null || rc=$?
+        passed=$((passed + $(awk '/^# pass /{ p = $3 } END { print p + 0 }' "$WORK/out")))
+        if [ $rc -ne 0 ]; then
+            name="drivers-node::$(basename "$file")"
+            run_failed+=("$name")
+            echo "$name" >>"$WORK/failures"
+            cp "$WORK/out" "$WORK/failed-run$run-node-$(basename "$file").log"
         fi
     done
     if [ "${DOC:-}" = 1 ]; then
