@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use futures::channel::{mpsc, oneshot};
 use futures::future::{select, Either};
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 
 use wasip3::clocks::monotonic_clock;
 use wasip3::sockets::ip_name_lookup::resolve_addresses;
@@ -56,6 +56,10 @@ struct Inner {
     session: Session,
     epoch: u64,
     wake: mpsc::UnboundedSender<Input>,
+    /// Where connections' reader tasks send what they read: bounded, so that a broker sending
+    /// faster than the driver takes it is held back by TCP (at most [`READ_CHUNKS_QUEUED`]
+    /// chunks of up to 16 KiB wait), not by this component's memory.
+    bytes: mpsc::Sender<Input>,
     woken: bool,
     first: Option<oneshot::Sender<Result<(), Error>>>,
     /// Who waits for which publish or SUBSCRIBE: the core's table, settled by its events.
@@ -204,13 +208,12 @@ fn request_error(e: RequestError) -> Error {
     }
 }
 
+/// How many chunks read from the socket may wait for the driver beyond one per connection.
+const READ_CHUNKS_QUEUED: usize = 16;
+
 /// Opens a TCP connection to `broker` (its host resolved through `wasi:sockets`) and starts its
 /// reader task, which sends what arrives to the driver as connection `gen`.
-async fn open(
-    broker: &Broker,
-    gen: u64,
-    input: mpsc::UnboundedSender<Input>,
-) -> Result<Conn, String> {
+async fn open(broker: &Broker, gen: u64, mut input: mpsc::Sender<Input>) -> Result<Conn, String> {
     if broker.scheme != Scheme::Mqtt {
         return Err(format!(
             "{broker}: this build speaks mqtt:// (plain TCP) only"
@@ -261,15 +264,17 @@ async fn open(
                     let _done = done;
                     loop {
                         let (result, buf) = reader.read(Vec::with_capacity(16 * 1024)).await;
-                        if !buf.is_empty() && input.unbounded_send(Input::Bytes(gen, buf)).is_err()
-                        {
+                        // Waits while the driver is READ_CHUNKS_QUEUED chunks behind.
+                        if !buf.is_empty() && input.send(Input::Bytes(gen, buf)).await.is_err() {
                             return;
                         }
                         if !matches!(result, StreamResult::Complete(_)) {
-                            let _ = input.unbounded_send(Input::Lost(
-                                gen,
-                                "connection closed by the broker".to_string(),
-                            ));
+                            let _ = input
+                                .send(Input::Lost(
+                                    gen,
+                                    "connection closed by the broker".to_string(),
+                                ))
+                                .await;
                             return;
                         }
                     }
@@ -287,7 +292,8 @@ async fn open(
 }
 
 /// The driver task of one client (see the crate docs).
-async fn drive(inner: Shared, mut input: mpsc::UnboundedReceiver<Input>) {
+async fn drive(inner: Shared, wakes: mpsc::UnboundedReceiver<Input>, bytes: mpsc::Receiver<Input>) {
+    let mut input = futures::stream::select(wakes, bytes);
     let mut conn: Option<Conn> = None;
     let mut gen = 0u64;
     loop {
@@ -326,8 +332,8 @@ async fn drive(inner: Shared, mut input: mpsc::UnboundedReceiver<Input>) {
                             .handle_disconnected_with(now, "no broker".to_string());
                         continue;
                     };
-                    let wake = inner.borrow().wake.clone();
-                    let opening = Box::pin(open(&broker, gen, wake));
+                    let bytes = inner.borrow().bytes.clone();
+                    let opening = Box::pin(open(&broker, gen, bytes));
                     let result = match until {
                         Some(u) => {
                             match select(opening, Box::pin(monotonic_clock::wait_until(u))).await {
@@ -411,7 +417,8 @@ impl GuestClient for ClientImpl {
         opts.random_seed = wasip3::random::random::get_random_u64() | 1;
         opts.validate()
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        let (wake, input) = mpsc::unbounded();
+        let (wake, wakes) = mpsc::unbounded();
+        let (bytes, bytes_rx) = mpsc::channel(READ_CHUNKS_QUEUED);
         let (first, connected) = oneshot::channel();
         let epoch = monotonic_clock::now();
         let mut session = Session::new(opts);
@@ -422,6 +429,7 @@ impl GuestClient for ClientImpl {
             session,
             epoch,
             wake,
+            bytes,
             woken: false,
             first: Some(first),
             pending: Completions::new(),
@@ -429,7 +437,7 @@ impl GuestClient for ClientImpl {
             closed: Vec::new(),
             ended: false,
         }));
-        wit_bindgen::spawn_local(drive(inner.clone(), input));
+        wit_bindgen::spawn_local(drive(inner.clone(), wakes, bytes_rx));
         match connected.await {
             Ok(Ok(())) => Ok(Client::new(ClientImpl { inner })),
             Ok(Err(e)) => Err(e),
