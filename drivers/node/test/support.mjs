@@ -1,7 +1,7 @@
 // Shared by the tests and the benchmark: a mosquitto of its own on free loopback ports.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,22 +41,22 @@ export async function waitFor(what, check, ms = 10_000, every = 20) {
 
 /** A loopback port nothing listens on (bound, read and released). */
 export function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
+  return freePorts(1).then(([p]) => p);
 }
 
-function portOpen(port) {
-  return new Promise((res) => {
-    const c = netConnect({ host: '127.0.0.1', port });
-    c.once('connect', () => { c.destroy(); res(true); });
-    c.once('error', () => res(false));
-  });
+/** `n` distinct loopback ports nothing listens on (all bound at once, then released). */
+export async function freePorts(n) {
+  const servers = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const s = createServer();
+      servers.push(s);
+      await new Promise((res, rej) => { s.once('error', rej); s.listen(0, '127.0.0.1', res); });
+    }
+    return servers.map((s) => s.address().port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((res) => s.close(() => res()))));
+  }
 }
 
 function findMosquitto() {
@@ -74,17 +74,29 @@ function findMosquitto() {
  */
 export class Broker {
   static async start({ extraConfig = [], tls = false } = {}) {
+    // A port found free can be taken before mosquitto binds it (by another process's outgoing
+    // connection, which draws from the same range): mosquitto then exits, and a new set of
+    // ports is tried.
+    for (let attempt = 1; ; attempt++) {
+      const b = Broker.prepare({ extraConfig, tls, ports: await freePorts(tls ? 4 : 3) });
+      try {
+        await b.spawn();
+        return b;
+      } catch (e) {
+        if (!e.portTaken || attempt >= 5) throw e;
+      }
+    }
+  }
+
+  static prepare({ extraConfig, tls, ports }) {
     const b = new Broker();
     b.program = findMosquitto();
     if (!b.program) throw new Error('mosquitto not found (apt-get install mosquitto)');
     b.dir = mkdtempSync(join(tmpdir(), 'wasmqtt-node-'));
-    b.port = await freePort();
-    b.wsPort = await freePort();
-    b.closedPort = await freePort();
+    [b.port, b.wsPort, b.closedPort, b.tlsPort] = ports;
     const tlsListener = [];
     if (tls) {
       b.certificates = makeCertificates(b.dir);
-      b.tlsPort = await freePort();
       const { ca, cert, key } = b.certificates;
       tlsListener.push(`listener ${b.tlsPort} 127.0.0.1`, 'allow_anonymous true', `cafile ${ca}`, `certfile ${cert}`, `keyfile ${key}`);
     }
@@ -92,13 +104,12 @@ export class Broker {
     // to `mosquitto`, who cannot write its log in this private directory.
     writeFileSync(join(b.dir, 'mosquitto.conf'), [
       'user root', 'per_listener_settings true', 'persistence false',
-      `log_dest file ${join(b.dir, 'mosquitto.log')}`, 'log_type error', 'log_type warning', 'log_type notice',
+      `log_dest file ${join(b.dir, 'mosquitto.log')}`, 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', 'log_type information',
       'connection_messages true',
       `listener ${b.port} 127.0.0.1`, 'allow_anonymous true', ...extraConfig,
       `listener ${b.wsPort} 127.0.0.1`, 'protocol websockets', 'socket_domain ipv4', 'allow_anonymous true', ...extraConfig,
       `listener ${b.closedPort} 127.0.0.1`, 'allow_anonymous false', ...tlsListener, '',
     ].join('\n'));
-    await b.spawn();
     return b;
   }
 
@@ -108,13 +119,34 @@ export class Broker {
 
   get tlsUrl() { return `mqtts://127.0.0.1:${this.tlsPort}`; }
 
+  /**
+   * Starts mosquitto and resolves once it says it runs (every listener bound; read from its
+   * stderr, which is unbuffered: its log file is written in blocks). Polling the ports instead
+   * can connect a port to itself (a loopback connect whose source port is the port it dials),
+   * which then keeps mosquitto from binding it. Rejects with `portTaken` set when mosquitto
+   * could not bind a listener.
+   */
   async spawn() {
-    this.child = spawn(this.program, ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.exited = new Promise((res) => this.child.once('exit', res));
+    const child = spawn(this.program, ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    this.exited = new Promise((res) => child.once('exit', res));
+    let running = false;
+    let partial = '';
+    child.stderr.setEncoding('utf8');
+    // Read to the end (a pipe nobody reads would stall mosquitto once full).
+    child.stderr.on('data', (d) => {
+      const lines = (partial + d).split('\n');
+      partial = lines.pop();
+      if (lines.some((l) => / running$/.test(l))) running = true;
+    });
     await waitFor('mosquitto to listen', async () => {
-      if (this.child.exitCode !== null) throw new Error(`mosquitto exited ${this.child.exitCode}: ${this.log()}`);
-      for (const p of [this.port, this.wsPort, this.closedPort, ...(this.tlsPort ? [this.tlsPort] : [])]) if (!(await portOpen(p))) return false;
-      return true;
+      if (child.exitCode !== null) {
+        const log = this.log();
+        const e = new Error(`mosquitto exited ${child.exitCode}: ${log}`);
+        e.portTaken = /Unable to create|Address already in use/.test(log);
+        throw e;
+      }
+      return running;
     });
   }
 
