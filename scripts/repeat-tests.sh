@@ -72,6 +72,20 @@ mapfile -t NODE_TESTS < <([ "${E2E:-}" = 1 ] && node_test_files)
 mapfile -t NODE_PKG_TESTS < <([ "${NODE:-}" = 1 ] && cd drivers/node && ls test/*.test.mjs)
 echo "$(wc -l <"$WORK/binaries") test binaries, $(wc -l <"$WORK/wasm-tests") wasm-bindgen test binaries, ${#NODE_TESTS[@]} web-demo and ${#NODE_PKG_TESTS[@]} drivers/node test files$([ "${DOC:-}" = 1 ] && echo ', the doc tests')"
 
+# node_file DIR LABEL FILE: runs one node:test file in DIR, counts its passes, records a failure
+# as LABEL::FILE (uses and updates `passed`, `run_failed` and `run` of the loop below).
+node_file() {
+    local dir=$1 label=$2 file=$3 rc=0 name
+    (cd "$dir" && node --test --test-reporter=tap "$file") >"$WORK/out" 2>&1 </dev/null || rc=$?
+    passed=$((passed + $(awk '/^# pass /{ p = $3 } END { print p + 0 }' "$WORK/out")))
+    if [ $rc -ne 0 ]; then
+        name="$label::$(basename "$file")"
+        run_failed+=("$name")
+        echo "$name" >>"$WORK/failures"
+        cp "$WORK/out" "$WORK/failed-run$run-$label-$(basename "$file").log"
+    fi
+}
+
 : >"$WORK/failures"
 failed_runs=0
 for run in $(seq "$N"); do
@@ -108,28 +122,8 @@ for run in $(seq "$N"); do
             fi
         done <"$WORK/wasm-tests"
     fi
-    for file in "${NODE_TESTS[@]}"; do
-        rc=0
-        (cd web-demo && node --test --test-reporter=tap "$file") >"$WORK/out" 2>&1 </dev/null || rc=$?
-        passed=$((passed + $(awk '/^# pass /{ p = $3 } END { print p + 0 }' "$WORK/out")))
-        if [ $rc -ne 0 ]; then
-            name="web-demo::$(basename "$file")"
-            run_failed+=("$name")
-            echo "$name" >>"$WORK/failures"
-            cp "$WORK/out" "$WORK/failed-run$run-$(basename "$file").log"
-        fi
-    done
-    for file in "${NODE_PKG_TESTS[@]}"; do
-        rc=0
-        (cd drivers/node && node --test --test-reporter=tap "$file") >"$WORK/out" 2>&1 </dev/null || rc=$?
-        passed=$((passed + $(awk '/^# pass /{ p = $3 } END { print p + 0 }' "$WORK/out")))
-        if [ $rc -ne 0 ]; then
-            name="drivers-node::$(basename "$file")"
-            run_failed+=("$name")
-            echo "$name" >>"$WORK/failures"
-            cp "$WORK/out" "$WORK/failed-run$run-node-$(basename "$file").log"
-        fi
-    done
+    for file in "${NODE_TESTS[@]}"; do node_file web-demo web-demo "$file"; done
+    for file in "${NODE_PKG_TESTS[@]}"; do node_file drivers/node drivers-node "$file"; done
     if [ "${DOC:-}" = 1 ]; then
         rc=0
         cargo test --doc "${HOST_CRATES[@]}" >"$WORK/out" 2>&1 </dev/null || rc=$?

@@ -11,53 +11,37 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::built_component as wasm;
 use wasmqtt::codec::{ProtocolVersion, QoS, SubscriptionOptions};
 use wasmqtt::session::{Event, Message, Options};
-use wasmqtt_host::Artifact;
 use wasmqtt_testkit::mosquitto::Mosquitto;
 
-const WAIT: Duration = Duration::from_secs(20);
+mod common;
 
-fn wasm(name: &str) -> PathBuf {
-    let p = Artifact::Provider.default_path().with_file_name(name);
-    assert!(
-        p.is_file(),
-        "{} is missing: run scripts/build-components.sh",
-        p.display()
-    );
-    p
-}
+const WAIT: Duration = Duration::from_secs(20);
 
 /// The echo app composed with the provider and the runner, through the binary: once per test
 /// process, into `target/messaging-test/` (overwritten by the next run).
 fn composed_echo() -> PathBuf {
     static COMPOSED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    COMPOSED
-        .get_or_init(|| {
-            let dir = wasmqtt_host::runtime::target_dir().join("messaging-test");
-            std::fs::create_dir_all(&dir).unwrap();
-            let out = dir.join(format!("echo-{}.wasm", std::process::id()));
-            let status = Command::new(env!("CARGO_BIN_EXE_wasmqtt-host"))
-                .args(["compose-messaging"])
-                .arg(wasm("messaging_echo.wasm"))
-                .arg("--provider")
-                .arg(wasm("wasmqtt_messaging.wasm"))
-                .arg("--runner")
-                .arg(wasm("wasmqtt-messaging-runner.wasm"))
-                .arg("-o")
-                .arg(&out)
-                .status()
-                .expect("running wasmqtt-host compose-messaging");
-            assert!(status.success(), "compose-messaging failed: {status}");
-            // Earlier runs' files (other process ids) go.
-            for e in std::fs::read_dir(&dir).unwrap().flatten() {
-                if e.path() != out {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
-            out
-        })
-        .clone()
+    let (app, provider, runner) = (
+        wasm("messaging_echo.wasm"),
+        wasm("wasmqtt_messaging.wasm"),
+        wasm("wasmqtt-messaging-runner.wasm"),
+    );
+    common::composed_once(
+        &COMPOSED,
+        "messaging-test",
+        "echo",
+        &[
+            "compose-messaging".as_ref(),
+            app.as_os_str(),
+            "--provider".as_ref(),
+            provider.as_os_str(),
+            "--runner".as_ref(),
+            runner.as_os_str(),
+        ],
+    )
 }
 
 /// `wasmqtt-host run` of the composition, its stderr lines sent to the returned channel.
@@ -108,17 +92,9 @@ fn wait_line(rx: &mpsc::Receiver<String>, what: &str) -> Vec<String> {
 }
 
 fn wait_exit(child: &mut Child) -> i32 {
-    let until = Instant::now() + WAIT;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
-        }
-        if Instant::now() > until {
-            child.kill().ok();
-            panic!("wasmqtt-host run did not end within {WAIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_exit(child, WAIT, "wasmqtt-host run")
+        .code()
+        .unwrap_or(-1)
 }
 
 fn rt() -> tokio::runtime::Runtime {

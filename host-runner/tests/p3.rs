@@ -11,50 +11,31 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use common::built_component as wasm;
 use wasmqtt::codec::{ProtocolVersion, QoS, SubscriptionOptions};
 use wasmqtt::session::{Event, Options};
-use wasmqtt_host::Artifact;
 use wasmqtt_testkit::mosquitto::Mosquitto;
 
-const WAIT: Duration = Duration::from_secs(30);
+mod common;
 
-fn wasm(name: &str) -> PathBuf {
-    let p = Artifact::Provider.default_path().with_file_name(name);
-    assert!(
-        p.is_file(),
-        "{} is missing: run scripts/build-components.sh",
-        p.display()
-    );
-    p
-}
+const WAIT: Duration = Duration::from_secs(30);
 
 /// The app composed with the WASI 0.3 provider, through the binary: once per test process, into
 /// `target/p3-test/` (overwritten by the next run).
 fn composed() -> PathBuf {
     static COMPOSED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    COMPOSED
-        .get_or_init(|| {
-            let dir = wasmqtt_host::runtime::target_dir().join("p3-test");
-            std::fs::create_dir_all(&dir).unwrap();
-            let out = dir.join(format!("roundtrip-{}.wasm", std::process::id()));
-            let status = Command::new(env!("CARGO_BIN_EXE_wasmqtt-host"))
-                .arg("compose")
-                .arg(wasm("p3_roundtrip.wasm"))
-                .arg("--plug")
-                .arg(wasm("wasmqtt_provider_p3.wasm"))
-                .arg("-o")
-                .arg(&out)
-                .status()
-                .expect("running wasmqtt-host compose");
-            assert!(status.success(), "compose failed: {status}");
-            for e in std::fs::read_dir(&dir).unwrap().flatten() {
-                if e.path() != out {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
-            out
-        })
-        .clone()
+    let (app, provider) = (wasm("p3_roundtrip.wasm"), wasm("wasmqtt_provider_p3.wasm"));
+    common::composed_once(
+        &COMPOSED,
+        "p3-test",
+        "roundtrip",
+        &[
+            "compose".as_ref(),
+            app.as_os_str(),
+            "--plug".as_ref(),
+            provider.as_os_str(),
+        ],
+    )
 }
 
 /// `wasmqtt-host run --p3 --broker ALLOWED COMPOSED ARGS...` to its end (killed after
@@ -80,17 +61,7 @@ fn run_p3(allowed: &str, args: &[&str]) -> Output {
         err.read_to_end(&mut v).ok();
         v
     });
-    let until = std::time::Instant::now() + WAIT;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if std::time::Instant::now() > until {
-            child.kill().ok();
-            panic!("wasmqtt-host run --p3 did not end within {WAIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = common::wait_exit(&mut child, WAIT, "wasmqtt-host run --p3");
     Output {
         status,
         stdout: out_t.join().unwrap(),

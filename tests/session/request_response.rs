@@ -386,25 +386,30 @@ fn v311_refuses_request_and_respond() {
     assert!(sim.take().is_empty(), "nothing sent");
 }
 
-#[test]
-fn respond_publishes_to_the_response_topic_with_the_correlation_data() {
-    let mut sim = Sim::connected(opts(V5));
-    let req = Packet::Publish(Publish {
+/// Sends the session a QoS 1 request on `svc/echo` (response topic `them/resp`, the given
+/// correlation data) and returns the message it delivered.
+fn receive_request(sim: &mut Sim, packet_id: u16, correlation: &'static [u8]) -> ReceivedMessage {
+    sim.send(&Packet::Publish(Publish {
         dup: false,
         qos: Q1,
         retain: false,
         topic: "svc/echo",
-        packet_id: 7,
+        packet_id,
         properties: Properties {
             response_topic: Some("them/resp"),
-            correlation_data: Some(b"c-1"),
+            correlation_data: Some(correlation),
             ..Properties::EMPTY
         },
         payload: b"ping",
-    });
-    sim.send(&req);
+    }));
     sim.take();
-    let m = messages(&sim.take_events()).remove(0);
+    messages(&sim.take_events()).remove(0)
+}
+
+#[test]
+fn respond_publishes_to_the_response_topic_with_the_correlation_data() {
+    let mut sim = Sim::connected(opts(V5));
+    let m = receive_request(&mut sim, 7, b"c-1");
     let id = sim.session.respond(&m, b"pong".to_vec(), 0).unwrap();
     sim.run();
     let out = publishes(&sim.take());
@@ -434,22 +439,7 @@ fn respond_publishes_to_the_response_topic_with_the_correlation_data() {
 #[test]
 fn respond_with_sends_the_whole_message_to_the_response_topic() {
     let mut sim = Sim::connected(opts(V5));
-    let req = Packet::Publish(Publish {
-        dup: false,
-        qos: Q1,
-        retain: false,
-        topic: "svc/echo",
-        packet_id: 8,
-        properties: Properties {
-            response_topic: Some("them/resp"),
-            correlation_data: Some(b"c-2"),
-            ..Properties::EMPTY
-        },
-        payload: b"ping",
-    });
-    sim.send(&req);
-    sim.take();
-    let m = messages(&sim.take_events()).remove(0);
+    let m = receive_request(&mut sim, 8, b"c-2");
     let mut response = Message::new("ignored/topic", "pong").qos(Q0);
     response.properties.content_type = Some("text/plain".into());
     response.properties.user_properties = vec![("k".into(), "v".into())];
