@@ -195,6 +195,7 @@ mod manual_ack;
 mod message;
 mod options;
 mod outbound;
+mod qos0_budget;
 mod receive;
 mod record;
 mod request_response;
@@ -220,6 +221,7 @@ pub use keep_alive::{default_ping_timeout_ms, LATE_WAKE_GRACE_MS, LATE_WAKE_MS};
 pub use manual_ack::{AckError, AckId};
 pub use message::{Message, MessageProperties, ReceivedMessage};
 pub use options::{FirstConnect, LastWill, Options};
+pub use qos0_budget::Qos0Budget;
 pub use record::{ResumeError, RECORD_FORMAT};
 pub use request_response::{
     ResponseError, ResponseId, DEFAULT_RESPONSE_TOPIC_PREFIX, MAX_PENDING_RESPONSES,

@@ -34,6 +34,7 @@ mod manual_acks;
 mod options;
 mod outbound;
 mod properties;
+mod qos0_budget;
 mod queue;
 mod read_paused;
 mod request_response;

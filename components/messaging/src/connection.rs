@@ -9,8 +9,9 @@
 //!
 //! **Bounds.** Inbound QoS 1/2 messages are acknowledged by the runner (the core's manual
 //! acknowledgements), so the broker sends at most [`RECEIVE_MAXIMUM`] of them before their
-//! acknowledgements (v5 MQTT-3.3.4-9); QoS 0 messages beyond [`MAX_QOS0_WAITING`] waiting are
-//! dropped (at most once: the rule of QoS 0), and counted.
+//! acknowledgements (v5 MQTT-3.3.4-9); QoS 0 messages beyond the core's
+//! [`Qos0Budget::DEFAULT_MAX`] waiting are dropped (at most once: the rule of QoS 0), and
+//! counted ([`session::Qos0Budget`], the rule every driver with a queue of its own follows).
 
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::rc::Rc;
@@ -21,8 +22,8 @@ use std::collections::HashMap;
 use wasmqtt::broker::Broker;
 use wasmqtt::codec::{ProtocolVersion, ReasonCode};
 use wasmqtt::session::{
-    self, CompletionKey, Completions, Event, Outcome, PublishId, ReceivedMessage, RequestId,
-    ResponseError, ResponseId, State,
+    self, CompletionKey, Completions, Event, Outcome, PublishId, Qos0Budget, ReceivedMessage,
+    RequestId, ResponseError, ResponseId, State,
 };
 
 use crate::mapping;
@@ -31,9 +32,6 @@ use crate::Error;
 /// The Receive Maximum the provider announces: the most QoS 1/2 messages the broker sends
 /// before the runner acknowledged them.
 pub const RECEIVE_MAXIMUM: u16 = 256;
-
-/// The most QoS 0 messages kept for `receive`; more are dropped.
-pub const MAX_QOS0_WAITING: usize = 1024;
 
 /// How long `messaging-consumer.subscribe` waits for its SUBACK.
 const SUBACK_TIMEOUT_MS: u64 = 30_000;
@@ -53,9 +51,8 @@ pub struct Conn {
     pub client: wasmqtt_wasi::Client,
     /// The messages of the subscriptions, for `receive`.
     inbox: VecDeque<ReceivedMessage>,
-    qos0_waiting: usize,
-    /// QoS 0 messages dropped because [`MAX_QOS0_WAITING`] were waiting.
-    pub dropped: u64,
+    /// The QoS 0 messages of the inbox, and those dropped because too many were waiting.
+    qos0: Qos0Budget,
     /// The publishes and subscribes someone waits for, and their outcomes once settled.
     waiting: Completions<()>,
     settled: BTreeMap<CompletionKey, Outcome>,
@@ -154,8 +151,7 @@ impl Conn {
             users: 0,
             client,
             inbox: VecDeque::new(),
-            qos0_waiting: 0,
-            dropped: 0,
+            qos0: Qos0Budget::default(),
             waiting: Completions::new(),
             settled: BTreeMap::new(),
             waiting_responses: BTreeSet::new(),
@@ -180,13 +176,13 @@ impl Conn {
         }
         match event {
             Event::Message(m) => {
-                if m.ack.is_none() {
-                    if self.qos0_waiting >= MAX_QOS0_WAITING {
-                        self.dropped += 1;
-                        log::warn!("{} QoS 0 messages waiting: one dropped", self.qos0_waiting);
-                        return;
-                    }
-                    self.qos0_waiting += 1;
+                if !self.qos0.admit(m.message.qos) {
+                    log::warn!(
+                        "{} QoS 0 messages waiting for receive: one dropped ({} in all)",
+                        self.qos0.queued(),
+                        self.qos0.dropped()
+                    );
+                    return;
                 }
                 self.inbox.push_back(m);
             }
@@ -293,9 +289,7 @@ impl Conn {
     /// Takes the next inbox message.
     pub fn take(&mut self) -> Option<ReceivedMessage> {
         let m = self.inbox.pop_front()?;
-        if m.ack.is_none() {
-            self.qos0_waiting -= 1;
-        }
+        self.qos0.release(m.message.qos);
         Some(m)
     }
 }

@@ -11,13 +11,15 @@
 //! Subscriptions: each `subscribe` gets a stream and a writer task that moves its queue into
 //! it; a QoS 1/2 message is acknowledged (the core's manual acknowledgement) once written into
 //! the stream, so a reader that stops reading holds the broker back (its receive maximum) and
-//! memory stays bounded; QoS 0 messages beyond [`MAX_QOS0_QUEUED`] per stream are dropped.
+//! memory stays bounded; QoS 0 messages beyond the core's [`Qos0Budget::DEFAULT_MAX`] per stream
+//! are dropped, counted and logged ([`Qos0Budget`], the rule every driver with a queue of its own
+//! follows).
+//!
+//! [`Qos0Budget`]: wasmqtt::session::Qos0Budget
+//! [`Qos0Budget::DEFAULT_MAX`]: wasmqtt::session::Qos0Budget::DEFAULT_MAX
 //!
 //! Built for wasm32-wasip2 with the `wasip3` bindings (this toolchain has no wasm32-wasip3
 //! target): `cargo build --profile wasm --target wasm32-wasip2 -p wasmqtt-provider-p3`.
 
 #[cfg(target_arch = "wasm32")]
 mod provider;
-
-/// The most QoS 0 messages waiting for one subscription stream's reader.
-pub const MAX_QOS0_QUEUED: usize = 1024;

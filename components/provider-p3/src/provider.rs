@@ -17,8 +17,8 @@ use wit_bindgen::StreamResult;
 use wasmqtt::broker::{Broker, Scheme};
 use wasmqtt::codec::{ProtocolVersion, QoS, SubscriptionOptions};
 use wasmqtt::session::{
-    self, AckId, Completions, DisconnectReason, Event, Outcome, Output, PublishError, RequestError,
-    Session, State,
+    self, AckId, Completions, DisconnectReason, Event, Outcome, Output, PublishError, Qos0Budget,
+    RequestError, Session, State,
 };
 
 wit_bindgen::generate!({
@@ -49,7 +49,8 @@ type Delivery = (session::Message, Option<AckId>);
 struct Sub {
     filters: Vec<String>,
     queue: mpsc::UnboundedSender<Delivery>,
-    qos0_queued: Rc<Cell<usize>>,
+    /// The QoS 0 messages waiting in `queue` (the core's rule for a queue of its own).
+    qos0: Rc<Cell<Qos0Budget>>,
 }
 
 struct Inner {
@@ -117,11 +118,16 @@ impl Inner {
             {
                 continue;
             }
-            if m.qos == QoS::AtMostOnce {
-                if s.qos0_queued.get() >= crate::MAX_QOS0_QUEUED {
-                    continue;
-                }
-                s.qos0_queued.set(s.qos0_queued.get() + 1);
+            let mut budget = s.qos0.get();
+            let admitted = budget.admit(m.qos);
+            s.qos0.set(budget);
+            if !admitted {
+                log::warn!(
+                    "{} QoS 0 messages waiting for a subscription stream: one dropped ({} in all)",
+                    budget.queued(),
+                    budget.dropped()
+                );
+                continue;
             }
             if s.queue.unbounded_send((m.clone(), ack)).is_ok() {
                 ack = None;
@@ -473,7 +479,7 @@ impl GuestClient for ClientImpl {
         subscriptions: Vec<t::Subscription>,
     ) -> Result<(Vec<u8>, wit_bindgen::StreamReader<t::Message>), Error> {
         let (queue, mut queued) = mpsc::unbounded::<Delivery>();
-        let qos0_queued = Rc::new(Cell::new(0));
+        let qos0 = Rc::new(Cell::new(Qos0Budget::default()));
         let filters: Vec<String> = subscriptions.iter().map(|s| s.filter.clone()).collect();
         let rx = {
             let mut i = self.inner.borrow_mut();
@@ -493,7 +499,7 @@ impl GuestClient for ClientImpl {
             i.subs.push(Sub {
                 filters,
                 queue,
-                qos0_queued: qos0_queued.clone(),
+                qos0: qos0.clone(),
             });
             let (tx, rx) = oneshot::channel();
             i.pending.insert_request(id, tx);
@@ -517,9 +523,9 @@ impl GuestClient for ClientImpl {
                 }
             };
             while let Some((m, a)) = queued.next().await {
-                if m.qos == QoS::AtMostOnce {
-                    qos0_queued.set(qos0_queued.get() - 1);
-                }
+                let mut budget = qos0.get();
+                budget.release(m.qos);
+                qos0.set(budget);
                 let out = t::Message {
                     topic: m.topic,
                     payload: m.payload,
