@@ -27,3 +27,4 @@ pub mod broker;
 pub mod codec;
 pub mod session;
 pub mod topic;
+mod vec_map;

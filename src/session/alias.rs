@@ -1,7 +1,7 @@
 //! MQTT 5.0 topic aliases: outbound assignment (least recently used is replaced) and inbound
 //! resolution. Both are connection-scoped: a new connection starts with none.
 
-use alloc::collections::BTreeMap;
+use crate::vec_map::VecMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 #[derive(Debug, Default)]
 pub(crate) struct OutboundAliases {
     max: u16,
-    by_topic: BTreeMap<String, (u16, u64)>,
+    by_topic: VecMap<String, (u16, u64)>,
     topics: Vec<String>,
     tick: u64,
     /// Aliases given back by [`OutboundAliases::release`], to hand out again first.
@@ -64,7 +64,7 @@ impl OutboundAliases {
 /// Aliases the broker sets for the messages it sends us.
 #[derive(Debug, Default)]
 pub(crate) struct InboundAliases {
-    map: BTreeMap<u16, String>,
+    map: VecMap<u16, String>,
 }
 
 impl InboundAliases {

@@ -4,6 +4,7 @@
 
 use super::{Event, PublishError, PublishId, RequestError, RequestId};
 use crate::codec::ReasonCode;
+use crate::vec_map::VecMap;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
@@ -93,7 +94,7 @@ impl Outcome {
 #[derive(Debug, Clone)]
 pub struct Completions<T> {
     publishes: BTreeMap<PublishId, T>,
-    requests: BTreeMap<RequestId, T>,
+    requests: VecMap<RequestId, T>,
 }
 
 impl<T> Default for Completions<T> {
@@ -107,7 +108,7 @@ impl<T> Completions<T> {
     pub fn new() -> Self {
         Completions {
             publishes: BTreeMap::new(),
-            requests: BTreeMap::new(),
+            requests: VecMap::new(),
         }
     }
 

@@ -230,6 +230,7 @@ pub use transmit::DEFAULT_MAX_TRANSMIT_BYTES;
 pub use validate::{OptionsError, MIN_PACKET_SIZE};
 
 use crate::codec::{self, Decoder, Packet};
+use crate::vec_map::VecMap;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -368,8 +369,8 @@ pub struct Session {
     queue: VecDeque<Queued>,
     queued_bytes: usize,
     inbound_qos2: BTreeSet<u16>,
-    subscriptions: BTreeMap<String, (codec::SubscriptionOptions, Option<u32>)>,
-    requests_sent: BTreeMap<u16, PendingRequest>,
+    subscriptions: VecMap<String, (codec::SubscriptionOptions, Option<u32>)>,
+    requests_sent: VecMap<u16, PendingRequest>,
     requests_waiting: VecDeque<PendingRequest>,
     events: VecDeque<Event>,
     /// The next [`AckId`] (manual acknowledgements).
@@ -415,8 +416,8 @@ impl Session {
             queue: VecDeque::new(),
             queued_bytes: 0,
             inbound_qos2: BTreeSet::new(),
-            subscriptions: BTreeMap::new(),
-            requests_sent: BTreeMap::new(),
+            subscriptions: VecMap::new(),
+            requests_sent: VecMap::new(),
             requests_waiting: VecDeque::new(),
             events: VecDeque::new(),
             next_ack_id: 1,

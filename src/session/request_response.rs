@@ -24,7 +24,8 @@
 use super::{Event, Message, PublishError, PublishId, ReceivedMessage, RequestId, Session, State};
 use crate::codec::{ReasonCode, SubscriptionOptions};
 use crate::topic::{validate_topic_name, TopicError};
-use alloc::collections::{BTreeMap, VecDeque};
+use crate::vec_map::VecMap;
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 use thiserror::Error;
@@ -118,10 +119,10 @@ pub(super) struct Requests {
     topic: Option<String>,
     subscription: Subscription,
     next_id: u64,
-    pending: BTreeMap<ResponseId, Pending>,
-    by_correlation: BTreeMap<Vec<u8>, ResponseId>,
+    pending: VecMap<ResponseId, Pending>,
+    by_correlation: VecMap<Vec<u8>, ResponseId>,
     /// The request publishes not completed yet: their completions are the session's.
-    publishes: BTreeMap<PublishId, ResponseId>,
+    publishes: VecMap<PublishId, ResponseId>,
     /// Requests waiting for the response subscription's SUBACK.
     held: VecDeque<(ResponseId, Message)>,
 }

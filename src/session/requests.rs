@@ -7,7 +7,7 @@ use crate::codec::{
     SubscriptionOptions, UnsubAck, Unsubscribe,
 };
 use crate::topic::validate_topic_filter;
-use alloc::collections::BTreeMap;
+use crate::vec_map::VecMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -189,9 +189,9 @@ impl Session {
     }
 
     pub(super) fn resubscribe(&mut self, now: u64) {
-        let mut groups: BTreeMap<Option<u32>, Vec<(String, SubscriptionOptions)>> = BTreeMap::new();
+        let mut groups: VecMap<Option<u32>, Vec<(String, SubscriptionOptions)>> = VecMap::new();
         for (f, (o, sid)) in &self.subscriptions {
-            groups.entry(*sid).or_default().push((f.clone(), *o));
+            groups.entry_or_default(*sid).push((f.clone(), *o));
         }
         self.events.push_back(Event::Resubscribing {
             filters: self.subscriptions.len(),
