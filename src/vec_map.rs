@@ -157,6 +157,27 @@ impl<K: Ord, V> IntoIterator for VecMap<K, V> {
     }
 }
 
+/// `items` sorted by id, one item per id: of items with equal ids the last one wins, as
+/// inserting them into a map in order would leave it. For what is gathered in any order and
+/// then read in id order (the records a session resumes from), instead of a map. Only the
+/// `(id, position)` pairs are sorted: one sort for every item type.
+pub(crate) fn sort_last_wins<T>(items: Vec<(u64, T)>) -> Vec<(u64, T)> {
+    let mut order: Vec<(u64, usize)> = items.iter().map(|(id, _)| *id).zip(0..).collect();
+    // The pairs are distinct: the unstable sort puts equal ids in their original order.
+    order.sort_unstable();
+    let mut slots: Vec<Option<(u64, T)>> = items.into_iter().map(Some).collect();
+    let mut out = Vec::with_capacity(order.len());
+    for (n, &(id, at)) in order.iter().enumerate() {
+        let superseded = order.get(n + 1).is_some_and(|&(next, _)| next == id);
+        if let Some(item) = slots.get_mut(at).and_then(Option::take) {
+            if !superseded {
+                out.push(item);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::VecMap;
@@ -192,6 +213,13 @@ mod tests {
         let b: Vec<(u16, u32)> = theirs.iter().map(|(k, v)| (*k, *v)).collect();
         assert_eq!(a, b);
         assert!(ours.into_iter().eq(theirs));
+    }
+
+    #[test]
+    fn sort_last_wins_keeps_the_last_of_each_key_in_key_order() {
+        let v = alloc::vec![(3, 'a'), (1, 'b'), (3, 'c'), (2, 'd'), (1, 'e'), (3, 'f')];
+        assert_eq!(super::sort_last_wins(v), [(1, 'e'), (2, 'd'), (3, 'f')]);
+        assert!(super::sort_last_wins(Vec::<(u64, u8)>::new()).is_empty());
     }
 
     #[test]

@@ -17,7 +17,7 @@
 use super::outbound::{Inflight, Queued, Stage};
 use super::{Message, Options, PublishId, ReceivedMessage, Session, SyncPolicy};
 use crate::codec::{self, Decoder, Packet, ProtocolVersion, Publish, QoS, SubscriptionOptions};
-use alloc::collections::BTreeMap;
+use crate::vec_map::sort_last_wins;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use thiserror::Error;
@@ -365,8 +365,9 @@ impl Session {
         }
         let mut meta = None;
         let mut meta_bytes = None;
-        let mut messages: BTreeMap<u64, Message> = BTreeMap::new();
-        let mut stages: BTreeMap<u64, (Stage, u16, u64, Vec<u8>)> = BTreeMap::new();
+        // Sorted vectors rather than maps (a store's keys come in any order): sorted once below.
+        let mut messages: Vec<(u64, Option<Message>)> = Vec::new();
+        let mut stages: Vec<(u64, StoredStage)> = Vec::new();
         let mut inbound = Vec::new();
         let mut subscriptions = Vec::new();
         let mut any = false;
@@ -379,11 +380,11 @@ impl Session {
                     meta_bytes = Some(v.to_vec());
                 }
                 Key::Message(id) => {
-                    messages.insert(id, decode_message(k, v)?);
+                    messages.push((id, Some(decode_message(k, v)?)));
                 }
                 Key::Stage(id) => {
                     let (stage, pid, seq) = decode_stage(k, v)?;
-                    stages.insert(id, (stage, pid, seq, k.to_vec()));
+                    stages.push((id, (stage, pid, seq, k.to_vec())));
                 }
                 Key::Inbound(pid) => {
                     Reader::new(k, v)?.end()?;
@@ -426,8 +427,14 @@ impl Session {
         if let Some(m) = &meta {
             s.next_packet_id = m.next_packet_id;
         }
+        let mut messages = sort_last_wins(messages);
+        let stages = sort_last_wins(stages);
         for (id, (stage, pid, seq, key)) in &stages {
-            let Some(msg) = messages.remove(id) else {
+            let taken = messages
+                .binary_search_by_key(id, |(m, _)| *m)
+                .ok()
+                .and_then(|i| messages[i].1.take());
+            let Some(msg) = taken else {
                 return Err(self_corrupt(key, "stage of a message not stored"));
             };
             let fits = match stage {
@@ -454,6 +461,8 @@ impl Session {
             );
         }
         for (id, msg) in messages {
+            // Taken by its stage above: inflight, not queued.
+            let Some(msg) = msg else { continue };
             next_publish_id = next_publish_id.max(id.saturating_add(1));
             s.queued_bytes += msg.cost();
             s.queue.push_back(Queued {
@@ -472,3 +481,6 @@ impl Session {
         Ok(s)
     }
 }
+
+/// A stage record: the stage, its packet identifier, its sequence number, its key.
+type StoredStage = (Stage, u16, u64, Vec<u8>);

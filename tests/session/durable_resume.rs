@@ -399,6 +399,75 @@ fn every_accepted_message_completes_exactly_once_whatever_the_crash_point() {
     assert!(completed_after_a_crash >= 100, "{completed_after_a_crash}");
 }
 
+#[test]
+fn records_in_any_order_resume_the_same_session() {
+    // Two in flight (one QoS 1 sent, one QoS 2 released), four queued: every record kind.
+    let o = durable(V5).max_inflight(2);
+    let mut store = Store::default();
+    let mut sim = Sim::connected(o.clone());
+    settle(&mut sim, &mut store);
+    sim.publish(msg("t", b"a", Q1)).expect("a");
+    sim.publish(msg("t", b"b", Q2)).expect("b");
+    for p in [b"c", b"d", b"e", b"f"] {
+        sim.publish(msg("t", p, Q1)).expect("queued");
+    }
+    settle(&mut sim, &mut store);
+    let sent = publishes(&sim.take());
+    sim.send(&pubrec(sent[1].packet_id));
+    settle(&mut sim, &mut store);
+    sim.take();
+    let in_order: Vec<(Vec<u8>, Vec<u8>)> = store.map.clone().into_iter().collect();
+    let mut reversed = in_order.clone();
+    reversed.reverse();
+    // Interleaved: odd positions first, then even ones.
+    let interleaved: Vec<_> = in_order
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .chain(in_order.iter().step_by(2))
+        .cloned()
+        .collect();
+    let replay = |records: Vec<(Vec<u8>, Vec<u8>)>| {
+        let mut sim = Sim::new(o.clone());
+        sim.session = Session::resume(o.clone(), records).expect("resume");
+        let shape = (sim.session.inflight_len(), sim.session.queued());
+        let mut store = store.clone();
+        let mut packets = reconnect(&mut sim, &mut store, &connack(true));
+        // Completing the window lets every queued message out, in its order.
+        for _ in 0..3 {
+            let acks: Vec<Packet<'static>> = packets
+                .iter()
+                .filter_map(|p| match p {
+                    OPacket::Publish(p) if p.qos == Q1 => Some(puback(p.packet_id)),
+                    OPacket::PubRel(r) => Some(pubcomp(r.packet_id)),
+                    _ => None,
+                })
+                .collect();
+            for a in &acks {
+                sim.send(a);
+            }
+            settle(&mut sim, &mut store);
+            packets.extend(sim.take());
+        }
+        (shape, packets)
+    };
+    let expected = replay(in_order);
+    let (inflight, (queued, _bytes)) = expected.0;
+    assert_eq!((inflight, queued), (2, 4));
+    let payloads: Vec<&[u8]> = expected
+        .1
+        .iter()
+        .filter_map(|p| p.publish().map(|p| p.payload.as_slice()))
+        .collect();
+    assert_eq!(
+        payloads,
+        [&b"a"[..], b"c", b"d", b"e", b"f"],
+        "resend, then the queue in order"
+    );
+    assert_eq!(replay(reversed), expected, "records read in reverse order");
+    assert_eq!(replay(interleaved), expected, "records read interleaved");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Corrupt records
 // ---------------------------------------------------------------------------------------------
