@@ -114,8 +114,8 @@ impl<K: Ord, V> VecMap<K, V> {
     }
 
     /// The entries in key order.
-    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> + ExactSizeIterator {
-        self.items.iter().map(|(k, v)| (k, v))
+    pub(crate) fn iter(&self) -> <&Self as IntoIterator>::IntoIter {
+        self.into_iter()
     }
 
     /// The keys in order.

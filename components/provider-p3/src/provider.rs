@@ -1,6 +1,6 @@
 //! The exports and the driver task (see the crate docs).
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures::channel::{mpsc, oneshot};
@@ -50,7 +50,7 @@ struct Sub {
     filters: Vec<String>,
     queue: mpsc::UnboundedSender<Delivery>,
     /// The QoS 0 messages waiting in `queue` (the core's rule for a queue of its own).
-    qos0: Rc<Cell<Qos0Budget>>,
+    qos0: Rc<RefCell<Qos0Budget>>,
 }
 
 struct Inner {
@@ -118,10 +118,8 @@ impl Inner {
             {
                 continue;
             }
-            let mut budget = s.qos0.get();
-            let admitted = budget.admit(m.qos);
-            s.qos0.set(budget);
-            if !admitted {
+            if !s.qos0.borrow_mut().admit(m.qos) {
+                let budget = s.qos0.borrow();
                 log::warn!(
                     "{} QoS 0 messages waiting for a subscription stream: one dropped ({} in all)",
                     budget.queued(),
@@ -479,7 +477,7 @@ impl GuestClient for ClientImpl {
         subscriptions: Vec<t::Subscription>,
     ) -> Result<(Vec<u8>, wit_bindgen::StreamReader<t::Message>), Error> {
         let (queue, mut queued) = mpsc::unbounded::<Delivery>();
-        let qos0 = Rc::new(Cell::new(Qos0Budget::default()));
+        let qos0 = Rc::new(RefCell::new(Qos0Budget::default()));
         let filters: Vec<String> = subscriptions.iter().map(|s| s.filter.clone()).collect();
         let rx = {
             let mut i = self.inner.borrow_mut();
@@ -523,9 +521,7 @@ impl GuestClient for ClientImpl {
                 }
             };
             while let Some((m, a)) = queued.next().await {
-                let mut budget = qos0.get();
-                budget.release(m.qos);
-                qos0.set(budget);
+                qos0.borrow_mut().release(m.qos);
                 let out = t::Message {
                     topic: m.topic,
                     payload: m.payload,
