@@ -13,10 +13,14 @@
 //!
 //! - encode: appending one packet to a cleared, reused output buffer (`Vec<u8>` for wasmqtt,
 //!   `BytesMut` for rumqttc). Building the packet value is not timed (wasmqtt borrows,
-//!   rumqttc owns `String`s and `Bytes`).
-//! - decode: reading one packet from the start of a buffer holding it, and dropping what was
-//!   decoded. rumqttc's `Packet::read` consumes a `BytesMut` (it splits the packet off and
-//!   freezes it into `Bytes`), so each iteration gets a fresh `BytesMut` made in untimed setup;
+//!   rumqttc owns `String`s and `Bytes`). wasmqtt checks every sender rule each time.
+//! - checked-encode: the same, wasmqtt's packet checked once before timing (`Packet::check`)
+//!   and only written in the timed part; rumqttc's is the same as in encode (it checks
+//!   nothing).
+//! - decode: reading one packet from the start of a buffer holding it, looking at it where
+//!   it was returned (`black_box` of a reference, not a move), and dropping it. rumqttc's
+//!   `Packet::read` consumes a `BytesMut` (it splits the packet off and freezes it into
+//!   `Bytes`), so each iteration gets a fresh `BytesMut` made in untimed setup;
 //!   wasmqtt decodes from a `&[u8]`. Both go through `iter_batched` with the same batch size so
 //!   the measurement overhead is the same. rumqttc's decoded packet owns `String`s, allocated
 //!   and freed inside the timed part; wasmqtt's borrows from the buffer.
@@ -33,7 +37,7 @@ use rumqttc::v5::mqttbytes::QoS as Q5;
 use std::hint::black_box;
 use wasmqtt::codec::{
     Connect, Decoder, Packet, Properties, ProtocolVersion, Publish, QoS, RetainHandling, Seq,
-    Subscribe, Subscription, SubscriptionOptions, Will,
+    Subscribe, Subscription, SubscriptionOptions, Will, MAX_PACKET_SIZE,
 };
 
 const TOPIC: &str = "sensors/building-7/floor-3/room-12/temperature";
@@ -79,6 +83,29 @@ impl Theirs {
             Theirs::V4(p) => p.write(out, usize::MAX).unwrap(),
             Theirs::V5(p) => p.write(out, None).unwrap(),
         }
+    }
+}
+
+/// rumqttc's decode of the packet at the start of `buf`, looked at where it was returned and
+/// dropped: as wasmqtt's decoded packet is looked at (by reference, not moved out).
+#[inline(always)]
+fn their_read4(buf: &mut BytesMut) {
+    match &r4::Packet::read(buf, usize::MAX) {
+        Ok(p) => {
+            black_box(p);
+        }
+        Err(_) => unreachable!(),
+    }
+}
+
+/// [`their_read4`] for MQTT 5.0.
+#[inline(always)]
+fn their_read5(buf: &mut BytesMut) {
+    match &r5::Packet::read(buf, None) {
+        Ok(p) => {
+            black_box(p);
+        }
+        Err(_) => unreachable!(),
     }
 }
 
@@ -332,6 +359,27 @@ fn bench_case<'a>(
     });
     g.finish();
 
+    // The same packet checked once beforehand (`Packet::check`), then only written: what a
+    // packet sent more than once costs each time after the first.
+    let mut g = c.benchmark_group(format!("checked-encode/{tag}/{name}"));
+    g.throughput(Throughput::Bytes(size as u64));
+    let checked = ours.check(v, MAX_PACKET_SIZE).unwrap();
+    let mut out: Vec<u8> = Vec::with_capacity(size);
+    g.bench_function("wasmqtt", |b| {
+        b.iter(|| {
+            out.clear();
+            black_box(&checked).encode(&mut out)
+        })
+    });
+    let mut out = BytesMut::with_capacity(size);
+    g.bench_function("rumqttc", |b| {
+        b.iter(|| {
+            out.clear();
+            black_box(theirs).write(&mut out)
+        })
+    });
+    g.finish();
+
     // The whole job of sending: building the packet from borrowed data (rumqttc copies it
     // into `String`s and `Bytes`; wasmqtt borrows it), encoding it, dropping the packet.
     let mut g = c.benchmark_group(format!("build+encode/{tag}/{name}"));
@@ -357,10 +405,10 @@ fn bench_case<'a>(
     g.bench_function("wasmqtt", |b| {
         b.iter_batched(
             || (),
-            |()| match decoder.decode(black_box(&wire)) {
+            |()| match &decoder.decode(black_box(&wire)) {
                 Ok(Some((p, n))) => {
-                    black_box(&p);
-                    n
+                    black_box(p);
+                    *n
                 }
                 _ => unreachable!(),
             },
@@ -372,10 +420,8 @@ fn bench_case<'a>(
             || BytesMut::from(&wire[..]),
             |mut buf| {
                 match theirs {
-                    Theirs::V4(_) => {
-                        drop(black_box(r4::Packet::read(&mut buf, usize::MAX).unwrap()))
-                    }
-                    Theirs::V5(_) => drop(black_box(r5::Packet::read(&mut buf, None).unwrap())),
+                    Theirs::V4(_) => their_read4(&mut buf),
+                    Theirs::V5(_) => their_read5(&mut buf),
                 }
                 buf
             },
@@ -449,7 +495,7 @@ fn callgrind(iters: usize, only: &str) {
     let (subs4, subs5) = (subscriptions(v4), subscriptions(v5));
     let (sub4, sub5) = (subscribe_ours(v4, &subs4), subscribe_ours(v5, &subs5));
     macro_rules! cases {
-        ($($enc:ident $dec:ident $v:ident $p:ident;)*) => {$(
+        ($($enc:ident $chk:ident $dec:ident $v:ident $p:ident;)*) => {$(
             #[inline(never)]
             fn $enc(p: &Packet<'_>, v: ProtocolVersion, iters: usize) -> usize {
                 let mut out = Vec::with_capacity(256);
@@ -461,13 +507,24 @@ fn callgrind(iters: usize, only: &str) {
                 n
             }
             #[inline(never)]
+            fn $chk(p: &Packet<'_>, v: ProtocolVersion, iters: usize) -> usize {
+                let checked = p.check(v, MAX_PACKET_SIZE).unwrap();
+                let mut out = Vec::with_capacity(256);
+                let mut n = 0;
+                for _ in 0..iters {
+                    out.clear();
+                    n += black_box(&checked).encode(&mut out);
+                }
+                n
+            }
+            #[inline(never)]
             fn $dec(wire: &[u8], v: ProtocolVersion, iters: usize) -> usize {
                 let d = Decoder::new(v);
                 let mut n = 0;
                 for _ in 0..iters {
-                    match d.decode(black_box(wire)) {
+                    match &d.decode(black_box(wire)) {
                         Ok(Some((p, used))) => {
-                            black_box(&p);
+                            black_box(p);
                             n += used
                         }
                         _ => unreachable!(),
@@ -479,6 +536,9 @@ fn callgrind(iters: usize, only: &str) {
             $p.encode($v, &mut wire).unwrap();
             if only.is_empty() || only == stringify!($enc) {
                 black_box($enc(&$p, $v, iters));
+            }
+            if only.is_empty() || only == stringify!($chk) {
+                black_box($chk(&$p, $v, iters));
             }
             if only.is_empty() || only == stringify!($dec) {
                 black_box($dec(&wire, $v, iters));
@@ -505,8 +565,8 @@ fn callgrind(iters: usize, only: &str) {
                 for _ in 0..iters {
                     let mut buf = BytesMut::from(black_box(wire));
                     match p {
-                        Theirs::V4(_) => drop(black_box(r4::Packet::read(&mut buf, usize::MAX).unwrap())),
-                        Theirs::V5(_) => drop(black_box(r5::Packet::read(&mut buf, None).unwrap())),
+                        Theirs::V4(_) => their_read4(&mut buf),
+                        Theirs::V5(_) => their_read5(&mut buf),
                     }
                     n += black_box(buf).len();
                 }
@@ -561,12 +621,12 @@ fn callgrind(iters: usize, only: &str) {
         cg_theirs_encode_v5_subscribe cg_theirs_decode_v5_subscribe cg_theirs_setup_v5_subscribe their_sub5;
     }
     cases! {
-        cg_encode_v4_publish16 cg_decode_v4_publish16 v4 pub4;
-        cg_encode_v5_publish16_props cg_decode_v5_publish16_props v5 pub5;
-        cg_encode_v4_connect cg_decode_v4_connect v4 con4;
-        cg_encode_v5_connect cg_decode_v5_connect v5 con5;
-        cg_encode_v4_subscribe cg_decode_v4_subscribe v4 sub4;
-        cg_encode_v5_subscribe cg_decode_v5_subscribe v5 sub5;
+        cg_encode_v4_publish16 cg_checked_encode_v4_publish16 cg_decode_v4_publish16 v4 pub4;
+        cg_encode_v5_publish16_props cg_checked_encode_v5_publish16_props cg_decode_v5_publish16_props v5 pub5;
+        cg_encode_v4_connect cg_checked_encode_v4_connect cg_decode_v4_connect v4 con4;
+        cg_encode_v5_connect cg_checked_encode_v5_connect cg_decode_v5_connect v5 con5;
+        cg_encode_v4_subscribe cg_checked_encode_v4_subscribe cg_decode_v4_subscribe v4 sub4;
+        cg_encode_v5_subscribe cg_checked_encode_v5_subscribe cg_decode_v5_subscribe v5 sub5;
     }
 }
 

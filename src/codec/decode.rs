@@ -5,7 +5,7 @@ use super::packet::*;
 use super::properties::{Properties, PropertyContext};
 use super::seq::Seq;
 use super::types::{PacketType, ProtocolVersion, QoS, ReasonCode};
-use super::wire::check_topic_name;
+use super::wire::{check_topic_name, utf8};
 use super::wire::{read_var_int, Reader};
 use crate::topic::parse_shared;
 
@@ -102,14 +102,35 @@ impl Decoder {
     /// packet and the number of bytes it took. The size limit is checked as soon as the fixed
     /// header is complete, so an oversized packet is refused before its body is buffered.
     /// Strings and payloads in the packet borrow from `buf`; nothing is allocated.
-    pub fn decode<'a>(&self, buf: &'a [u8]) -> Result<Option<(Packet<'a>, usize)>, DecodeError> {
+    #[inline(always)]
+    pub fn decode<'a>(&self, buf: &'a [u8]) -> Decoded<'a> {
+        // The packet (a large value) is decoded in place, into the caller's own local: this
+        // wrapper is inlined, the work is not. Returned by value from the work, it would be
+        // built on the work's stack and copied out.
+        let mut out = Ok(None);
+        self.decode_slot(buf, &mut out);
+        out
+    }
+
+    /// [`Decoder::decode`] into `out`, which starts as `Ok(None)`.
+    #[inline(never)]
+    fn decode_slot<'a>(&self, buf: &'a [u8], out: &mut Decoded<'a>) {
+        if let Err(e) = self.decode_to(buf, out) {
+            *out = Err(e);
+        }
+    }
+
+    /// [`Decoder::decode`] into `out` (which starts as `Ok(None)`); an error is returned
+    /// instead of being stored.
+    #[inline(always)]
+    fn decode_to<'a>(&self, buf: &'a [u8], out: &mut Decoded<'a>) -> Result<(), DecodeError> {
         if let Some(&first) = buf.first() {
             if first >> 4 == PacketType::Publish as u8 {
-                return self.decode_publish(first, buf);
+                return self.decode_publish(first, buf, out);
             }
         }
         let Some(h) = FixedHeader::parse(buf, self.version)? else {
-            return Ok(None);
+            return Ok(());
         };
         let size = h.packet_len();
         if size > self.max_packet_size as usize {
@@ -119,20 +140,20 @@ impl Decoder {
             });
         }
         if buf.len() < size {
-            return Ok(None);
+            return Ok(());
         }
         let body = &buf[h.header_len..size];
-        // The packet (a large value) is decoded where it is returned rather than moved there;
-        // one exit lets `out` be the return slot itself.
-        let mut out = Ok(Some((Packet::PingReq, size)));
-        if let Ok(Some((p, _))) = &mut out {
-            if let Err(e) = decode_body(h.packet_type, h.flags, body, self.version, p) {
-                out = Err(e);
-            }
-        }
-        out
+        *out = Ok(Some((Packet::PingReq, size)));
+        let Ok(Some((p, _))) = out else {
+            return Ok(());
+        };
+        decode_body(h.packet_type, h.flags, body, self.version, p)
     }
 }
+
+/// What [`Decoder::decode`] answers: an error, `None` (more bytes are needed), or a packet and
+/// the number of bytes it took.
+pub type Decoded<'a> = Result<Option<(Packet<'a>, usize)>, DecodeError>;
 
 impl Decoder {
     /// [`Decoder::decode`] of a PUBLISH (first byte `first`), the packet received most: the
@@ -142,7 +163,8 @@ impl Decoder {
         &self,
         first: u8,
         buf: &'a [u8],
-    ) -> Result<Option<(Packet<'a>, usize)>, DecodeError> {
+        out: &mut Decoded<'a>,
+    ) -> Result<(), DecodeError> {
         // As `FixedHeader::parse` checks a PUBLISH's flags.
         let flags = first & 0x0F;
         let qos = match (flags >> 1) & 3 {
@@ -153,7 +175,7 @@ impl Decoder {
             _ => return Err(DecodeError::InvalidQoS(3)),
         };
         let Some((remaining, n)) = read_var_int(buf.get(1..).unwrap_or_default())? else {
-            return Ok(None);
+            return Ok(());
         };
         let size = 1 + n + remaining as usize;
         if size > self.max_packet_size as usize {
@@ -163,7 +185,7 @@ impl Decoder {
             });
         }
         let Some(body) = buf.get(1 + n..size) else {
-            return Ok(None);
+            return Ok(());
         };
         let mut r = Reader::new(body, PacketType::Publish);
         let (topic, suspect) = r.topic("topic name")?;
@@ -181,8 +203,6 @@ impl Decoder {
             }
             _ => false,
         };
-        // Decoded field by field into the return slot: building the packet whole and
-        // returning it would copy its (large) properties twice.
         if no_props {
             // No property, the common case: only the topic to check.
             if topic.is_empty() {
@@ -190,39 +210,30 @@ impl Decoder {
             } else if suspect {
                 check_topic_name(topic).map_err(DecodeError::InvalidTopicName)?;
             }
-            let mut out = Ok(Some((Packet::PingReq, size)));
-            if let Ok(Some((p, _))) = &mut out {
-                *p = Packet::Publish(Publish::empty());
-                if let Packet::Publish(p) = p {
-                    set_publish_fields(p, flags, qos, topic, packet_id, r.rest());
-                }
-            }
-            return out;
         }
-        let mut out = Ok(Some((Packet::PingReq, size)));
-        if let Ok(Some((p, _))) = &mut out {
-            *p = Packet::Publish(Publish::empty());
-            if let Packet::Publish(p) = p {
-                p.properties.decode_into(&mut r, PropertyContext::Publish)?;
-                if topic.is_empty() {
-                    if p.properties.topic_alias.is_none() {
-                        return Err(DecodeError::EmptyTopicName);
-                    }
-                } else if suspect {
-                    check_topic_name(topic).map_err(DecodeError::InvalidTopicName)?;
+        // Decoded field by field into the return slot: building the packet whole and
+        // returning it would copy its (large) properties twice.
+        *out = Ok(Some((Packet::Publish(Publish::empty()), size)));
+        let Ok(Some((Packet::Publish(p), _))) = out else {
+            return Ok(());
+        };
+        if !no_props {
+            p.properties.decode_into(&mut r, PropertyContext::Publish)?;
+            if topic.is_empty() {
+                if p.properties.topic_alias.is_none() {
+                    return Err(DecodeError::EmptyTopicName);
                 }
-                set_publish_fields(p, flags, qos, topic, packet_id, r.rest());
+            } else if suspect {
+                check_topic_name(topic).map_err(DecodeError::InvalidTopicName)?;
             }
         }
-        out
+        set_publish_fields(p, flags, qos, topic, packet_id, r.rest());
+        Ok(())
     }
 }
 
 /// Decodes one whole packet from `buf` at `version`; see [`Decoder::decode`].
-pub fn decode(
-    buf: &[u8],
-    version: ProtocolVersion,
-) -> Result<Option<(Packet<'_>, usize)>, DecodeError> {
+pub fn decode(buf: &[u8], version: ProtocolVersion) -> Decoded<'_> {
     Decoder::new(version).decode(buf)
 }
 
@@ -538,7 +549,7 @@ fn subscribe<'a>(
     s.packet_id = packet_id(r)?;
     props(r, v, PropertyContext::Subscribe, &mut s.properties)?;
     let start = r.buf;
-    let text = core::str::from_utf8(start).ok();
+    let text = utf8(start);
     let mut count = 0;
     while !r.is_empty() {
         let filter = r.topic_filter(start, text)?;
@@ -605,7 +616,7 @@ fn unsubscribe<'a>(
     u.packet_id = packet_id(r)?;
     props(r, v, PropertyContext::Unsubscribe, &mut u.properties)?;
     let start = r.buf;
-    let text = core::str::from_utf8(start).ok();
+    let text = utf8(start);
     let mut count = 0;
     while !r.is_empty() {
         r.topic_filter(start, text)?;

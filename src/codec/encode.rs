@@ -1,6 +1,7 @@
 //! Validating encoder: each packet's layout is written once, run first against a counter that
 //! checks every sender rule, then against the output buffer.
 
+use super::encode_fast::Plan;
 use super::error::EncodeError;
 use super::packet::*;
 use super::properties::{Properties, PropertyContext};
@@ -13,6 +14,58 @@ use super::wire::{
 use crate::topic::parse_shared;
 use alloc::vec::Vec;
 
+/// A packet that broke no sender rule when [`Packet::check`] looked at it, with its size: it
+/// borrows the packet, which therefore cannot change until this is dropped, so it is encoded
+/// without another look at the rules.
+#[derive(Debug, Clone, Copy)]
+pub struct Checked<'p, 'a> {
+    packet: &'p Packet<'a>,
+    version: ProtocolVersion,
+    max_packet_size: u32,
+    /// What the fast path found; `None` for a packet the general encoder writes.
+    plan: Option<Plan>,
+    size: usize,
+}
+
+impl<'p, 'a> Checked<'p, 'a> {
+    /// The packet checked.
+    pub fn packet(&self) -> &'p Packet<'a> {
+        self.packet
+    }
+
+    /// The protocol version it was checked for.
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// The size of the encoded packet in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Appends the encoded packet to `out` and returns its size: the bytes
+    /// [`Packet::encode_limited`] writes, without checking the rules again. PUBLISH, SUBSCRIBE
+    /// and CONNECT are written straight out; other packets (small, and rarely sent twice)
+    /// go through the general encoder, which checks them again.
+    #[inline]
+    pub fn encode(&self, out: &mut Vec<u8>) -> usize {
+        match &self.plan {
+            Some(plan) => {
+                super::encode_fast::write(self.packet, self.version, plan, out);
+                plan.size
+            }
+            None => {
+                let written = self
+                    .packet
+                    .encode_general(self.version, self.max_packet_size, out);
+                // The packet, borrowed since it was checked, has not changed.
+                debug_assert!(written.is_ok(), "a checked packet failed to encode");
+                written.unwrap_or(0)
+            }
+        }
+    }
+}
+
 /// The remaining length and the whole size of a packet whose body is `remaining` bytes
 /// (`usize::MAX` when the body is too long for any packet).
 fn sizes(remaining: usize) -> (usize, usize) {
@@ -24,7 +77,7 @@ fn sizes(remaining: usize) -> (usize, usize) {
     (remaining, size)
 }
 
-impl Packet<'_> {
+impl<'a> Packet<'a> {
     /// Appends the encoded packet to `out` and returns its size.
     ///
     /// `version` selects the 3.1.1 or 5.0 layout (CONNECT uses its own `protocol` field). Every
@@ -93,6 +146,49 @@ impl Packet<'_> {
         }
         debug_assert_eq!(out.len() - start, size);
         Ok(size)
+    }
+
+    /// Checks the packet against every rule [`Packet::encode_limited`] checks, once, and returns
+    /// it ready to be encoded any number of times without checking again: for a packet sent
+    /// more than once (a retransmission, the same message to many connections) or encoded
+    /// long after it was built.
+    ///
+    /// ```
+    /// use wasmqtt::codec::{Packet, Properties, ProtocolVersion, Publish, QoS, MAX_PACKET_SIZE};
+    ///
+    /// let publish = Packet::Publish(Publish {
+    ///     dup: false,
+    ///     qos: QoS::AtLeastOnce,
+    ///     retain: false,
+    ///     topic: "meter/1/watts",
+    ///     packet_id: 7,
+    ///     properties: Properties::EMPTY,
+    ///     payload: b"1234",
+    /// });
+    /// let checked = publish.check(ProtocolVersion::V5, MAX_PACKET_SIZE).unwrap();
+    /// let mut wire = Vec::new();
+    /// assert_eq!(checked.encode(&mut wire), checked.size());
+    /// let mut again = Vec::new();
+    /// publish.encode(ProtocolVersion::V5, &mut again).unwrap();
+    /// assert_eq!(wire, again);
+    /// ```
+    pub fn check(
+        &self,
+        version: ProtocolVersion,
+        max_packet_size: u32,
+    ) -> Result<Checked<'_, 'a>, EncodeError> {
+        let plan = super::encode_fast::plan(self, version, max_packet_size);
+        let size = match &plan {
+            Some(plan) => plan.size,
+            None => self.measure(version, max_packet_size)?.2,
+        };
+        Ok(Checked {
+            packet: self,
+            version,
+            max_packet_size,
+            plan,
+            size,
+        })
     }
 
     /// The size the encoded packet would have, after checking it as [`Packet::encode`] does.

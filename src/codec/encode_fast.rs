@@ -18,8 +18,22 @@ use super::wire::{
 };
 use alloc::vec::Vec;
 
+/// What a fast path's check found: the packet's size, its remaining length and the lengths of
+/// its property blocks (CONNECT: the will's too). Enough to write the packet without looking
+/// at a rule again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Plan {
+    pub(super) size: usize,
+    remaining: usize,
+    props: usize,
+    will_props: usize,
+}
+
 /// Appends `p` to `out` and returns its size, if `p` is a packet with a fast path and breaks no
 /// rule; otherwise writes nothing and returns `None`.
+///
+/// Each fast path is inlined once per version, where the version is a constant: the 3.1.1
+/// code then carries nothing of 5.0's.
 #[inline(always)]
 pub(super) fn encode(
     p: &Packet<'_>,
@@ -27,24 +41,67 @@ pub(super) fn encode(
     max: u32,
     out: &mut Vec<u8>,
 ) -> Option<usize> {
-    // Each fast path is inlined once per version, where the version is a constant: the 3.1.1
-    // code then carries nothing of 5.0's.
+    // Each packet's check and write side by side, under one match.
+    macro_rules! fused {
+        ($plan:ident, $write:ident, $p:expr, $v:expr) => {{
+            let plan = $plan($p, $v, max)?;
+            out.reserve(plan.size);
+            $write($p, $v, &plan, out);
+            Some(plan.size)
+        }};
+    }
     use ProtocolVersion::{V311, V5};
     match (p, v) {
-        (Packet::Publish(p), V311) => publish(p, V311, max, out),
-        (Packet::Publish(p), V5) => publish(p, V5, max, out),
-        (Packet::Subscribe(s), V311) => subscribe(s, V311, max, out),
-        (Packet::Subscribe(s), V5) => subscribe(s, V5, max, out),
+        (Packet::Publish(p), V311) => fused!(plan_publish, write_publish, p, V311),
+        (Packet::Publish(p), V5) => fused!(plan_publish, write_publish, p, V5),
+        (Packet::Subscribe(s), V311) => fused!(plan_subscribe, write_subscribe, s, V311),
+        (Packet::Subscribe(s), V5) => fused!(plan_subscribe, write_subscribe, s, V5),
         (Packet::Connect(c), _) => match c.protocol {
-            V311 => connect(c, V311, max, out),
-            V5 => connect(c, V5, max, out),
+            V311 => fused!(plan_connect, write_connect, c, V311),
+            V5 => fused!(plan_connect, write_connect, c, V5),
         },
         _ => None,
     }
 }
 
+/// Checks and sizes `p`, if it is a packet with a fast path and breaks no rule.
 #[inline(always)]
-fn publish(p: &Publish<'_>, v: ProtocolVersion, max: u32, out: &mut Vec<u8>) -> Option<usize> {
+pub(super) fn plan(p: &Packet<'_>, v: ProtocolVersion, max: u32) -> Option<Plan> {
+    use ProtocolVersion::{V311, V5};
+    match (p, v) {
+        (Packet::Publish(p), V311) => plan_publish(p, V311, max),
+        (Packet::Publish(p), V5) => plan_publish(p, V5, max),
+        (Packet::Subscribe(s), V311) => plan_subscribe(s, V311, max),
+        (Packet::Subscribe(s), V5) => plan_subscribe(s, V5, max),
+        (Packet::Connect(c), _) => match c.protocol {
+            V311 => plan_connect(c, V311, max),
+            V5 => plan_connect(c, V5, max),
+        },
+        _ => None,
+    }
+}
+
+/// Writes `p`, which [`plan`] accepted at `v` giving `plan`, without checking anything.
+#[inline(always)]
+pub(super) fn write(p: &Packet<'_>, v: ProtocolVersion, plan: &Plan, out: &mut Vec<u8>) {
+    use ProtocolVersion::{V311, V5};
+    out.reserve(plan.size);
+    match (p, v) {
+        (Packet::Publish(p), V311) => write_publish(p, V311, plan, out),
+        (Packet::Publish(p), V5) => write_publish(p, V5, plan, out),
+        (Packet::Subscribe(s), V311) => write_subscribe(s, V311, plan, out),
+        (Packet::Subscribe(s), V5) => write_subscribe(s, V5, plan, out),
+        (Packet::Connect(c), _) => match c.protocol {
+            V311 => write_connect(c, V311, plan, out),
+            V5 => write_connect(c, V5, plan, out),
+        },
+        // `plan` accepts no other packet.
+        _ => {}
+    }
+}
+
+#[inline(always)]
+fn plan_publish(p: &Publish<'_>, v: ProtocolVersion, max: u32) -> Option<Plan> {
     let v5 = v.is_v5();
     let topic = p.topic.as_bytes();
     let qos0 = p.qos == QoS::AtMostOnce;
@@ -58,11 +115,23 @@ fn publish(p: &Publish<'_>, v: ProtocolVersion, max: u32, out: &mut Vec<u8>) -> 
     let props = props_len(&p.properties, v, PropertyContext::Publish)?;
     let remaining = 2 + topic.len() + id + props_field(v5, props) + p.payload.len();
     let size = total(remaining, max)?;
-    out.reserve(size);
+    Some(Plan {
+        size,
+        remaining,
+        props,
+        will_props: 0,
+    })
+}
+
+#[inline(always)]
+fn write_publish(p: &Publish<'_>, v: ProtocolVersion, plan: &Plan, out: &mut Vec<u8>) {
+    let v5 = v.is_v5();
+    let topic = p.topic.as_bytes();
+    let qos0 = p.qos == QoS::AtMostOnce;
     let first = 0x30 | (p.dup as u8) << 3 | (p.qos as u8) << 1 | p.retain as u8;
     // The fixed header and the topic's length, then the packet identifier and the property
     // length: two small writes.
-    let (h, n) = fixed_header(first, remaining);
+    let (h, n) = fixed_header(first, plan.remaining);
     put_word(out, h | u64::from(be16(topic.len())) << (8 * n), n + 2);
     out.extend_from_slice(topic);
     let mut mid = 0u64;
@@ -72,23 +141,21 @@ fn publish(p: &Publish<'_>, v: ProtocolVersion, max: u32, out: &mut Vec<u8>) -> 
         m = 2;
     }
     if v5 {
-        let (w, k) = var_int_word(props as u32);
+        let (w, k) = var_int_word(plan.props as u32);
         mid |= w << (8 * m);
         m += k;
     }
     put_word(out, mid, m);
-    if props > 0 {
+    if plan.props > 0 {
         p.properties.write_checked(PropertyContext::Publish, out);
     }
     out.extend_from_slice(p.payload);
-    Some(size)
 }
 
 #[inline(always)]
-fn subscribe(p: &Subscribe<'_>, v: ProtocolVersion, max: u32, out: &mut Vec<u8>) -> Option<usize> {
+fn plan_subscribe(p: &Subscribe<'_>, v: ProtocolVersion, max: u32) -> Option<Plan> {
     let subs = p.subscriptions.as_slice()?;
-    let (first_sub, _) = subs.split_first()?;
-    if p.packet_id == 0 {
+    if subs.is_empty() || p.packet_id == 0 {
         return None;
     }
     let v5 = v.is_v5();
@@ -106,15 +173,30 @@ fn subscribe(p: &Subscribe<'_>, v: ProtocolVersion, max: u32, out: &mut Vec<u8>)
         remaining += s.filter.len();
     }
     let size = total(remaining, max)?;
-    out.reserve(size);
-    let (h, n) = fixed_header(0x82, remaining);
+    Some(Plan {
+        size,
+        remaining,
+        props,
+        will_props: 0,
+    })
+}
+
+#[inline(always)]
+fn write_subscribe(p: &Subscribe<'_>, v: ProtocolVersion, plan: &Plan, out: &mut Vec<u8>) {
+    // `plan_subscribe` accepted only a slice of at least one subscription.
+    let subs = p.subscriptions.as_slice().unwrap_or_default();
+    let Some((first_sub, _)) = subs.split_first() else {
+        return;
+    };
+    let v5 = v.is_v5();
+    let (h, n) = fixed_header(0x82, plan.remaining);
     put_word(
         out,
         h | u64::from(be16(usize::from(p.packet_id))) << (8 * n),
         n + 2,
     );
     if v5 {
-        put_props(out, &p.properties, PropertyContext::Subscribe, props);
+        put_props(out, &p.properties, PropertyContext::Subscribe, plan.props);
     }
     // Each filter, then its options byte with the next filter's length: one small write
     // between two filters.
@@ -137,11 +219,10 @@ fn subscribe(p: &Subscribe<'_>, v: ProtocolVersion, max: u32, out: &mut Vec<u8>)
         }
         rest = tail;
     }
-    Some(size)
 }
 
 #[inline(always)]
-fn connect(c: &Connect<'_>, v: ProtocolVersion, max: u32, out: &mut Vec<u8>) -> Option<usize> {
+fn plan_connect(c: &Connect<'_>, v: ProtocolVersion, max: u32) -> Option<Plan> {
     let v5 = v.is_v5();
     if !v5
         && ((c.password.is_some() && c.username.is_none())
@@ -176,8 +257,18 @@ fn connect(c: &Connect<'_>, v: ProtocolVersion, max: u32, out: &mut Vec<u8>) -> 
         remaining += 2 + pw.len();
     }
     let size = total(remaining, max)?;
-    out.reserve(size);
-    header(out, 0x10, remaining);
+    Some(Plan {
+        size,
+        remaining,
+        props,
+        will_props,
+    })
+}
+
+#[inline(always)]
+fn write_connect(c: &Connect<'_>, v: ProtocolVersion, plan: &Plan, out: &mut Vec<u8>) {
+    let v5 = v.is_v5();
+    header(out, 0x10, plan.remaining);
     let mut flags = (c.clean_start as u8) << 1;
     if let Some(w) = &c.will {
         flags |= 0b100 | (w.qos as u8) << 3 | (w.retain as u8) << 5;
@@ -186,12 +277,12 @@ fn connect(c: &Connect<'_>, v: ProtocolVersion, max: u32, out: &mut Vec<u8>) -> 
     let [ka_hi, ka_lo] = c.keep_alive.to_be_bytes();
     out.extend_from_slice(&[0, 4, b'M', b'Q', b'T', b'T', v.level(), flags, ka_hi, ka_lo]);
     if v5 {
-        put_props(out, &c.properties, PropertyContext::Connect, props);
+        put_props(out, &c.properties, PropertyContext::Connect, plan.props);
     }
     put_str(out, c.client_id);
     if let Some(w) = &c.will {
         if v5 {
-            put_props(out, &w.properties, PropertyContext::Will, will_props);
+            put_props(out, &w.properties, PropertyContext::Will, plan.will_props);
         }
         put_str(out, w.topic);
         put_bin(out, w.payload);
@@ -202,7 +293,6 @@ fn connect(c: &Connect<'_>, v: ProtocolVersion, max: u32, out: &mut Vec<u8>) -> 
     if let Some(pw) = c.password {
         put_bin(out, pw);
     }
-    Some(size)
 }
 
 /// The length of a property block after checking it (`Some(0)` when empty): in 3.1.1, where

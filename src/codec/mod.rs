@@ -38,7 +38,8 @@ mod subscription;
 mod types;
 mod wire;
 
-pub use decode::{decode, Decoder, FixedHeader, MAX_PACKET_SIZE};
+pub use decode::{decode, Decoded, Decoder, FixedHeader, MAX_PACKET_SIZE};
+pub use encode::Checked;
 pub use error::{DecodeError, EncodeError};
 pub use packet::{
     Auth, ConnAck, Connect, Disconnect, Packet, PubResp, Publish, SubAck, Subscribe, UnsubAck,

@@ -7,7 +7,7 @@
 use super::property_table::skip_value;
 use super::subscription::Subscription;
 use super::types::ReasonCode;
-use super::wire::read_var_int;
+use super::wire::{read_var_int, utf8};
 use core::fmt;
 use core::marker::PhantomData;
 
@@ -27,7 +27,7 @@ fn string<'a>(buf: &mut &'a [u8]) -> &'a str {
     let n = u16::from_be_bytes([buf[0], buf[1]]) as usize;
     *buf = &buf[2..];
     // Validated when the packet was decoded.
-    core::str::from_utf8(take(buf, n)).unwrap_or_default()
+    utf8(take(buf, n)).unwrap_or_default()
 }
 
 impl<'a> WireItem<'a> for &'a str {

@@ -20,6 +20,7 @@ use crate::support::{
 use proptest::prelude::*;
 use wasmqtt::codec::{
     decode, DecodeError, Decoder, EncodeError, Packet, PacketType, ProtocolVersion, ReasonCode,
+    MAX_PACKET_SIZE,
 };
 
 const V311: ProtocolVersion = ProtocolVersion::V311;
@@ -40,6 +41,7 @@ fn check_roundtrip(m: &OPacket, v: ProtocolVersion) -> Result<(), TestCaseError>
         .map_err(|e| TestCaseError::fail(format!("encode failed: {e}")))?;
     prop_assert_eq!(n, wire.len());
     prop_assert_eq!(p.encoded_len(v), Ok(n));
+    check_checked(&p, v, &wire)?;
     // Appending keeps what was already in the buffer.
     let mut out = vec![0xAA, 0xBB];
     prop_assert_eq!(p.encode(v, &mut out), Ok(n));
@@ -53,6 +55,22 @@ fn check_roundtrip(m: &OPacket, v: ProtocolVersion) -> Result<(), TestCaseError>
     prop_assert_eq!(&OPacket::from_packet(&q), m);
     // The packet type nibble is the one of the packet.
     prop_assert_eq!(wire[0] >> 4, p.packet_type() as u8);
+    Ok(())
+}
+
+/// A packet that `encode` writes as `wire`: `check` accepts it with the same size, and the
+/// checked packet writes the same bytes, appended after what the buffer held, twice over.
+fn check_checked(p: &Packet<'_>, v: ProtocolVersion, wire: &[u8]) -> Result<(), TestCaseError> {
+    let checked = p
+        .check(v, MAX_PACKET_SIZE)
+        .map_err(|e| TestCaseError::fail(format!("check refused what encode wrote: {e}")))?;
+    prop_assert_eq!(checked.size(), wire.len());
+    let mut out = vec![0x77];
+    prop_assert_eq!(checked.encode(&mut out), wire.len());
+    prop_assert_eq!(checked.encode(&mut out), wire.len());
+    prop_assert_eq!(out.len(), 1 + 2 * wire.len());
+    prop_assert_eq!(&out[1..1 + wire.len()], wire);
+    prop_assert_eq!(&out[1 + wire.len()..], wire);
     Ok(())
 }
 
@@ -374,9 +392,12 @@ proptest! {
         let mut out = before.clone();
         let result = p.encode(v, &mut out);
         prop_assert_eq!(result, p.encoded_len(v));
+        // `check` refuses what `encode` refuses, with the same error.
+        prop_assert_eq!(p.check(v, MAX_PACKET_SIZE).map(|c| c.size()), result);
         match result {
             Err(_) => prop_assert_eq!(&out, &before),
             Ok(n) => {
+                check_checked(&p, v, &out[3..])?;
                 prop_assert_eq!(out.len(), 3 + n);
                 let (q, used) = decode(&out[3..], v)
                     .map_err(|e| TestCaseError::fail(format!("{e} decoding {p:?}")))?
@@ -388,6 +409,10 @@ proptest! {
             }
         }
         // A maximum packet size below the packet's: the broken rule still comes first.
+        prop_assert_eq!(p.check(v, 1).map(|c| c.size()), match result {
+            Err(e) => Err(e),
+            Ok(n) => Err(wasmqtt::codec::EncodeError::PacketTooLarge { size: n, max: 1 }),
+        });
         let mut out = before.clone();
         let limited = p.encode_limited(v, 1, &mut out);
         match result {
