@@ -1,6 +1,7 @@
 //! Decodes arbitrary bytes as a stream of MQTT packets, for both protocol versions and with a
 //! small and an unlimited maximum packet size; every packet that decodes is re-encoded, and the
-//! re-encoding must decode to the same packet.
+//! re-encoding must decode to the same packet, and `Packet::check` then `Checked::encode` must
+//! write the same bytes.
 //!
 //! The one packet the decoder accepts but the encoder refuses is a 3.1.1 CONNECT with an empty
 //! client identifier and Clean Session 0: the server answers it with CONNACK 0x02
@@ -10,7 +11,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wasmqtt::codec::{Decoder, EncodeError, Packet, ProtocolVersion};
+use wasmqtt::codec::{Decoder, EncodeError, Packet, ProtocolVersion, MAX_PACKET_SIZE};
 
 fn check(d: &Decoder, data: &[u8]) {
     let mut rest = data;
@@ -39,6 +40,14 @@ fn reencode(d: &Decoder, packet: &Packet<'_>) {
         Err(e) => panic!("decoded {packet:?} does not re-encode: {e}"),
     }
     assert_eq!(packet.encoded_len(d.version), Ok(wire.len()));
+    // Checked once, then written without checks: the same bytes.
+    let checked = packet
+        .check(d.version, MAX_PACKET_SIZE)
+        .unwrap_or_else(|e| panic!("{packet:?} encodes but check refuses it: {e}"));
+    assert_eq!(checked.size(), wire.len());
+    let mut written = Vec::new();
+    assert_eq!(checked.encode(&mut written), wire.len());
+    assert_eq!(written, wire);
     let (again, used) = Decoder::new(d.version)
         .decode(&wire)
         .unwrap_or_else(|e| panic!("re-encoding of {packet:?} does not decode: {e}"))

@@ -134,6 +134,10 @@ impl Runtime {
         let mut config = Config::new();
         config.wasm_component_model(true);
         allocation.apply(&mut config);
+        // For profiling the guest's compiled code with `perf`: a /tmp/perf-PID.map of it.
+        if std::env::var_os("WASMQTT_PERFMAP").is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;

@@ -160,6 +160,7 @@ pub(crate) fn utf8(b: &[u8]) -> Option<&str> {
     if is_ascii(b) {
         // SAFETY: bytes below 0x80 are each a whole UTF-8 character, so `b` is well-formed
         // UTF-8. (The crate's only `unsafe`; `utf8_agrees_with_from_utf8` tests the claim.)
+        debug_assert!(core::str::from_utf8(b).is_ok());
         Some(unsafe { core::str::from_utf8_unchecked(b) })
     } else {
         core::str::from_utf8(b).ok()
