@@ -15,7 +15,8 @@
 //! Environment: `WASMQTT_BENCH_MESSAGES` (default 100000), `WASMQTT_BENCH_ROUNDS` (default 5;
 //! rounds alternate between the two sides; the median rate of each side and its range over the
 //! rounds are printed, and the ratio of the medians), `WASMQTT_BENCH_ONLY=component` or `native`
-//! to run one side (for profiling).
+//! to run one side and `WASMQTT_BENCH_QOS=0` or `1` one QoS (for profiling; `WASMQTT_PERFMAP=1`
+//! also writes a perf map of the guest's compiled code).
 //!
 //! A publish counts as done at its completion: for QoS 0 when the session wrote it, for QoS 1
 //! at PUBACK. The clock runs from the first publish to the last completion.
@@ -90,7 +91,12 @@ fn main() {
         "{:<4} {:>28} {:>28} {:>18}",
         "QoS", "component msg/s", "native msg/s", "component/native"
     );
-    for qos in [0u8, 1] {
+    let qos_levels: Vec<u8> = match std::env::var("WASMQTT_BENCH_QOS").as_deref() {
+        Ok("0") => vec![0],
+        Ok("1") => vec![1],
+        _ => vec![0, 1],
+    };
+    for qos in qos_levels {
         let mut component = Vec::with_capacity(rounds);
         let mut native = Vec::with_capacity(rounds);
         for round in 0..rounds {

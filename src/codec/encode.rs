@@ -193,7 +193,9 @@ impl<'a> Packet<'a> {
 
     /// The size the encoded packet would have, after checking it as [`Packet::encode`] does.
     pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
-        Ok(self.measure(version, MAX_PACKET_SIZE)?.2)
+        // A fast path's check where there is one (PUBLISH, SUBSCRIBE, CONNECT): the general
+        // encoder's checking pass only for the rest, and for the exact error.
+        Ok(self.check(version, MAX_PACKET_SIZE)?.size())
     }
 
     /// What the sizing pass gives for a PUBLISH without properties, worked out directly: the

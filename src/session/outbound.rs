@@ -5,7 +5,7 @@
 use super::requests::MAX_WAITING_REQUESTS;
 use super::{Message, PublishError, PublishId, Session, State};
 use crate::codec::{EncodeError, Packet, PubResp, Publish, QoS, ReasonCode};
-use crate::topic::validate_topic_name;
+use crate::codec::check_topic_name;
 use alloc::vec::Vec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +53,7 @@ impl Session {
         if self.state == State::Closed {
             return Err(PublishError::SessionClosed);
         }
-        validate_topic_name(&msg.topic).map_err(PublishError::InvalidTopic)?;
+        check_topic_name(&msg.topic).map_err(PublishError::InvalidTopic)?;
         self.check_publishable(&msg)?;
         let connected = self.state == State::Connected;
         if connected && msg.qos == QoS::AtMostOnce && self.queue.is_empty() {
