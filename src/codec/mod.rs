@@ -49,5 +49,5 @@ pub use properties::{Properties, PropertyContext};
 pub use seq::{Seq, SeqIter, WireItem};
 pub use subscription::{Subscription, SubscriptionOptions};
 pub use types::{NamedCode, PacketType, ProtocolVersion, QoS, ReasonCode, RetainHandling};
-pub use wire::{read_var_int, var_int_len, MAX_VAR_INT};
 pub(crate) use wire::check_topic_name;
+pub use wire::{read_var_int, var_int_len, MAX_VAR_INT};

@@ -4,8 +4,8 @@
 
 use super::requests::MAX_WAITING_REQUESTS;
 use super::{Message, PublishError, PublishId, Session, State};
-use crate::codec::{EncodeError, Packet, PubResp, Publish, QoS, ReasonCode};
 use crate::codec::check_topic_name;
+use crate::codec::{EncodeError, Packet, PubResp, Publish, QoS, ReasonCode};
 use alloc::vec::Vec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
