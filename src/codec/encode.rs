@@ -193,9 +193,10 @@ impl<'a> Packet<'a> {
 
     /// The size the encoded packet would have, after checking it as [`Packet::encode`] does.
     pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
-        // A fast path's check where there is one (PUBLISH, SUBSCRIBE, CONNECT): the general
-        // encoder's checking pass only for the rest, and for the exact error.
-        Ok(self.check(version, MAX_PACKET_SIZE)?.size())
+        // The general encoder's checking pass. (Through `check`'s fast paths it is faster per
+        // packet, but a second copy of them costs 1.3 KB in the components and 8.2 KB in the
+        // browser build, for no difference measured in the session's throughput.)
+        Ok(self.measure(version, MAX_PACKET_SIZE)?.2)
     }
 
     /// What the sizing pass gives for a PUBLISH without properties, worked out directly: the
