@@ -29,11 +29,43 @@ pub(super) struct Plan {
     will_props: usize,
 }
 
+impl Plan {
+    /// The plan of a packet whose body is `remaining` bytes, if it is within `max` and what a
+    /// remaining length can express.
+    #[inline(always)]
+    fn new(remaining: usize, max: u32, props: usize, will_props: usize) -> Option<Plan> {
+        Some(Plan {
+            size: total(remaining, max)?,
+            remaining,
+            props,
+            will_props,
+        })
+    }
+}
+
+/// The fast paths' dispatch: `$arm!(plan_fn, write_fn, packet, version)` for each packet with a
+/// fast path, with the version a constant, so that each fast path is inlined once per version
+/// and the 3.1.1 code carries nothing of 5.0's (CONNECT goes by its own `protocol`); `$other`
+/// for the rest.
+macro_rules! by_packet {
+    ($p:expr, $v:expr, $arm:ident, $other:expr) => {{
+        use ProtocolVersion::{V311, V5};
+        match ($p, $v) {
+            (Packet::Publish(p), V311) => $arm!(plan_publish, write_publish, p, V311),
+            (Packet::Publish(p), V5) => $arm!(plan_publish, write_publish, p, V5),
+            (Packet::Subscribe(s), V311) => $arm!(plan_subscribe, write_subscribe, s, V311),
+            (Packet::Subscribe(s), V5) => $arm!(plan_subscribe, write_subscribe, s, V5),
+            (Packet::Connect(c), _) => match c.protocol {
+                V311 => $arm!(plan_connect, write_connect, c, V311),
+                V5 => $arm!(plan_connect, write_connect, c, V5),
+            },
+            _ => $other,
+        }
+    }};
+}
+
 /// Appends `p` to `out` and returns its size, if `p` is a packet with a fast path and breaks no
 /// rule; otherwise writes nothing and returns `None`.
-///
-/// Each fast path is inlined once per version, where the version is a constant: the 3.1.1
-/// code then carries nothing of 5.0's.
 #[inline(always)]
 pub(super) fn encode(
     p: &Packet<'_>,
@@ -50,54 +82,31 @@ pub(super) fn encode(
             Some(plan.size)
         }};
     }
-    use ProtocolVersion::{V311, V5};
-    match (p, v) {
-        (Packet::Publish(p), V311) => fused!(plan_publish, write_publish, p, V311),
-        (Packet::Publish(p), V5) => fused!(plan_publish, write_publish, p, V5),
-        (Packet::Subscribe(s), V311) => fused!(plan_subscribe, write_subscribe, s, V311),
-        (Packet::Subscribe(s), V5) => fused!(plan_subscribe, write_subscribe, s, V5),
-        (Packet::Connect(c), _) => match c.protocol {
-            V311 => fused!(plan_connect, write_connect, c, V311),
-            V5 => fused!(plan_connect, write_connect, c, V5),
-        },
-        _ => None,
-    }
+    by_packet!(p, v, fused, None)
 }
 
 /// Checks and sizes `p`, if it is a packet with a fast path and breaks no rule.
 #[inline(always)]
 pub(super) fn plan(p: &Packet<'_>, v: ProtocolVersion, max: u32) -> Option<Plan> {
-    use ProtocolVersion::{V311, V5};
-    match (p, v) {
-        (Packet::Publish(p), V311) => plan_publish(p, V311, max),
-        (Packet::Publish(p), V5) => plan_publish(p, V5, max),
-        (Packet::Subscribe(s), V311) => plan_subscribe(s, V311, max),
-        (Packet::Subscribe(s), V5) => plan_subscribe(s, V5, max),
-        (Packet::Connect(c), _) => match c.protocol {
-            V311 => plan_connect(c, V311, max),
-            V5 => plan_connect(c, V5, max),
-        },
-        _ => None,
+    macro_rules! plan_only {
+        ($plan:ident, $write:ident, $p:expr, $v:expr) => {
+            $plan($p, $v, max)
+        };
     }
+    by_packet!(p, v, plan_only, None)
 }
 
 /// Writes `p`, which [`plan`] accepted at `v` giving `plan`, without checking anything.
 #[inline(always)]
 pub(super) fn write(p: &Packet<'_>, v: ProtocolVersion, plan: &Plan, out: &mut Vec<u8>) {
-    use ProtocolVersion::{V311, V5};
     out.reserve(plan.size);
-    match (p, v) {
-        (Packet::Publish(p), V311) => write_publish(p, V311, plan, out),
-        (Packet::Publish(p), V5) => write_publish(p, V5, plan, out),
-        (Packet::Subscribe(s), V311) => write_subscribe(s, V311, plan, out),
-        (Packet::Subscribe(s), V5) => write_subscribe(s, V5, plan, out),
-        (Packet::Connect(c), _) => match c.protocol {
-            V311 => write_connect(c, V311, plan, out),
-            V5 => write_connect(c, V5, plan, out),
-        },
-        // `plan` accepts no other packet.
-        _ => {}
+    macro_rules! write_only {
+        ($plan:ident, $write:ident, $p:expr, $v:expr) => {
+            $write($p, $v, plan, out)
+        };
     }
+    // `plan` accepts no other packet.
+    by_packet!(p, v, write_only, ())
 }
 
 #[inline(always)]
@@ -114,13 +123,7 @@ fn plan_publish(p: &Publish<'_>, v: ProtocolVersion, max: u32) -> Option<Plan> {
     let id = if qos0 { 0 } else { 2 };
     let props = props_len(&p.properties, v, PropertyContext::Publish)?;
     let remaining = 2 + topic.len() + id + props_field(v5, props) + p.payload.len();
-    let size = total(remaining, max)?;
-    Some(Plan {
-        size,
-        remaining,
-        props,
-        will_props: 0,
-    })
+    Plan::new(remaining, max, props, 0)
 }
 
 #[inline(always)]
@@ -172,13 +175,7 @@ fn plan_subscribe(p: &Subscribe<'_>, v: ProtocolVersion, max: u32) -> Option<Pla
         }
         remaining += s.filter.len();
     }
-    let size = total(remaining, max)?;
-    Some(Plan {
-        size,
-        remaining,
-        props,
-        will_props: 0,
-    })
+    Plan::new(remaining, max, props, 0)
 }
 
 #[inline(always)]
@@ -256,13 +253,7 @@ fn plan_connect(c: &Connect<'_>, v: ProtocolVersion, max: u32) -> Option<Plan> {
         }
         remaining += 2 + pw.len();
     }
-    let size = total(remaining, max)?;
-    Some(Plan {
-        size,
-        remaining,
-        props,
-        will_props,
-    })
+    Plan::new(remaining, max, props, will_props)
 }
 
 #[inline(always)]
