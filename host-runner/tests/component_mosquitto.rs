@@ -339,16 +339,18 @@ fn idle_longer_than_the_keep_alive_keeps_the_connection() {
     let broker = Mosquitto::start();
     for v in VERSIONS {
         let mut opts = options(&broker, &format!("idle-{}", vname(v)), v);
-        opts.keep_alive_secs = 1;
+        opts.keep_alive_secs = 2;
         let mut idle = Peer::connect_with(&broker, &opts);
         idle.subscribe(&format!("idle/{}", vname(v)), Qos::AtLeastOnce);
 
-        // 3 s of silence with keep-alive 1 s: mosquitto drops a client silent for 1.5 s, so the
-        // connection survives only if the provider sends PINGREQ on its deadlines. 3.1.1 waits
-        // inside poll-event; 5.0 waits on the `ready` pollable from the host, then polls.
+        // 5 s of silence with keep-alive 2 s: mosquitto drops a client silent for 3 s, so the
+        // connection survives only if the provider sends PINGREQ on its deadlines (two of them
+        // here). 3.1.1 waits inside poll-event; 5.0 waits on the `ready` pollable from the host,
+        // then polls. (With keep-alive 1 s the slack, 0.5 s, was once exceeded on a 2-core
+        // machine running this binary's other tests beside it; most likely scheduling.)
         let start = Instant::now();
         let mut polls = 0u32;
-        while start.elapsed() < Duration::from_secs(3) {
+        while start.elapsed() < Duration::from_secs(5) {
             polls += 1;
             assert!(polls < 10_000, "the idle loop is bounded");
             let event = match v {
@@ -370,9 +372,9 @@ fn idle_longer_than_the_keep_alive_keeps_the_connection() {
             }
         }
         if v == ProtocolVersion::V5 {
-            // 100 ms waits for 3 s, plus a wake-up or two per PINGREQ/PINGRESP: the pollable
+            // 100 ms waits for 5 s, plus a wake-up or two per PINGREQ/PINGRESP: the pollable
             // blocks until there is something to do; it is not always ready.
-            assert!(polls < 300, "{polls} polls in 3 s: `ready` does not block");
+            assert!(polls < 500, "{polls} polls in 5 s: `ready` does not block");
         }
         assert!(idle.client.is_connected().unwrap());
         assert!(
