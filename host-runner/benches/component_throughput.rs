@@ -11,6 +11,8 @@
 //! The component publishes with `publish-batch` (`WASMQTT_BENCH_BATCH` messages a call, default
 //! 64; 1 uses `publish` and `poll-event`, one call per message and per event) and polls with
 //! `poll-events`; the native driver has no batch call and publishes one message a call.
+//! `WASMQTT_BENCH_PACKED=1` makes the component's calls `publish-packed` (one topic, the
+//! batch's payloads in one list) instead of `publish-batch`.
 //!
 //! Environment: `WASMQTT_BENCH_MESSAGES` (default 100000), `WASMQTT_BENCH_ROUNDS` (default 5;
 //! rounds alternate between the two sides; the median rate of each side and its range over the
@@ -57,6 +59,7 @@ fn main() {
     };
     let rounds = env_usize("WASMQTT_BENCH_ROUNDS", 5).max(1);
     let batch = env_usize("WASMQTT_BENCH_BATCH", 64).max(1);
+    let packed = env_usize("WASMQTT_BENCH_PACKED", 0) == 1;
 
     let runtime = Runtime::new().expect("wasmtime runtime");
     let provider = Provider::load_default(&runtime).unwrap_or_else(|e| panic!("{e:#}"));
@@ -74,6 +77,10 @@ fn main() {
     );
     if batch == 1 {
         println!("component: one message per `publish`, one event per `poll-event`");
+    } else if packed {
+        println!(
+            "component: `publish-packed` of up to {batch} payloads, `poll-events` of up to {POLL_MAX}"
+        );
     } else {
         println!(
             "component: `publish-batch` of up to {batch} messages, `poll-events` of up to {POLL_MAX}"
@@ -103,7 +110,7 @@ fn main() {
             if run_component {
                 component.push(rate(
                     n,
-                    component_run(&provider, &broker, qos, n, round, batch),
+                    component_run(&provider, &broker, qos, n, round, batch, packed),
                 ));
             }
             if run_native {
@@ -169,6 +176,7 @@ fn component_run(
     n: usize,
     round: usize,
     batch: usize,
+    packed: bool,
 ) -> Duration {
     let policy = NetworkPolicy::broker("127.0.0.1", broker.port()).unwrap();
     let mut opts = types::connect_options(
@@ -184,6 +192,8 @@ fn component_run(
     let message = types::message("bench/component", &[b'x'; PAYLOAD], qos, false);
     // The batch is built once: the bench measures the client, not the building of messages.
     let messages = vec![message.clone(); batch];
+    let payloads = vec![b'x'; PAYLOAD * batch];
+    let lengths = vec![PAYLOAD as u32; batch];
 
     let t0 = Instant::now();
     let (mut sent, mut done) = (0usize, 0usize);
@@ -201,9 +211,19 @@ fn component_run(
                 continue;
             }
             let take = batch.min(n - sent);
-            let results = client
-                .publish_batch(&messages[..take])
-                .unwrap_or_else(|e| panic!("component publish-batch: {e}"));
+            let results = if packed {
+                client.publish_packed(
+                    "bench/component",
+                    &payloads[..PAYLOAD * take],
+                    &lengths[..take],
+                    qos,
+                    false,
+                    None,
+                )
+            } else {
+                client.publish_batch(&messages[..take])
+            }
+            .unwrap_or_else(|e| panic!("component publish-batch: {e}"));
             for r in results {
                 match r {
                     Ok(_) => sent += 1,

@@ -511,6 +511,35 @@ impl Client {
             .call_publish_batch(&mut self.store, self.handle, messages)?)
     }
 
+    /// `client.publish-packed`: `lengths.len()` messages to `topic` with the same QoS, retain
+    /// flag and properties, message i's payload the next `lengths[i]` bytes of `payloads`; one
+    /// result per message, as `publish_batch` gives them (lengths that do not add up to
+    /// `payloads.len()`: every result `invalid-argument`, nothing published).
+    pub fn publish_packed(
+        &mut self,
+        topic: &str,
+        payloads: &[u8],
+        lengths: &[u32],
+        qos: types::Qos,
+        retain: bool,
+        properties: Option<&types::MessageProperties>,
+    ) -> Result<Vec<Result<DeliveryId, types::Error>>, ClientError> {
+        Ok(self
+            .bindings
+            .wasmqtt_mqtt_client()
+            .client()
+            .call_publish_packed(
+                &mut self.store,
+                self.handle,
+                topic,
+                payloads,
+                lengths,
+                qos,
+                retain,
+                properties,
+            )?)
+    }
+
     /// `client.subscribe`: a request id; a `subscribed` event with that id follows.
     pub fn subscribe(
         &mut self,

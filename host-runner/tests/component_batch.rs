@@ -1,6 +1,7 @@
-//! The batch calls of the provider component (`client.publish-batch`, `client.poll-events`) in
-//! wasmtime against a real mosquitto: one result per message in order, a bad message among good
-//! ones refused alone, flow control refusing the rest of a batch, `max` bounding a poll.
+//! The batch calls of the provider component (`client.publish-batch`, `client.publish-packed`,
+//! `client.poll-events`) in wasmtime against a real mosquitto: one result per message in order,
+//! a bad message among good ones refused alone, flow control refusing the rest of a batch,
+//! packed payloads split by their lengths, `max` bounding a poll.
 //!
 //! ```text
 //! CARGO_INCREMENTAL=0 scripts/build-components.sh
@@ -49,6 +50,48 @@ fn poll_until(client: &mut Client, what: &str, max: u32, mut f: impl FnMut(&Even
     panic!("no {what} within {WAIT:?}");
 }
 
+/// A client with an inflight window of 1 and room for 2 queued messages.
+fn flow_limited(broker: &Mosquitto, id: &str) -> Client {
+    connect(broker, id, |o| {
+        o.max_inflight = Some(1);
+        o.max_queued_messages = Some(2);
+    })
+}
+
+/// Checks a flow-limited call's results: some admitted, then every one after the first
+/// `queue-full` refused alike. Returns how many were admitted.
+fn admitted_until_queue_full(results: &[Result<u64, WitError>]) -> usize {
+    let admitted = results.iter().take_while(|r| r.is_ok()).count();
+    assert!(
+        (1..results.len()).contains(&admitted),
+        "some admitted, some refused: {results:?}"
+    );
+    assert!(
+        results[admitted..]
+            .iter()
+            .all(|r| matches!(r, Err(WitError::QueueFull))),
+        "after the first queue-full every message is refused alike: {results:?}"
+    );
+    admitted
+}
+
+/// Checks that `ids` are distinct delivery ids, then polls (`max` events a call) until each has
+/// completed once, acknowledged with a success code.
+fn await_acknowledged(client: &mut Client, ids: &[u64], max: u32) {
+    let mut pending: HashSet<u64> = ids.iter().copied().collect();
+    assert_eq!(pending.len(), ids.len(), "distinct delivery ids: {ids:?}");
+    poll_until(client, "the completions", max, |e| {
+        if let Event::PublishComplete((id, delivery)) = e {
+            assert!(
+                matches!(delivery, Delivery::Acknowledged(c) if *c < 0x80),
+                "#{id}: {delivery:?}"
+            );
+            assert!(pending.remove(id), "unexpected completion #{id}");
+        }
+        pending.is_empty()
+    });
+}
+
 fn subscribe(client: &mut Client, filter: &str) {
     let id = client
         .subscribe(&[types::subscription(filter, Qos::AtLeastOnce)], None)
@@ -95,24 +138,8 @@ fn a_bad_message_in_a_batch_gets_its_error_and_the_others_go() {
                 .unwrap_or_else(|e| panic!("message {i} refused: {e:?}"))
         })
         .collect();
-    assert_eq!(
-        ids.iter().collect::<HashSet<_>>().len(),
-        3,
-        "distinct delivery ids: {ids:?}"
-    );
-
     // Every admitted message completes, acknowledged.
-    let mut pending: HashSet<u64> = ids.iter().copied().collect();
-    poll_until(&mut publ, "the batch's completions", 2, |e| {
-        if let Event::PublishComplete((id, delivery)) = e {
-            assert!(
-                matches!(delivery, Delivery::Acknowledged(c) if *c < 0x80),
-                "#{id}: {delivery:?}"
-            );
-            assert!(pending.remove(id), "unexpected completion #{id}");
-        }
-        pending.is_empty()
-    });
+    await_acknowledged(&mut publ, &ids, 2);
 
     // The subscriber gets the three good ones, in the batch's order.
     let mut got = Vec::new();
@@ -150,10 +177,7 @@ fn a_bad_message_in_a_batch_gets_its_error_and_the_others_go() {
 #[test]
 fn flow_control_refuses_the_rest_of_a_batch_in_order() {
     let broker = Mosquitto::start();
-    let mut publ = connect(&broker, "batch-flow", |o| {
-        o.max_inflight = Some(1);
-        o.max_queued_messages = Some(2);
-    });
+    let mut publ = flow_limited(&broker, "batch-flow");
     let batch: Vec<_> = (0..10)
         .map(|i| {
             types::message(
@@ -166,17 +190,7 @@ fn flow_control_refuses_the_rest_of_a_batch_in_order() {
         .collect();
     let results = publ.publish_batch(&batch).expect("publish-batch");
     assert_eq!(results.len(), batch.len());
-    let admitted = results.iter().take_while(|r| r.is_ok()).count();
-    assert!(
-        (1..batch.len()).contains(&admitted),
-        "some admitted, some refused: {results:?}"
-    );
-    assert!(
-        results[admitted..]
-            .iter()
-            .all(|r| matches!(r, Err(WitError::QueueFull))),
-        "after the first queue-full every message is refused alike: {results:?}"
-    );
+    let admitted = admitted_until_queue_full(&results);
 
     // The admitted ones complete; then the refused ones go in a later batch.
     let mut ids: HashSet<u64> = results.iter().filter_map(|r| r.clone().ok()).collect();
@@ -204,5 +218,152 @@ fn flow_control_refuses_the_rest_of_a_batch_in_order() {
             rest = &rest[n..];
         }
     }
+    publ.disconnect().expect("disconnect");
+}
+
+#[test]
+fn publish_packed_sends_each_payload_in_order_with_the_shared_fields() {
+    let broker = Mosquitto::start();
+    let mut sub = connect(&broker, "packed-sub", |_| {});
+    let mut publ = connect(&broker, "packed-pub", |_| {});
+    subscribe(&mut sub, "packed/#");
+
+    // Payloads of 3, 0 and 5 bytes back to back, at QoS 0, then two at QoS 1 with a content
+    // type (MQTT 5.0): every message keeps the shared topic, QoS and properties.
+    let r0 = publ
+        .publish_packed(
+            "packed/a",
+            b"onehello",
+            &[3, 0, 5],
+            Qos::AtMostOnce,
+            false,
+            None,
+        )
+        .expect("publish-packed");
+    let mut props = types::no_properties();
+    props.content_type = Some("text/plain".to_string());
+    let r1 = publ
+        .publish_packed(
+            "packed/b",
+            b"xyz",
+            &[1, 2],
+            Qos::AtLeastOnce,
+            false,
+            Some(&props),
+        )
+        .expect("publish-packed");
+    assert_eq!((r0.len(), r1.len()), (3, 2), "one result per length");
+    let ids: Vec<u64> = r0
+        .iter()
+        .chain(&r1)
+        .map(|r| r.clone().unwrap_or_else(|e| panic!("refused: {e:?}")))
+        .collect();
+    await_acknowledged(&mut publ, &ids, 8);
+
+    let mut got = Vec::new();
+    poll_until(&mut sub, "the five messages", 64, |e| {
+        if let Event::Message(m) = e {
+            let content_type = m.properties.as_ref().and_then(|p| p.content_type.clone());
+            got.push((
+                m.topic.clone(),
+                m.payload.clone(),
+                m.qos.level(),
+                content_type,
+            ));
+        }
+        got.len() == 5
+    });
+    let text = Some("text/plain".to_string());
+    assert_eq!(
+        got,
+        vec![
+            ("packed/a".to_string(), b"one".to_vec(), 0, None),
+            ("packed/a".to_string(), b"".to_vec(), 0, None),
+            ("packed/a".to_string(), b"hello".to_vec(), 0, None),
+            ("packed/b".to_string(), b"x".to_vec(), 1, text.clone()),
+            ("packed/b".to_string(), b"yz".to_vec(), 1, text),
+        ]
+    );
+
+    // Lengths that do not add up to the payloads: nothing goes, every result says why.
+    for lengths in [&[2u32, 3][..], &[1, 4, 0], &[u32::MAX, 5], &[]] {
+        let r = publ
+            .publish_packed("packed/c", b"abcd", lengths, Qos::AtLeastOnce, false, None)
+            .expect("publish-packed");
+        assert_eq!(r.len(), lengths.len());
+        assert!(
+            r.iter()
+                .all(|r| matches!(r, Err(WitError::InvalidArgument(m)) if m.contains("add up"))),
+            "{lengths:?}: {r:?}"
+        );
+    }
+    // A topic that is no topic name: every message refused for it.
+    let r = publ
+        .publish_packed("packed/#", b"ab", &[1, 1], Qos::AtMostOnce, false, None)
+        .expect("publish-packed");
+    assert!(
+        r.iter()
+            .all(|r| matches!(r, Err(WitError::InvalidTopic(_)))),
+        "{r:?}"
+    );
+    // No lengths: an empty answer.
+    assert_eq!(
+        publ.publish_packed("packed/d", b"", &[], Qos::AtMostOnce, false, None)
+            .expect("empty"),
+        vec![]
+    );
+    // A marker after the refused calls: the subscriber gets it next, so none of them
+    // published anything.
+    let end = publ
+        .publish(&types::message(
+            "packed/end",
+            b"end",
+            Qos::AtLeastOnce,
+            false,
+        ))
+        .expect("publish");
+    // Written by the publisher's next poll (small messages are batched).
+    poll_until(
+        &mut publ,
+        "the marker's PUBACK",
+        8,
+        |e| matches!(e, Event::PublishComplete((id, _)) if *id == end),
+    );
+    let mut next = None;
+    poll_until(&mut sub, "the marker", 64, |e| {
+        if let Event::Message(m) = e {
+            next = Some(m.topic.clone());
+            return true;
+        }
+        false
+    });
+    assert_eq!(next.as_deref(), Some("packed/end"));
+    publ.disconnect().expect("disconnect");
+    sub.disconnect().expect("disconnect");
+}
+
+#[test]
+fn flow_control_refuses_the_rest_of_a_packed_call_in_order() {
+    let broker = Mosquitto::start();
+    let mut publ = flow_limited(&broker, "packed-flow");
+    let payloads: Vec<u8> = (0..10u8).collect();
+    let lengths = [1u32; 10];
+    let results = publ
+        .publish_packed(
+            "packed/flow",
+            &payloads,
+            &lengths,
+            Qos::AtLeastOnce,
+            false,
+            None,
+        )
+        .expect("publish-packed");
+    assert_eq!(results.len(), 10);
+    let admitted = admitted_until_queue_full(&results);
+    let ids: Vec<u64> = results[..admitted]
+        .iter()
+        .map(|r| r.clone().unwrap())
+        .collect();
+    await_acknowledged(&mut publ, &ids, 64);
     publ.disconnect().expect("disconnect");
 }

@@ -6,6 +6,7 @@ use super::requests::MAX_WAITING_REQUESTS;
 use super::{Message, PublishError, PublishId, Session, State};
 use crate::codec::check_topic_name;
 use crate::codec::{EncodeError, Packet, PubResp, Publish, QoS, ReasonCode};
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,19 @@ impl Session {
     /// the queue's budget the call fails with [`PublishError::QueueFull`], and a QoS 0 message
     /// that finds the write buffer full fails with [`PublishError::WouldBlock`].
     pub fn publish(&mut self, msg: Message, now: u64) -> Result<PublishId, PublishError> {
+        self.publish_cow(Cow::Owned(msg), now)
+    }
+
+    /// [`Session::publish`] of a message the caller keeps: the same rules and outcomes, but
+    /// the session copies the message only when it has to keep it (QoS 1/2, or a QoS 0
+    /// message that waits in the queue). A QoS 0 message sent at once is encoded straight from
+    /// `msg`, so a caller publishing many messages can reuse one `Message` (say, one topic
+    /// with a new payload each time) without an allocation per message.
+    pub fn publish_ref(&mut self, msg: &Message, now: u64) -> Result<PublishId, PublishError> {
+        self.publish_cow(Cow::Borrowed(msg), now)
+    }
+
+    fn publish_cow(&mut self, msg: Cow<'_, Message>, now: u64) -> Result<PublishId, PublishError> {
         self.observe(now);
         if self.state == State::Closed {
             return Err(PublishError::SessionClosed);
@@ -69,7 +83,7 @@ impl Session {
             if msg.qos != QoS::AtMostOnce {
                 self.durable_message(id, &msg);
             }
-            self.send_new(id, msg, Some(now), now);
+            self.send_new(id, msg.into_owned(), Some(now), now);
             return Ok(id);
         }
         let cost = msg.cost();
@@ -88,7 +102,7 @@ impl Session {
         self.queued_bytes += cost;
         self.queue.push_back(Queued {
             id,
-            msg,
+            msg: msg.into_owned(),
             queued_at: Some(now),
         });
         Ok(id)

@@ -394,7 +394,7 @@ impl GuestClient for ClientResource {
     fn publish(&self, m: t::Message) -> Result<t::DeliveryId, t::Error> {
         let mut conn = self.conn.borrow_mut();
         let now = conn.now_ms();
-        let (id, stored) = publish_one(&mut conn, m, now)?;
+        let (id, stored) = publish_one(&mut conn, message_in(m), now)?;
         // With a store, admitted once its record is stored (synced as the policy says).
         if stored {
             store_now(&mut conn)?;
@@ -404,44 +404,50 @@ impl GuestClient for ClientResource {
 
     fn publish_batch(&self, messages: Vec<t::Message>) -> Vec<Result<t::DeliveryId, t::Error>> {
         let mut conn = self.conn.borrow_mut();
-        // One clock read for the batch: the calls take microseconds, deadlines milliseconds.
-        let now = conn.now_ms();
-        let mut results = Vec::with_capacity(messages.len());
-        let mut any_stored = false;
-        let mut stored = Vec::new();
-        let mut refused: Option<t::Error> = None;
-        for m in messages {
-            // Flow control refused one: the rest wait too, so the admitted keep their order.
-            if let Some(e) = &refused {
-                results.push(Err(e.clone()));
-                continue;
-            }
-            match publish_one(&mut conn, m, now) {
-                Ok((id, s)) => {
-                    any_stored |= s;
-                    stored.push(s);
-                    results.push(Ok(id));
-                }
-                Err(e) => {
-                    if matches!(e, t::Error::QueueFull | t::Error::WouldBlock) {
-                        refused = Some(e.clone());
-                    }
-                    stored.push(false);
-                    results.push(Err(e));
-                }
-            }
+        let mut messages = messages.into_iter();
+        publish_each(&mut conn, messages.len(), |conn, now| {
+            let m = messages.next().expect("one message per index");
+            publish_one(conn, message_in(m), now)
+        })
+    }
+
+    fn publish_packed(
+        &self,
+        topic: String,
+        payloads: Vec<u8>,
+        lengths: Vec<u32>,
+        qos_: t::Qos,
+        retain: bool,
+        properties: Option<t::MessageProperties>,
+    ) -> Vec<Result<t::DeliveryId, t::Error>> {
+        let total: u64 = lengths.iter().map(|&n| u64::from(n)).sum();
+        if total != payloads.len() as u64 {
+            let e = t::Error::InvalidArgument(alloc::format!(
+                "publish-packed: the lengths add up to {total} bytes, the payloads hold {}",
+                payloads.len()
+            ));
+            return lengths.iter().map(|_| Err(e.clone())).collect();
         }
-        // With a store, the batch's records are stored together before the call returns.
-        if any_stored {
-            if let Err(e) = store_now(&mut conn) {
-                for (r, s) in results.iter_mut().zip(&stored) {
-                    if *s {
-                        *r = Err(e.clone());
-                    }
-                }
-            }
-        }
-        results
+        let mut conn = self.conn.borrow_mut();
+        // One message, its payload replaced each time: the session copies it only when it
+        // keeps it (QoS 1/2, or queued).
+        let mut msg = CoreMessage {
+            topic,
+            payload: Vec::new(),
+            qos: qos(qos_),
+            retain,
+            properties: props_in(properties),
+        };
+        let mut rest = &payloads[..];
+        let mut lengths = lengths.iter();
+        publish_each(&mut conn, lengths.len(), |conn, now| {
+            let n = *lengths.next().expect("one length per index") as usize;
+            let (payload, after) = rest.split_at(n);
+            rest = after;
+            msg.payload.clear();
+            msg.payload.extend_from_slice(payload);
+            publish_ref(conn, &msg, now)
+        })
     }
 
     fn subscribe(
@@ -593,22 +599,89 @@ impl GuestClient for ClientResource {
     }
 }
 
-/// One publish: the core's message from the WIT one (moved, not copied), handed to the session;
-/// written once the session holds a full batch (or at the next `poll-event`). The id, and
-/// whether the message goes to the store.
+/// `count` publishes in one call (`publish-batch`, `publish-packed`): `one(conn, now)` makes
+/// each, in order. Once flow control refuses one, the rest get the same error without being
+/// tried, so what is admitted keeps its order; with a store, the admitted QoS 1/2 records are
+/// stored together before the call returns (a store failure is the error of each of them).
+fn publish_each(
+    conn: &mut wasmqtt_wasi::Client,
+    count: usize,
+    mut one: impl FnMut(&mut wasmqtt_wasi::Client, u64) -> Result<(t::DeliveryId, bool), t::Error>,
+) -> Vec<Result<t::DeliveryId, t::Error>> {
+    // One clock read for the batch: the calls take microseconds, deadlines milliseconds.
+    let now = conn.now_ms();
+    let mut results = Vec::with_capacity(count);
+    let mut any_stored = false;
+    let mut stored = Vec::new();
+    let mut refused: Option<t::Error> = None;
+    for _ in 0..count {
+        // Flow control refused one: the rest wait too, so the admitted keep their order.
+        if let Some(e) = &refused {
+            results.push(Err(e.clone()));
+            continue;
+        }
+        match one(conn, now) {
+            Ok((id, s)) => {
+                any_stored |= s;
+                stored.push(s);
+                results.push(Ok(id));
+            }
+            Err(e) => {
+                if matches!(e, t::Error::QueueFull | t::Error::WouldBlock) {
+                    refused = Some(e.clone());
+                }
+                stored.push(false);
+                results.push(Err(e));
+            }
+        }
+    }
+    if any_stored {
+        if let Err(e) = store_now(conn) {
+            for (r, s) in results.iter_mut().zip(&stored) {
+                if *s {
+                    *r = Err(e.clone());
+                }
+            }
+        }
+    }
+    results
+}
+
+/// One publish: the core's message (moved from the WIT one, not copied), handed to the
+/// session; written once the session holds a full batch (or at the next `poll-event`). The
+/// id, and whether the message goes to the store.
 fn publish_one(
     conn: &mut wasmqtt_wasi::Client,
-    m: t::Message,
+    msg: CoreMessage,
     now: u64,
 ) -> Result<(t::DeliveryId, bool), t::Error> {
-    let msg = message_in(m);
     let stored = msg.qos != QoS::AtMostOnce && conn.session_ref().is_durable();
     let id = conn.session().publish(msg, now).map_err(publish_error)?;
-    // Coalesce a burst: write once the session holds a full batch (or at `poll-event`).
+    coalesced_flush(conn);
+    Ok((id.0, stored))
+}
+
+/// [`publish_one`] of a message the caller keeps (`Session::publish_ref`: copied only if the
+/// session keeps it).
+fn publish_ref(
+    conn: &mut wasmqtt_wasi::Client,
+    msg: &CoreMessage,
+    now: u64,
+) -> Result<(t::DeliveryId, bool), t::Error> {
+    let stored = msg.qos != QoS::AtMostOnce && conn.session_ref().is_durable();
+    let id = conn
+        .session()
+        .publish_ref(msg, now)
+        .map_err(publish_error)?;
+    coalesced_flush(conn);
+    Ok((id.0, stored))
+}
+
+/// Coalesces a burst: writes once the session holds a full batch (or at `poll-event`).
+fn coalesced_flush(conn: &mut wasmqtt_wasi::Client) {
     if conn.session_ref().transmit_ready() {
         conn.flush();
     }
-    Ok((id.0, stored))
 }
 
 /// Opens the store of `connect-options.store` and resumes its session.
