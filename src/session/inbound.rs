@@ -7,7 +7,11 @@ use crate::codec::{Packet, PubResp, Publish, QoS, ReasonCode};
 use alloc::string::{String, ToString};
 
 impl Session {
-    pub(super) fn on_publish(&mut self, p: Publish<'_>, now: u64) -> Result<(), ProtocolViolation> {
+    pub(super) fn on_publish(
+        &mut self,
+        p: &Publish<'_>,
+        now: u64,
+    ) -> Result<(), ProtocolViolation> {
         let mut topic = String::new();
         if let Some(alias) = p.properties.topic_alias {
             if alias == 0 || alias > self.opts.topic_alias_maximum {
@@ -74,7 +78,7 @@ impl Session {
                 self.write_packet(&Packet::PubRec(PubResp::new(p.packet_id)), now);
             }
         }
-        let mut m = ReceivedMessage::from_publish(&p, &topic);
+        let mut m = ReceivedMessage::from_publish(p, topic);
         m.ack = ack;
         if let Some(m) = self.take_response(m, now) {
             self.events.push_back(Event::Message(m));

@@ -25,6 +25,10 @@ pub struct MessageProperties {
 
 impl MessageProperties {
     pub(crate) fn from_wire(p: &Properties<'_>) -> Self {
+        if p.is_empty() {
+            // Every 3.1.1 message and most v5 ones: no walk over the empty lists.
+            return MessageProperties::default();
+        }
         MessageProperties {
             payload_format_indicator: p.payload_format_indicator,
             message_expiry_interval: p.message_expiry_interval,
@@ -136,10 +140,10 @@ pub struct ReceivedMessage {
 }
 
 impl ReceivedMessage {
-    pub(crate) fn from_publish(p: &Publish<'_>, topic: &str) -> Self {
+    pub(crate) fn from_publish(p: &Publish<'_>, topic: String) -> Self {
         ReceivedMessage {
             message: Message {
-                topic: topic.to_string(),
+                topic,
                 payload: p.payload.to_vec(),
                 qos: p.qos,
                 retain: p.retain,

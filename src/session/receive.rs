@@ -49,7 +49,8 @@ impl Session {
         let mut packets = 0u32;
         loop {
             match self.decoder.decode(&data[start..]) {
-                Ok(Some((packet, used))) => {
+                // By reference: moving the packet out of the decoder's slot would copy it.
+                Ok(Some((ref packet, used))) => {
                     start += used;
                     packets = packets.saturating_add(1);
                     self.conn.ping_sent = None;
@@ -101,9 +102,9 @@ impl Session {
     }
 
     /// One packet from the broker, to the concern it belongs to.
-    fn handle_packet(&mut self, packet: Packet<'_>, now: u64) -> Result<(), ProtocolViolation> {
+    fn handle_packet(&mut self, packet: &Packet<'_>, now: u64) -> Result<(), ProtocolViolation> {
         if self.state == State::AwaitingConnAck {
-            return match packet {
+            return match *packet {
                 Packet::ConnAck(c) => self.on_connack(c, now),
                 Packet::Auth(a) => self.on_auth(a),
                 Packet::Disconnect(d) => {
@@ -113,17 +114,19 @@ impl Session {
                 p => Err(ProtocolViolation::UnexpectedPacket(p.packet_type())),
             };
         }
+        // By reference: a PUBLISH is not copied on its way in (a `Packet` is a few hundred
+        // bytes; the other packets are copied out of it, they are rare).
         match packet {
             Packet::Publish(p) => self.on_publish(p, now)?,
-            Packet::PubAck(r) => self.on_puback(r, now),
-            Packet::PubRec(r) => self.on_pubrec(r, now),
-            Packet::PubComp(r) => self.on_pubcomp(r, now),
-            Packet::PubRel(r) => self.on_pubrel(r, now),
-            Packet::SubAck(s) => self.on_suback(s, now)?,
-            Packet::UnsubAck(u) => self.on_unsuback(u)?,
+            Packet::PubAck(r) => self.on_puback(*r, now),
+            Packet::PubRec(r) => self.on_pubrec(*r, now),
+            Packet::PubComp(r) => self.on_pubcomp(*r, now),
+            Packet::PubRel(r) => self.on_pubrel(*r, now),
+            Packet::SubAck(s) => self.on_suback(*s, now)?,
+            Packet::UnsubAck(u) => self.on_unsuback(*u)?,
             Packet::PingResp => {}
-            Packet::Disconnect(d) => self.on_server_disconnect(d, now),
-            Packet::Auth(a) => self.on_auth(a)?,
+            Packet::Disconnect(d) => self.on_server_disconnect(*d, now),
+            Packet::Auth(a) => self.on_auth(*a)?,
             p @ (Packet::Connect(_)
             | Packet::ConnAck(_)
             | Packet::Subscribe(_)

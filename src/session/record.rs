@@ -285,7 +285,7 @@ fn decode_message(key: &[u8], value: &[u8]) -> Result<Message, ResumeError> {
     let decoder = Decoder::new(ProtocolVersion::V5).with_max_packet_size(codec::MAX_PACKET_SIZE);
     match decoder.decode(bytes) {
         Ok(Some((Packet::Publish(p), used))) if used == bytes.len() && p.qos != QoS::AtMostOnce => {
-            Ok(ReceivedMessage::from_publish(&p, p.topic).message)
+            Ok(ReceivedMessage::from_publish(&p, p.topic.to_string()).message)
         }
         _ => Err(self_corrupt(key, "not an encoded QoS 1/2 message")),
     }

@@ -14,7 +14,8 @@
 //! take, whether a failed first attempt is retried, and how bytes are batched.
 //!
 //! The transport stream sits between the session and the socket: bytes read go through
-//! [`Stream::receive`] and [`Stream::read_mqtt`] to [`Session::handle_bytes`]; every
+//! [`Stream::receive`] and [`Stream::read_mqtt`] to [`Session::handle_bytes`] (straight there
+//! when [`Stream::is_passthrough`]: `mqtt://`, nothing buffered); every
 //! `Output::Transmit` goes through [`Stream::send_mqtt`] and [`Stream::take_network`] to the
 //! socket. The session is told it is connected as soon as TCP is (the stream holds the MQTT
 //! bytes until its handshakes are done), so the handshakes count in the session's connect
@@ -34,6 +35,7 @@
 //! admitted, the waiting publishes fail with `SessionClosed`, and the store, opened again,
 //! holds everything that was admitted.
 
+use super::events::EventSender;
 use super::{Command, Error, Reply};
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, VecDeque};
@@ -283,8 +285,9 @@ pub(super) struct Driver {
     mqtt_in: Vec<u8>,
     commands: mpsc::Receiver<Command>,
     commands_open: bool,
-    events: mpsc::Sender<Event>,
-    /// Events the application's full channel could not take yet (the socket is not read meanwhile).
+    events: EventSender,
+    /// Events on their way to the application: handed over after each drain, all at once;
+    /// what its full channel could not take yet waits here (the socket is not read meanwhile).
     undelivered: VecDeque<Event>,
     /// Answers `Client::connect` at the first CONNACK, or when the session closes before one.
     first: Option<Reply<Result<(), Error>>>,
@@ -328,7 +331,7 @@ impl Driver {
         fallback: Broker,
         connector: Connector,
         commands: mpsc::Receiver<Command>,
-        events: mpsc::Sender<Event>,
+        events: EventSender,
         first: oneshot::Sender<Result<(), Error>>,
         store: Option<Box<dyn Store>>,
     ) -> Self {
@@ -372,6 +375,7 @@ impl Driver {
                     self.handle(core, wake, &buf);
                 }
                 let mut deadline = self.drain(core);
+                self.events.send_from(&mut self.undelivered);
                 // Reading is held back while the application's channel is full: the session
                 // must not take the unread PINGRESP behind it for a dead broker.
                 let holding = self.conn.is_some() && !self.undelivered.is_empty();
@@ -383,6 +387,7 @@ impl Driver {
                         core.session.handle_read_resumed(now);
                     }
                     deadline = self.drain(core);
+                    self.events.send_from(&mut self.undelivered);
                 }
                 // One batch, then one turn of the select below, and so on: a steady stream
                 // of publishes must not keep the socket from being read.
@@ -422,7 +427,7 @@ impl Driver {
                     r = or_pending(self.connecting.as_mut()) => Wake::Opened(r),
                     r = or_pending(reader.map(|r| r.read(&mut buf))), if can_read => Wake::Read(r),
                     r = or_pending(writer.map(|w| w.write(out))), if can_write => Wake::Wrote(r),
-                    _ = self.events.reserve(), if !self.undelivered.is_empty() => Wake::EventSlot,
+                    _ = self.events.room(), if !self.undelivered.is_empty() => Wake::EventSlot,
                     _ = or_pending(sleep.map(tokio::time::sleep_until)) => Wake::Deadline,
                     _ = or_pending(closing.map(tokio::time::sleep_until)) => Wake::Lingered,
                     c = self.commands.recv(), if self.commands_open => Wake::Command(c),
@@ -475,6 +480,11 @@ impl Driver {
             }
             Wake::Read(Ok(n)) if n > 0 => {
                 let Some(c) = self.conn.as_mut() else { return };
+                if c.stream.is_passthrough() {
+                    // `mqtt://`: the bytes read are the MQTT bytes (no copy through the stream).
+                    core.session.handle_bytes(&buf[..n], now);
+                    return;
+                }
                 let received = c.stream.receive(&buf[..n]);
                 // What was decoded before an error still reaches the session.
                 self.pump(core, now);
@@ -518,19 +528,8 @@ impl Driver {
                 let e = r.err().unwrap_or_else(|| io::ErrorKind::WriteZero.into());
                 self.transport_failed(core, e, now);
             }
-            Wake::EventSlot => {
-                while let Some(e) = self.undelivered.pop_front() {
-                    match self.events.try_send(e) {
-                        Ok(()) => {}
-                        Err(mpsc::error::TrySendError::Full(e)) => {
-                            self.undelivered.push_front(e);
-                            break;
-                        }
-                        // The application dropped `Events`: nobody wants these.
-                        Err(mpsc::error::TrySendError::Closed(_)) => self.undelivered.clear(),
-                    }
-                }
-            }
+            // Dropped `Events` too: `send_from` then discards what waits (nobody wants it).
+            Wake::EventSlot => self.events.send_from(&mut self.undelivered),
             Wake::Deadline => core.session.handle_timeout(now),
             Wake::Lingered => {
                 log::debug!("dropping a closed transport that did not take its last bytes");
@@ -680,6 +679,8 @@ impl Driver {
                         TcpStream::connect((host.as_str(), port)).await
                     }));
                 }
+                // Messages, most events, need no routing (`route` would only deliver them).
+                Output::Event(e @ Event::Message(_)) => self.deliver(e),
                 Output::Event(e) => self.route(core, e),
                 Output::Wait(deadline) => return deadline,
             }
@@ -777,16 +778,9 @@ impl Driver {
         self.deliver(event);
     }
 
+    /// Queues an event for the application; `run` hands the queue over after each drain.
     fn deliver(&mut self, event: Event) {
-        if !self.undelivered.is_empty() {
-            self.undelivered.push_back(event);
-            return;
-        }
-        match self.events.try_send(event) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(e)) => self.undelivered.push_back(e),
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
-        }
+        self.undelivered.push_back(event);
     }
 }
 

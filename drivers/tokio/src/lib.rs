@@ -42,9 +42,10 @@
 //! driver), and the session's own budgets answer [`PublishError::QueueFull`] or
 //! [`PublishError::WouldBlock`]. Other application calls go through a bounded channel of
 //! [`COMMAND_CAPACITY`] commands (a call waits while it is full). Events go through a bounded
-//! channel of [`EVENT_CAPACITY`]: while it is full, the driver stops reading from the broker
-//! (acknowledgements included) until the application takes events, so keep reading
-//! [`Events`], or drop it.
+//! channel of [`EVENT_CAPACITY`], handed over in batches ([`Events`] takes everything waiting
+//! at once, so up to as many again sit in its own batch): while it is full, the driver stops
+//! reading from the broker (acknowledgements included) until the application takes events, so
+//! keep reading [`Events`], or drop it.
 //!
 //! Brokers and transports: a broker is `host:port` (plain TCP) or a URL whose scheme picks
 //! the transport, `mqtt://`, `mqtts://` (TLS), `ws://` (WebSocket) or `wss://` (WebSocket over
@@ -115,6 +116,7 @@
 
 mod builder;
 mod driver;
+mod events;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -124,11 +126,14 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use wasmqtt::broker::{Broker, UrlError};
 use wasmqtt::codec::{EncodeError, ReasonCode, SubscriptionOptions};
+#[cfg(doc)]
+use wasmqtt::session::Event;
 use wasmqtt::session::{
-    ConnectionState, DisconnectReason, Event, Message, Options, PublishId, ReceivedMessage, Session,
+    ConnectionState, DisconnectReason, Message, Options, PublishId, ReceivedMessage, Session,
 };
 
 pub use builder::ClientBuilder;
+pub use events::Events;
 pub use wasmqtt::session::{
     AckError, OptionsError, PublishError, RequestError, ResponseError, ResumeError, SyncPolicy,
 };
@@ -251,39 +256,6 @@ pub struct Client {
     commands: mpsc::Sender<Command>,
     shared: Arc<driver::Shared>,
     task: tokio::task::AbortHandle,
-}
-
-/// The session's events for the application: [`Event::Connected`], [`Event::Disconnected`],
-/// [`Event::Message`], [`Event::Resubscribing`] and [`Event::AuthChallenge`].
-///
-/// Completions (`PublishComplete`, `Subscribed`, `Unsubscribed`, `RequestFailed`) are not
-/// sent here: they resolve the [`PublishHandle`] or the call that made the request. The stream
-/// ends (`recv` answers `None`) when the driver has ended.
-#[derive(Debug)]
-pub struct Events {
-    rx: mpsc::Receiver<Event>,
-}
-
-impl Events {
-    /// The next event; `None` once the driver has ended and every event was taken.
-    pub async fn recv(&mut self) -> Option<Event> {
-        self.rx.recv().await
-    }
-
-    /// The next event if one is waiting (`Ok(None)` when none is), or `Err(Error::Closed)`
-    /// once the driver has ended and every event was taken.
-    pub fn try_recv(&mut self) -> Result<Option<Event>, Error> {
-        match self.rx.try_recv() {
-            Ok(e) => Ok(Some(e)),
-            Err(mpsc::error::TryRecvError::Empty) => Ok(None),
-            Err(mpsc::error::TryRecvError::Disconnected) => Err(Error::Closed),
-        }
-    }
-
-    /// Polls for the next event (for use in a hand-written `Future` or `Stream`).
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        self.rx.poll_recv(cx)
-    }
 }
 
 /// Resolves when a published message completed: acknowledged by the broker (QoS 1: PUBACK,
@@ -413,7 +385,7 @@ impl Client {
             connector.start(broker)?;
         }
         let (commands, commands_rx) = mpsc::channel(COMMAND_CAPACITY);
-        let (events_tx, rx) = mpsc::channel(EVENT_CAPACITY);
+        let (events_tx, events) = events::channel(EVENT_CAPACITY);
         let (first_tx, first_rx) = oneshot::channel();
         let (session, store) = match store {
             None => (Session::new(options), None),
@@ -440,7 +412,7 @@ impl Client {
             shared,
             task,
         };
-        Ok((client, Events { rx }, first_rx))
+        Ok((client, events, first_rx))
     }
 
     /// Where the connection stands, as the session says: `connecting` (the first attempt),
