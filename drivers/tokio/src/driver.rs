@@ -14,8 +14,7 @@
 //! take, whether a failed first attempt is retried, and how bytes are batched.
 //!
 //! The transport stream sits between the session and the socket: bytes read go through
-//! [`Stream::receive`] and [`Stream::read_mqtt`] to [`Session::handle_bytes`] (straight there
-//! when [`Stream::is_passthrough`]: `mqtt://`, nothing buffered); every
+//! [`Stream::receive`] and [`Stream::read_mqtt`] to [`Session::handle_bytes`]; every
 //! `Output::Transmit` goes through [`Stream::send_mqtt`] and [`Stream::take_network`] to the
 //! socket. The session is told it is connected as soon as TCP is (the stream holds the MQTT
 //! bytes until its handshakes are done), so the handshakes count in the session's connect
@@ -480,11 +479,6 @@ impl Driver {
             }
             Wake::Read(Ok(n)) if n > 0 => {
                 let Some(c) = self.conn.as_mut() else { return };
-                if c.stream.is_passthrough() {
-                    // `mqtt://`: the bytes read are the MQTT bytes (no copy through the stream).
-                    core.session.handle_bytes(&buf[..n], now);
-                    return;
-                }
                 let received = c.stream.receive(&buf[..n]);
                 // What was decoded before an error still reaches the session.
                 self.pump(core, now);
@@ -679,8 +673,6 @@ impl Driver {
                         TcpStream::connect((host.as_str(), port)).await
                     }));
                 }
-                // Messages, most events, need no routing (`route` would only deliver them).
-                Output::Event(e @ Event::Message(_)) => self.deliver(e),
                 Output::Event(e) => self.route(core, e),
                 Output::Wait(deadline) => return deadline,
             }

@@ -295,6 +295,8 @@ mod tests {
             (first, rx)
         });
         tokio::task::yield_now().await;
+        // The test runtime has one thread: the waiter ran up to its `recv` and waits.
+        assert!(tx.shared.lock().receiver.is_some(), "the receiver waits");
         tx.send_from(&mut VecDeque::from([event(7)]));
         let (first, rx) = waiter.await.unwrap();
         assert_eq!(first, Some(7));

@@ -77,26 +77,6 @@ impl Stream {
         self.established
     }
 
-    /// Whether bytes read from the socket are the MQTT bytes themselves: no TLS or WebSocket
-    /// layer (`mqtt://`), nothing buffered, not closed. A driver may then hand what it read
-    /// straight to `Session::handle_bytes` instead of through [`Stream::receive`] and
-    /// [`Stream::read_mqtt`], which would copy it once more; the session gets the same bytes
-    /// either way, and nothing comes out for the network.
-    pub fn is_passthrough(&self) -> bool {
-        #[cfg(feature = "tls13")]
-        if self.tls.is_some() {
-            return false;
-        }
-        #[cfg(feature = "websocket")]
-        if self.ws.is_some() {
-            return false;
-        }
-        self.established
-            && self.dead.is_none()
-            && self.mqtt_in.is_empty()
-            && self.pending.is_empty()
-    }
-
     /// Eats bytes read from the socket. Afterwards: [`Stream::read_mqtt`] and
     /// [`Stream::take_network`] (a handshake step, a pong).
     ///
