@@ -112,6 +112,15 @@ impl Decoder {
         out
     }
 
+    /// [`Decoder::decode`] into `out`, which must be `Ok(None)`: for a caller that matches on
+    /// the result where it lies (a `match` on the value [`Decoder::decode`] returns copies the
+    /// whole packet once more).
+    #[inline(always)]
+    pub(crate) fn decode_into<'a>(&self, buf: &'a [u8], out: &mut Decoded<'a>) {
+        debug_assert!(matches!(out, Ok(None)));
+        self.decode_slot(buf, out);
+    }
+
     /// [`Decoder::decode`] into `out`, which starts as `Ok(None)`.
     #[inline(never)]
     fn decode_slot<'a>(&self, buf: &'a [u8], out: &mut Decoded<'a>) {

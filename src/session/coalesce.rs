@@ -124,26 +124,52 @@ impl Session {
     /// Whether the drain holds the transmit of `ready` bytes now (and starts the hold's
     /// deadline if it begins here).
     pub(super) fn holds_transmit(&mut self, ready: usize) -> bool {
-        let Some(c) = self.opts.write_coalescing else {
+        let Some(c) = self.may_hold(ready) else {
             return false;
         };
-        if !self.hold.after_bytes
-            || self.state != State::Connected
-            || ready >= self.opts.max_transmit_bytes.max(1)
-        {
-            return false;
-        }
-        let quarter = (self.window() / usize::from(c.window_divisor.max(1))).max(1);
-        let arrivals = self.hold.arrivals as usize;
-        if arrivals >= quarter || self.inflight.len() <= arrivals {
-            return false;
-        }
         let now = self.clock.unwrap_or(0);
         let deadline = *self
             .hold
             .deadline
             .get_or_insert(now.saturating_add(c.max_hold_ms));
         now < deadline
+    }
+
+    /// The hold's rule without its deadline: `Some` when a transmit of `ready` bytes after
+    /// bytes from the broker may be held (until the deadline), `None` when it goes out.
+    fn may_hold(&self, ready: usize) -> Option<WriteCoalescing> {
+        let c = self.opts.write_coalescing?;
+        if !self.hold.after_bytes
+            || self.state != State::Connected
+            || ready >= self.opts.max_transmit_bytes.max(1)
+        {
+            return None;
+        }
+        let quarter = (self.window() / usize::from(c.window_divisor.max(1))).max(1);
+        let arrivals = self.hold.arrivals as usize;
+        if arrivals >= quarter || self.inflight.len() <= arrivals {
+            return None;
+        }
+        Some(c)
+    }
+
+    /// Whether a `poll_output` drain now would hand out a [`Output::Transmit`](super::Output::Transmit):
+    /// bytes wait, writing is not blocked, and no write-coalescing hold keeps them (none may
+    /// begin, or the one in progress reached its deadline). A driver that defers its drain
+    /// after bytes from the broker (to handle a burst of them first) should drain now: a
+    /// quarter of the window's acknowledgements came, and the broker would otherwise run out
+    /// of publishes while the rest of the burst is read. A hold that has not begun yet counts
+    /// as holding (its deadline starts at the drain).
+    pub fn transmit_due(&self) -> bool {
+        let ready = self.tx_ready();
+        if self.write_blocked || ready == 0 {
+            return false;
+        }
+        if self.may_hold(ready).is_none() {
+            return true;
+        }
+        let now = self.clock.unwrap_or(0);
+        self.hold.deadline.is_some_and(|d| now >= d)
     }
 
     /// The hold's deadline, while a transmit is held.

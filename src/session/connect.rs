@@ -6,6 +6,7 @@ use crate::codec::{
     self, ConnAck, Connect, Decoder, EncodeError, Packet, ProtocolVersion, QoS, ReasonCode, Seq,
     Will,
 };
+use alloc::boxed::Box;
 use alloc::string::ToString;
 use alloc::vec::Vec;
 
@@ -215,7 +216,7 @@ impl Session {
         self.retrying = false;
         self.connections += 1;
         self.info = Some(info.clone());
-        self.events.push_back(Event::Connected(info));
+        self.events.push_back(Event::Connected(Box::new(info)));
         if c.session_present {
             self.resume_inflight(now);
         } else {

@@ -3,6 +3,7 @@
 use super::message::ReceivedMessage;
 use crate::codec::{DecodeError, EncodeError, PacketType, ProtocolVersion, ReasonCode};
 use crate::topic::TopicError;
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use thiserror::Error;
@@ -327,8 +328,9 @@ pub enum RequestError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
-    /// CONNACK accepted the connection.
-    Connected(ConnectionInfo),
+    /// CONNACK accepted the connection (boxed: the rest of the events, messages first, stay a
+    /// quarter of its size).
+    Connected(Box<ConnectionInfo>),
     /// The connection ended; `reconnect_at` is when the session will try again, if it will.
     Disconnected {
         /// Why.

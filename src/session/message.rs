@@ -1,8 +1,11 @@
 //! Owned application messages and their MQTT 5.0 properties.
 
 use crate::codec::{Properties, Publish, QoS, Seq};
+use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::fmt;
+use core::ops::{Deref, DerefMut};
 
 /// The MQTT 5.0 properties an application message carries (ignored in 3.1.1).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,12 +26,18 @@ pub struct MessageProperties {
     pub subscription_identifiers: Vec<u32>,
 }
 
-impl MessageProperties {
+impl BoxedProperties {
     pub(crate) fn from_wire(p: &Properties<'_>) -> Self {
         if p.is_empty() {
             // Every 3.1.1 message and most v5 ones: no walk over the empty lists.
-            return MessageProperties::default();
+            return BoxedProperties(None);
         }
+        MessageProperties::from_wire(p).into()
+    }
+}
+
+impl MessageProperties {
+    pub(crate) fn from_wire(p: &Properties<'_>) -> Self {
         MessageProperties {
             payload_format_indicator: p.payload_format_indicator,
             message_expiry_interval: p.message_expiry_interval,
@@ -43,6 +52,17 @@ impl MessageProperties {
             subscription_identifiers: p.subscription_identifiers.iter().collect(),
         }
     }
+
+    /// No properties (what [`MessageProperties::default`] gives), as a constant.
+    pub const EMPTY: MessageProperties = MessageProperties {
+        payload_format_indicator: None,
+        message_expiry_interval: None,
+        content_type: None,
+        response_topic: None,
+        correlation_data: None,
+        user_properties: Vec::new(),
+        subscription_identifiers: Vec::new(),
+    };
 
     /// Borrows these properties for the codec; `users` must hold the borrowed user properties.
     pub(crate) fn to_wire<'a>(&'a self, users: &'a [(&'a str, &'a str)]) -> Properties<'a> {
@@ -77,6 +97,85 @@ impl MessageProperties {
     }
 }
 
+/// A message's [`MessageProperties`], kept out of line: a message without any (every 3.1.1
+/// message, most v5 ones) holds no allocation and only a pointer's room, so that messages and
+/// events stay small as they move through queues.
+///
+/// It reads and writes as the properties themselves (it dereferences to
+/// [`MessageProperties`]; the first write through `&mut` allocates), and converts from them:
+///
+/// ```
+/// use wasmqtt::session::{Message, MessageProperties};
+/// let mut m = Message::new("t", "x");
+/// assert_eq!(m.properties.content_type, None);
+/// m.properties.content_type = Some("text/plain".into());
+/// m.properties = MessageProperties::default().into();
+/// assert_eq!(m.properties, MessageProperties::default());
+/// ```
+#[derive(Clone, Default)]
+pub struct BoxedProperties(Option<Box<MessageProperties>>);
+
+/// The properties of [`BoxedProperties`] when there are none.
+static NO_PROPERTIES: MessageProperties = MessageProperties::EMPTY;
+
+impl BoxedProperties {
+    /// Whether no property is set (no allocation is held then, unless one was written through
+    /// `&mut` and emptied again).
+    pub fn is_empty(&self) -> bool {
+        self.0.as_deref().is_none_or(|p| *p == NO_PROPERTIES)
+    }
+
+    /// The properties, moved out.
+    pub fn into_inner(self) -> MessageProperties {
+        self.0.map_or_else(MessageProperties::default, |b| *b)
+    }
+}
+
+impl Deref for BoxedProperties {
+    type Target = MessageProperties;
+    fn deref(&self) -> &MessageProperties {
+        self.0.as_deref().unwrap_or(&NO_PROPERTIES)
+    }
+}
+
+impl DerefMut for BoxedProperties {
+    fn deref_mut(&mut self) -> &mut MessageProperties {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl From<MessageProperties> for BoxedProperties {
+    fn from(p: MessageProperties) -> Self {
+        BoxedProperties((p != NO_PROPERTIES).then(|| Box::new(p)))
+    }
+}
+
+impl From<BoxedProperties> for MessageProperties {
+    fn from(p: BoxedProperties) -> Self {
+        p.into_inner()
+    }
+}
+
+impl PartialEq for BoxedProperties {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for BoxedProperties {}
+
+impl PartialEq<MessageProperties> for BoxedProperties {
+    fn eq(&self, other: &MessageProperties) -> bool {
+        **self == *other
+    }
+}
+
+impl fmt::Debug for BoxedProperties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
 /// An application message, to publish or as received.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Message {
@@ -88,8 +187,9 @@ pub struct Message {
     pub qos: QoS,
     /// Retain flag.
     pub retain: bool,
-    /// MQTT 5.0 properties.
-    pub properties: MessageProperties,
+    /// MQTT 5.0 properties (read and written as [`MessageProperties`]; see
+    /// [`BoxedProperties`]).
+    pub properties: BoxedProperties,
 }
 
 impl Message {
@@ -116,7 +216,7 @@ impl Message {
 
     /// The same message with these properties.
     pub fn properties(mut self, properties: MessageProperties) -> Self {
-        self.properties = properties;
+        self.properties = properties.into();
         self
     }
 
@@ -147,7 +247,7 @@ impl ReceivedMessage {
                 payload: p.payload.to_vec(),
                 qos: p.qos,
                 retain: p.retain,
-                properties: MessageProperties::from_wire(&p.properties),
+                properties: BoxedProperties::from_wire(&p.properties),
             },
             dup: p.dup,
             ack: None,

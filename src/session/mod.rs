@@ -219,7 +219,7 @@ pub use identity::{
 };
 pub use keep_alive::{default_ping_timeout_ms, LATE_WAKE_GRACE_MS, LATE_WAKE_MS};
 pub use manual_ack::{AckError, AckId};
-pub use message::{Message, MessageProperties, ReceivedMessage};
+pub use message::{BoxedProperties, Message, MessageProperties, ReceivedMessage};
 pub use options::{FirstConnect, LastWill, Options};
 pub use qos0_budget::Qos0Budget;
 pub use record::{ResumeError, RECORD_FORMAT};

@@ -48,7 +48,10 @@ impl Session {
         let mut failure = None;
         let mut packets = 0u32;
         loop {
-            match self.decoder.decode(&data[start..]) {
+            // Decoded where it lies: matching on a returned value would copy the packet (632 B).
+            let mut decoded = Ok(None);
+            self.decoder.decode_into(&data[start..], &mut decoded);
+            match decoded {
                 // By reference: moving the packet out of the decoder's slot would copy it.
                 Ok(Some((ref packet, used))) => {
                     start += used;

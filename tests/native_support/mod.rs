@@ -70,7 +70,7 @@ pub async fn connect(addr: &str, opts: Options) -> (Client, Events, ConnectionIn
         Some(Event::Connected(info)) => info,
         other => panic!("{id}: expected Connected first, got {other:?}"),
     };
-    (client, events, info)
+    (client, events, *info)
 }
 
 /// Subscribes to one filter at `qos` and checks that the broker granted it.
@@ -128,7 +128,7 @@ pub async fn next_connected(events: &mut Events, what: &str) -> ConnectionInfo {
     within(what, async {
         loop {
             match events.recv().await {
-                Some(Event::Connected(info)) => return info,
+                Some(Event::Connected(info)) => return *info,
                 Some(_) => continue,
                 None => panic!("the event stream ended while waiting for {what}"),
             }

@@ -293,3 +293,43 @@ fn a_lost_connection_drops_the_hold() {
     assert_eq!(s.pending_write_bytes(), 0);
     assert_ne!(s.poll_timeout(), Some(11));
 }
+
+/// `transmit_due` says, without draining, whether a drain now would write: not while a hold
+/// may keep the bytes (nor before the first drain began the hold), yes once a quarter of the
+/// window's acknowledgements came (a driver that defers its drain to read a burst first writes
+/// then, within the burst), yes once the hold's deadline passed, and never with nothing to
+/// write or writing blocked.
+#[test]
+fn transmit_due_follows_the_hold() {
+    let mut s = loaded(on(8), 30);
+    assert!(!s.transmit_due(), "nothing to write");
+    // Two acknowledgements read without a drain between them (one burst): not due yet.
+    s.handle_bytes(&encode(V5, &puback(1)), 10);
+    assert!(!s.transmit_due(), "1 of 2: may be held (no hold began yet)");
+    s.handle_bytes(&encode(V5, &puback(2)), 10);
+    assert!(s.transmit_due(), "a quarter of the window (2 of 8) came");
+    s.handle_write_blocked();
+    assert!(!s.transmit_due(), "writing is blocked");
+    s.handle_writable(10);
+    let (sent, _) = drain(&mut s);
+    assert_eq!(ids(&sent), vec![9, 10], "what transmit_due announced");
+    assert!(!s.transmit_due());
+
+    // A hold that began in a drain: due once its deadline passed.
+    let (sent, deadline) = ack(&mut s, 3, 20);
+    assert!(sent.is_empty());
+    assert_eq!(deadline, Some(21));
+    assert!(!s.transmit_due(), "held until 21");
+    s.handle_timeout(20);
+    assert!(
+        !s.transmit_due(),
+        "a clock check before the deadline keeps the hold"
+    );
+    s.handle_timeout(21);
+    assert!(s.transmit_due(), "the deadline passed");
+
+    // Off: whatever waits is due.
+    let mut s = loaded(on(8).write_coalescing(None), 30);
+    s.handle_bytes(&encode(V5, &puback(1)), 10);
+    assert!(s.transmit_due(), "no coalescing: due at once");
+}

@@ -24,7 +24,7 @@ pub(crate) fn connected_info(events: &[Event]) -> ConnectionInfo {
     events
         .iter()
         .find_map(|e| match e {
-            Event::Connected(i) => Some(i.clone()),
+            Event::Connected(i) => Some((**i).clone()),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no Connected event in {events:?}"))

@@ -71,7 +71,7 @@ impl MessageData {
     /// A message received on `origin`.
     pub fn received(m: ReceivedMessage, origin: Weak<RefCell<Conn>>) -> Self {
         let m = m.message;
-        let p = m.properties;
+        let p = m.properties.into_inner();
         let mut metadata = p.user_properties;
         metadata.push((QOS_KEY.to_string(), (m.qos as u8).to_string()));
         metadata.push((RETAIN_KEY.to_string(), m.retain.to_string()));
@@ -152,7 +152,7 @@ pub fn outgoing(
     };
     let mut m = Message::new(topic, d.data.clone()).qos(qos);
     m.retain = retain;
-    m.properties = properties;
+    m.properties = properties.into();
     Ok(m)
 }
 

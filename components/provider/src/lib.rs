@@ -31,8 +31,8 @@ use wasmqtt::codec::{
     PacketType, ProtocolVersion, QoS, ReasonCode, RetainHandling, SubscriptionOptions,
 };
 use wasmqtt::session::{
-    self, DisconnectReason, Event as CoreEvent, Message as CoreMessage, MessageProperties,
-    OptionsError, PublishError, ReconnectPolicy, RequestError, ResponseError,
+    self, BoxedProperties, DisconnectReason, Event as CoreEvent, Message as CoreMessage,
+    MessageProperties, OptionsError, PublishError, ReconnectPolicy, RequestError, ResponseError,
 };
 
 wit_bindgen::generate!({
@@ -150,10 +150,11 @@ fn props_in(p: Option<t::MessageProperties>) -> MessageProperties {
     }
 }
 
-fn props_out(p: MessageProperties) -> Option<t::MessageProperties> {
-    if p == MessageProperties::default() {
+fn props_out(p: BoxedProperties) -> Option<t::MessageProperties> {
+    if p.is_empty() {
         return None;
     }
+    let p = p.into_inner();
     Some(t::MessageProperties {
         payload_format_utf8: p.payload_format_indicator,
         message_expiry_interval: p.message_expiry_interval,
@@ -260,7 +261,7 @@ fn message_in(m: t::Message) -> CoreMessage {
         payload: m.payload,
         qos: qos(m.qos),
         retain: m.retain,
-        properties: props_in(m.properties),
+        properties: props_in(m.properties).into(),
     }
 }
 
@@ -282,7 +283,7 @@ fn disconnect_info(reason: &DisconnectReason, will_reconnect: bool) -> t::Discon
 
 fn event_out(e: CoreEvent) -> Option<t::Event> {
     Some(match e {
-        CoreEvent::Connected(info) => t::Event::Connected(connection_info(info)),
+        CoreEvent::Connected(info) => t::Event::Connected(connection_info(*info)),
         CoreEvent::Disconnected {
             reason,
             reconnect_at,
@@ -436,7 +437,7 @@ impl GuestClient for ClientResource {
             payload: Vec::new(),
             qos: qos(qos_),
             retain,
-            properties: props_in(properties),
+            properties: props_in(properties).into(),
         };
         let mut rest = &payloads[..];
         let mut lengths = lengths.iter();

@@ -427,7 +427,7 @@ pub(crate) fn message_of(
         payload,
         qos: qos_of(o)?,
         retain: opt_bool(o, "retain")?.unwrap_or(false),
-        properties: message_properties(field(o, "properties")?)?,
+        properties: message_properties(field(o, "properties")?)?.into(),
     })
 }
 

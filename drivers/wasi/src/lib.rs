@@ -243,7 +243,7 @@ impl Client {
                     Event::Connected(info) => {
                         let info = info.clone();
                         self.events.remove(seen);
-                        return Ok(info);
+                        return Ok(*info);
                     }
                     Event::Disconnected { reason, .. } if self.session.state() == State::Closed => {
                         let reason = reason.clone();
