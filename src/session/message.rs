@@ -53,17 +53,6 @@ impl MessageProperties {
         }
     }
 
-    /// No properties (what [`MessageProperties::default`] gives), as a constant.
-    pub const EMPTY: MessageProperties = MessageProperties {
-        payload_format_indicator: None,
-        message_expiry_interval: None,
-        content_type: None,
-        response_topic: None,
-        correlation_data: None,
-        user_properties: Vec::new(),
-        subscription_identifiers: Vec::new(),
-    };
-
     /// Borrows these properties for the codec; `users` must hold the borrowed user properties.
     pub(crate) fn to_wire<'a>(&'a self, users: &'a [(&'a str, &'a str)]) -> Properties<'a> {
         Properties {
@@ -115,8 +104,17 @@ impl MessageProperties {
 #[derive(Clone, Default)]
 pub struct BoxedProperties(Option<Box<MessageProperties>>);
 
-/// The properties of [`BoxedProperties`] when there are none.
-static NO_PROPERTIES: MessageProperties = MessageProperties::EMPTY;
+/// The properties of [`BoxedProperties`] when there are none (what
+/// [`MessageProperties::default`] gives).
+static NO_PROPERTIES: MessageProperties = MessageProperties {
+    payload_format_indicator: None,
+    message_expiry_interval: None,
+    content_type: None,
+    response_topic: None,
+    correlation_data: None,
+    user_properties: Vec::new(),
+    subscription_identifiers: Vec::new(),
+};
 
 impl BoxedProperties {
     /// Whether no property is set (no allocation is held then, unless one was written through
