@@ -333,6 +333,23 @@ fn the_plain_build_refuses_tls_and_websocket_and_speaks_mqtt() {
         }
         assert_eq!(wasmqtt_host::error_code(&e), "UNSUPPORTED");
     }
+    // TLS options are refused too, even for a plain broker (none could use them), and no
+    // file they name is read.
+    let urls = ["mqtt://127.0.0.1:1883".to_string()];
+    let tls = types::TlsOptions {
+        ca_pem: None,
+        ca_file: Some("/no/such/ca.pem".into()),
+        ..types::tls_with_ca("")
+    };
+    let e = wit_error(Client::connect(
+        plain_provider(),
+        &none,
+        &url_options(&urls, "plain-tls", ProtocolVersion::V5, Some(tls)),
+    ));
+    match &e {
+        WitError::Unsupported(text) => assert!(text.contains("tls options"), "{text}"),
+        e => panic!("tls options: {e:?}"),
+    }
     assert!(none.denials().is_empty(), "{:?}", none.denials());
     let broker = Mosquitto::start();
     let urls = [format!("mqtt://127.0.0.1:{}", broker.port())];

@@ -4,9 +4,10 @@
 //! `wasi:filesystem` for `wasmqtt-transport`'s `TransportOptions`).
 //!
 //! A scheme this build cannot speak (features `tls`, `websocket`) is refused by the driver
-//! (`wasmqtt_wasi::ClientError::Unsupported`, the WIT error `unsupported`); TLS settings and
-//! WebSocket headers are read and checked in every build and used by the brokers that need
-//! them.
+//! (`wasmqtt_wasi::ClientError::Unsupported`, the WIT error `unsupported`). A build with TLS
+//! reads and checks the TLS settings whatever the brokers' schemes; a build without it refuses
+//! them (`unsupported`) rather than read files nothing could use. WebSocket headers are kept in
+//! every build and used by the brokers that need them.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -15,6 +16,7 @@ use wasmqtt::broker::Broker;
 use crate::t;
 
 /// The lowest TLS version to accept.
+#[cfg_attr(not(feature = "tls"), allow(dead_code))] // only a build with TLS reads it
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsVersion {
     /// TLS 1.2 and 1.3.
@@ -58,6 +60,7 @@ pub struct Endpoints {
 }
 
 /// Reads a PEM file through `wasi:filesystem`: it must lie in a directory the host granted.
+#[cfg(feature = "tls")]
 fn read_pem(path: &str) -> Result<Vec<u8>, t::Error> {
     let unreadable = |reason: String| {
         t::Error::UnreadableFile(t::FileError {
@@ -80,6 +83,7 @@ fn read_pem(path: &str) -> Result<Vec<u8>, t::Error> {
 }
 
 /// One PEM item given inline or as a file, not both.
+#[cfg(feature = "tls")]
 fn one_of(
     what: &str,
     pem: &Option<String>,
@@ -95,6 +99,7 @@ fn one_of(
     }
 }
 
+#[cfg(feature = "tls")]
 fn tls_material(o: &t::TlsOptions) -> Result<TlsMaterial, t::Error> {
     let mut ca_pem = Vec::new();
     if let Some(p) = &o.ca_pem {
@@ -132,7 +137,8 @@ fn tls_material(o: &t::TlsOptions) -> Result<TlsMaterial, t::Error> {
 impl Endpoints {
     /// Checks and loads the options' broker fields: every `brokers` URL parsed (a bad one is
     /// `invalid-url` with the core's [`UrlError`](wasmqtt::broker::UrlError) text), else
-    /// `host`:`port` as one plain-TCP broker; the TLS files read.
+    /// `host`:`port` as one plain-TCP broker; the TLS files read (a build without TLS refuses
+    /// `tls` options with `unsupported`).
     pub fn from_options(o: &t::ConnectOptions) -> Result<Endpoints, t::Error> {
         let brokers = if o.brokers.is_empty() {
             if o.host.is_empty() || o.port == 0 {
@@ -147,7 +153,19 @@ impl Endpoints {
                 .map(|url| Broker::parse(url).map_err(|e| t::Error::InvalidUrl(e.to_string())))
                 .collect::<Result<Vec<_>, _>>()?
         };
+        #[cfg(feature = "tls")]
         let tls = o.tls.as_ref().map(tls_material).transpose()?;
+        // Nothing here could use them, and an option is never silently dropped. (The files
+        // are not read: a build without TLS carries no file system or I/O error code.)
+        #[cfg(not(feature = "tls"))]
+        let tls =
+            match o.tls {
+                Some(_) => return Err(t::Error::Unsupported(
+                    "tls options: this build has no tls support (built without the `tls` feature)"
+                        .into(),
+                )),
+                None => None,
+            };
         Ok(Endpoints {
             brokers,
             tls,
