@@ -48,13 +48,28 @@ fn expiry(flag: &str, v: OsString) -> Result<u32, ArgsError> {
     }
 }
 
-/// `--repeat-delay`: seconds, fractions allowed, to milliseconds.
+/// `--repeat-delay`: seconds below 10^9, with a decimal fraction (`2`, `0.25`, `.5`), to the
+/// nearest millisecond. Read as digits, not as a float: a float parser would be about a tenth
+/// of the command component.
 fn seconds_ms(flag: &str, v: OsString) -> Result<u64, ArgsError> {
     let s = text(flag, v)?;
-    match s.parse::<f64>() {
-        Ok(f) if (0.0..1e9).contains(&f) => Ok((f * 1000.0).round() as u64),
-        _ => Err(invalid(format!("invalid value '{s}' for {flag}"))),
+    let (whole, fraction) = s.split_once('.').unwrap_or((&s, ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
+        return Err(invalid(format!("invalid value '{s}' for {flag}")));
     }
+    let whole = match whole.trim_start_matches('0') {
+        "" => 0,
+        w if w.len() <= 9 => w.parse::<u64>().unwrap_or(u64::MAX),
+        _ => u64::MAX,
+    };
+    if whole >= 1_000_000_000 {
+        return Err(invalid(format!("invalid value '{s}' for {flag}")));
+    }
+    let f = fraction.as_bytes();
+    let digit = |i: usize| f.get(i).map_or(0, |d| u64::from(d - b'0'));
+    let rounding = u64::from(digit(3) >= 5);
+    Ok(whole * 1000 + digit(0) * 100 + digit(1) * 10 + digit(2) + rounding)
 }
 
 fn set_payload(a: &mut Args, p: Payload) -> Result<(), ArgsError> {

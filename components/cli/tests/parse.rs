@@ -380,6 +380,20 @@ fn pub_message_sources_and_repeat() {
         (3, 250, true, true)
     );
     assert_eq!(with(&["-m", "x"]).repeat, 1);
+    // Seconds with a decimal fraction, to the nearest millisecond.
+    for (delay, ms) in [
+        ("2", 2_000),
+        ("007", 7_000),
+        (".5", 500),
+        ("3.", 3_000),
+        ("0.0004", 0),
+        ("0.0005", 1),
+        ("1.2345678", 1_235),
+        ("999999999.999", 999_999_999_999),
+    ] {
+        let a = with(&["-m", "x", "--repeat-delay", delay]);
+        assert_eq!(a.repeat_delay_ms, ms, "{delay}");
+    }
     for (extra, want) in [
         (&["-m", "x", "-n"][..], "only one of -m, -n, -f, -s and -l"),
         (&["-s", "-l"], "only one of"),
@@ -391,6 +405,22 @@ fn pub_message_sources_and_repeat() {
         (
             &["-m", "x", "--repeat-delay", "-1"],
             "invalid value '-1' for --repeat-delay",
+        ),
+        (
+            &["-m", "x", "--repeat-delay", "."],
+            "invalid value '.' for --repeat-delay",
+        ),
+        (
+            &["-m", "x", "--repeat-delay", "1e3"],
+            "invalid value '1e3' for --repeat-delay",
+        ),
+        (
+            &["-m", "x", "--repeat-delay", "1000000000"],
+            "invalid value '1000000000' for --repeat-delay",
+        ),
+        (
+            &["-m", "x", "--repeat-delay", "1.2.3"],
+            "invalid value '1.2.3' for --repeat-delay",
         ),
         (&["-f", ""], "empty path"),
         (&[], "pub needs -m MESSAGE, -n, -f FILE, -s or -l"),
