@@ -263,6 +263,8 @@ clippy() {
 # not run (see build_benches).
 native_tests() {
     cargo test --no-fail-fast "${HOST_CRATES[@]}" --lib --bins --tests --examples | tee -a "$TEST_LOG"
+    # The core without its default `durable` feature, as the plain components build it.
+    cargo test --no-fail-fast -p wasmqtt --no-default-features --lib | tee -a "$TEST_LOG"
 }
 
 doc_tests() {

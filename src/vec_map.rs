@@ -157,14 +157,31 @@ impl<K: Ord, V> IntoIterator for VecMap<K, V> {
     }
 }
 
+/// `(key, position)` of every item, sorted: equal keys in their original order (the pairs are
+/// distinct, so the unstable sort is stable here). The one sort instantiation of the crate:
+/// every sort sorts these pairs and moves its items after them (a sort compiles to a few
+/// kilobytes per element type).
+fn sorted_order<T>(items: &[T], key: impl Fn(&T) -> u64) -> Vec<(u64, usize)> {
+    let mut order: Vec<(u64, usize)> = items.iter().map(key).zip(0..).collect();
+    order.sort_unstable();
+    order
+}
+
+/// `items` in the order of their keys (equal keys keep their order).
+pub(crate) fn sorted_by_key<T>(items: Vec<T>, key: impl Fn(&T) -> u64) -> Vec<T> {
+    let order = sorted_order(&items, key);
+    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    order
+        .iter()
+        .filter_map(|&(_, at)| slots.get_mut(at).and_then(Option::take))
+        .collect()
+}
+
 /// `items` sorted by id, one item per id: of items with equal ids the last one wins, as
 /// inserting them into a map in order would leave it. For what is gathered in any order and
-/// then read in id order (the records a session resumes from), instead of a map. Only the
-/// `(id, position)` pairs are sorted: one sort for every item type.
+/// then read in id order (the records a session resumes from), instead of a map.
 pub(crate) fn sort_last_wins<T>(items: Vec<(u64, T)>) -> Vec<(u64, T)> {
-    let mut order: Vec<(u64, usize)> = items.iter().map(|(id, _)| *id).zip(0..).collect();
-    // The pairs are distinct: the unstable sort puts equal ids in their original order.
-    order.sort_unstable();
+    let order = sorted_order(&items, |(id, _)| *id);
     let mut slots: Vec<Option<(u64, T)>> = items.into_iter().map(Some).collect();
     let mut out = Vec::with_capacity(order.len());
     for (n, &(id, at)) in order.iter().enumerate() {
@@ -220,6 +237,29 @@ mod tests {
         let v = alloc::vec![(3, 'a'), (1, 'b'), (3, 'c'), (2, 'd'), (1, 'e'), (3, 'f')];
         assert_eq!(super::sort_last_wins(v), [(1, 'e'), (2, 'd'), (3, 'f')]);
         assert!(super::sort_last_wins(Vec::<(u64, u8)>::new()).is_empty());
+    }
+
+    #[test]
+    fn sorted_by_key_orders_by_the_key_and_keeps_equal_keys_in_order() {
+        let v = alloc::vec![
+            (3, 'a'),
+            (1, 'b'),
+            (2, 'c'),
+            (1, 'd'),
+            (u64::MAX, 'e'),
+            (0, 'f')
+        ];
+        let sorted = super::sorted_by_key(v, |(k, _)| *k);
+        let want = [
+            (0, 'f'),
+            (1, 'b'),
+            (1, 'd'),
+            (2, 'c'),
+            (3, 'a'),
+            (u64::MAX, 'e'),
+        ];
+        assert_eq!(sorted, want);
+        assert!(super::sorted_by_key(Vec::<u8>::new(), |_| 0).is_empty());
     }
 
     #[test]

@@ -48,6 +48,7 @@ use super::outbound::Stage;
 use super::record::{self, Key};
 use super::{Message, PublishId, Session};
 use crate::codec::SubscriptionOptions;
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
@@ -153,6 +154,46 @@ impl Holds {
     }
 }
 
+/// Where the session keeps its [`Durable`] state: `None` without
+/// [`Options::durable`](super::Options::durable). In a build without the `durable` feature it is
+/// always `None`, and the compiler sees that: the recording code is left out of the build
+/// (about 8 KB of a component). Such a build refuses the option in `Options::validate`
+/// ([`DurableNotBuilt`](super::OptionsError::DurableNotBuilt)).
+#[derive(Debug, Default)]
+pub(super) struct Slot(Option<Box<Durable>>);
+
+impl Slot {
+    const BUILT: bool = cfg!(feature = "durable");
+
+    pub(super) fn new(policy: Option<SyncPolicy>) -> Slot {
+        Slot(
+            policy
+                .filter(|_| Self::BUILT)
+                .map(|p| Box::new(Durable::new(p))),
+        )
+    }
+
+    #[inline(always)]
+    pub(super) fn as_deref(&self) -> Option<&Durable> {
+        self.0.as_deref().filter(|_| Self::BUILT)
+    }
+
+    #[inline(always)]
+    pub(super) fn as_deref_mut(&mut self) -> Option<&mut Durable> {
+        self.0.as_deref_mut().filter(|_| Self::BUILT)
+    }
+
+    #[inline(always)]
+    pub(super) fn is_some(&self) -> bool {
+        self.as_deref().is_some()
+    }
+
+    #[inline(always)]
+    pub(super) fn is_none(&self) -> bool {
+        !self.is_some()
+    }
+}
+
 /// The session's side of durable state (present only with [`Options::durable`](super::Options)).
 #[derive(Debug)]
 pub(super) struct Durable {
@@ -197,6 +238,7 @@ impl Durable {
     }
 
     /// The session record as it was read back on resume: not put again unless it changes.
+    #[cfg_attr(not(feature = "durable"), allow(dead_code))] // only `Session::resume` calls it
     pub(super) fn set_meta(&mut self, meta: Vec<u8>) {
         self.meta = Some(meta);
     }
@@ -294,15 +336,14 @@ impl Session {
     /// the store: nobody waits for their completions yet, so a driver registers them (and can
     /// tell the application which messages it need not publish again).
     pub fn unfinished(&self) -> Vec<(PublishId, &Message)> {
-        let mut all: Vec<(PublishId, &Message)> = self
+        let all: Vec<(PublishId, &Message)> = self
             .inflight
             .values()
             .map(|f| (f.id, &f.msg))
             .chain(self.queue.iter().map(|q| (q.id, &q.msg)))
             .filter(|(_, m)| m.qos != crate::codec::QoS::AtMostOnce)
             .collect();
-        all.sort_by_key(|(id, _)| *id);
-        all
+        crate::vec_map::sorted_by_key(all, |(id, _)| id.0)
     }
 
     /// Whether durable state is on ([`Options::durable`](super::Options::durable)).

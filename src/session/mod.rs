@@ -376,7 +376,7 @@ pub struct Session {
     /// The next [`AckId`] (manual acknowledgements).
     next_ack_id: u64,
     /// Durable state ([`Options::durable`]); `None`: memory only.
-    durable: Option<alloc::boxed::Box<durable::Durable>>,
+    durable: durable::Slot,
     /// Write coalescing across acknowledgements ([`Options::write_coalescing`]).
     hold: coalesce::Hold,
     /// Request/response ([`Session::request`]).
@@ -423,9 +423,7 @@ impl Session {
             next_ack_id: 1,
             hold: coalesce::Hold::default(),
             rr: request_response::Requests::default(),
-            durable: opts
-                .durable
-                .map(|p| alloc::boxed::Box::new(durable::Durable::new(p))),
+            durable: durable::Slot::new(opts.durable),
             opts,
         }
     }

@@ -169,6 +169,8 @@ pub struct Options {
     /// ([`super::Session::take_store_ops`]) the driver applies, syncing as `policy` says; a
     /// QoS 1/2 message is admitted, and anything depending on a change is transmitted, only
     /// once the driver reported the change stored ([`super::Session::handle_stored`]).
+    /// Needs the `durable` cargo feature (on by default); without it
+    /// [`validate`](Options::validate) refuses `Some`.
     pub durable: Option<super::SyncPolicy>,
     /// Manual acknowledgement of inbound QoS 1/2 messages: PUBACK / PUBREC go out only when
     /// the application calls [`super::Session::ack`] with the message's

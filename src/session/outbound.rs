@@ -405,8 +405,8 @@ impl Session {
 
     /// Inflight packet identifiers in the order their messages were first sent.
     fn inflight_order(&self) -> Vec<u16> {
-        let mut order: Vec<(u64, u16)> = self.inflight.iter().map(|(k, f)| (f.seq, *k)).collect();
-        order.sort_unstable();
+        let order: Vec<(u64, u16)> = self.inflight.iter().map(|(k, f)| (f.seq, *k)).collect();
+        let order = crate::vec_map::sorted_by_key(order, |(seq, _)| *seq);
         order.into_iter().map(|(_, pid)| pid).collect()
     }
 
@@ -461,10 +461,8 @@ impl Session {
     /// The session ends: every message still inflight or queued fails with `SessionClosed`.
     pub(super) fn fail_all_messages(&mut self) {
         self.to_resend.clear();
-        let mut inflight: Vec<Inflight> =
-            core::mem::take(&mut self.inflight).into_values().collect();
-        inflight.sort_by_key(|f| f.seq);
-        for f in inflight {
+        let inflight: Vec<Inflight> = core::mem::take(&mut self.inflight).into_values().collect();
+        for f in crate::vec_map::sorted_by_key(inflight, |f| f.seq) {
             self.finish(f.id, true, Err(PublishError::SessionClosed));
         }
         for q in core::mem::take(&mut self.queue) {

@@ -14,6 +14,9 @@
 //! Integers are big-endian. A value of an unknown format, a key of an unknown tag, a
 //! truncated or inconsistent record are a [`ResumeError`], never a panic.
 
+// Without the `durable` feature nothing resumes: the reading side goes unused.
+#![cfg_attr(not(feature = "durable"), allow(dead_code, unused_imports))]
+
 use super::outbound::{Inflight, Queued, Stage};
 use super::{Message, Options, PublishId, ReceivedMessage, Session, SyncPolicy};
 use crate::codec::{self, Decoder, Packet, ProtocolVersion, Publish, QoS, SubscriptionOptions};
@@ -337,6 +340,7 @@ fn decode_meta(key: &[u8], value: &[u8]) -> Result<Meta, ResumeError> {
     })
 }
 
+#[cfg(feature = "durable")]
 impl Session {
     /// Rebuilds a session from the records of its store (every key and value the driver
     /// stored from [`Session::take_store_ops`], in any order), after a crash or a restart.

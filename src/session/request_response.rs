@@ -61,7 +61,7 @@ pub enum ResponseError {
     SubscriptionRefused(ReasonCode),
     /// The response topic made of the prefix (or Response Information) and the client id is
     /// not a valid topic name (a wildcard in the client id, say: v5 MQTT-3.3.2-14).
-    #[error("invalid response topic {topic:?}: {error}")]
+    #[error("invalid response topic \"{topic}\": {error}")]
     InvalidResponseTopic {
         /// The topic.
         topic: String,

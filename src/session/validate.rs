@@ -70,6 +70,9 @@ pub enum OptionsError {
     /// v5: authentication data needs an authentication method.
     #[error("authentication_data needs an authentication_method")]
     AuthenticationDataWithoutMethod,
+    /// `durable` is set in a build of the core without its `durable` feature.
+    #[error("durable session state needs wasmqtt's `durable` feature, which this build lacks")]
+    DurableNotBuilt,
 }
 
 impl Options {
@@ -117,6 +120,10 @@ impl Options {
             (
                 self.brokers.len() > super::MAX_BROKERS,
                 E::TooManyBrokers(self.brokers.len()),
+            ),
+            (
+                self.durable.is_some() && !cfg!(feature = "durable"),
+                E::DurableNotBuilt,
             ),
         ];
         if let Some((_, e)) = checks.into_iter().find(|(bad, _)| *bad) {
@@ -183,5 +190,27 @@ impl DisconnectReason {
             DisconnectReason::ProtocolError(_) => "PROTOCOL_ERROR",
             DisconnectReason::ByClient => "CLOSED",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Options, OptionsError};
+    use crate::session::SyncPolicy;
+
+    /// Durable state is refused exactly when the build lacks it (`cargo test -p wasmqtt
+    /// --no-default-features --lib` runs the other half).
+    #[test]
+    fn durable_state_needs_the_durable_feature() {
+        let o = Options {
+            durable: Some(SyncPolicy::EveryMessage),
+            ..Options::new("c")
+        };
+        let want = match cfg!(feature = "durable") {
+            true => Ok(()),
+            false => Err(OptionsError::DurableNotBuilt),
+        };
+        assert_eq!(o.validate(), want);
+        assert_eq!(Options::new("c").validate(), Ok(()));
     }
 }

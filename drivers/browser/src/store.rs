@@ -408,7 +408,7 @@ fn resumed_messages(records: &[(Vec<u8>, Vec<u8>)]) -> Array {
         }
     }
     // Keys are big-endian publish ids: byte order is publish order.
-    found.sort_by(|a, b| a.0.cmp(b.0));
+    found.sort_unstable_by(|a, b| a.0.cmp(b.0)); // keys are unique
     found.into_iter().map(|(_, m)| m).collect()
 }
 
