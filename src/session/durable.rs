@@ -159,7 +159,7 @@ impl Holds {
 /// always `None`, and the compiler sees that: the recording code is left out of the build
 /// (about 8 KB of a component). Such a build refuses the option in `Options::validate`
 /// ([`DurableNotBuilt`](super::OptionsError::DurableNotBuilt)).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Slot(Option<Box<Durable>>);
 
 impl Slot {

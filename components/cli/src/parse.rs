@@ -55,17 +55,12 @@ fn seconds_ms(flag: &str, v: OsString) -> Result<u64, ArgsError> {
     let s = text(flag, v)?;
     let (whole, fraction) = s.split_once('.').unwrap_or((&s, ""));
     let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-    if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
+    // Nine significant digits at most: below 10^9 seconds.
+    let whole = whole.trim_start_matches('0');
+    if (s == "." || s.is_empty()) || !digits(whole) || !digits(fraction) || whole.len() > 9 {
         return Err(invalid(format!("invalid value '{s}' for {flag}")));
     }
-    let whole = match whole.trim_start_matches('0') {
-        "" => 0,
-        w if w.len() <= 9 => w.parse::<u64>().unwrap_or(u64::MAX),
-        _ => u64::MAX,
-    };
-    if whole >= 1_000_000_000 {
-        return Err(invalid(format!("invalid value '{s}' for {flag}")));
-    }
+    let whole: u64 = whole.parse().unwrap_or(0); // "": zeros only
     let f = fraction.as_bytes();
     let digit = |i: usize| f.get(i).map_or(0, |d| u64::from(d - b'0'));
     let rounding = u64::from(digit(3) >= 5);

@@ -59,6 +59,10 @@ pub struct Endpoints {
     pub websocket_headers: Vec<(String, String)>,
 }
 
+/// Why a build without TLS refuses `tls` options.
+#[cfg(not(feature = "tls"))]
+const NO_TLS: &str = "tls options: this build has no tls support (built without the `tls` feature)";
+
 /// Reads a PEM file through `wasi:filesystem`: it must lie in a directory the host granted.
 #[cfg(feature = "tls")]
 fn read_pem(path: &str) -> Result<Vec<u8>, t::Error> {
@@ -158,14 +162,10 @@ impl Endpoints {
         // Nothing here could use them, and an option is never silently dropped. (The files
         // are not read: a build without TLS carries no file system or I/O error code.)
         #[cfg(not(feature = "tls"))]
-        let tls =
-            match o.tls {
-                Some(_) => return Err(t::Error::Unsupported(
-                    "tls options: this build has no tls support (built without the `tls` feature)"
-                        .into(),
-                )),
-                None => None,
-            };
+        let tls: Option<TlsMaterial> = match o.tls {
+            Some(_) => return Err(t::Error::Unsupported(NO_TLS.into())),
+            None => None,
+        };
         Ok(Endpoints {
             brokers,
             tls,
